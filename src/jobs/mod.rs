@@ -1,0 +1,1 @@
+//! AWS IoT Jobs: topics, payloads, validation and the jobs client.

@@ -1,0 +1,1 @@
+//! The MQTT connection: session engine, transports, reconnect, offline queue.

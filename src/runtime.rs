@@ -1,0 +1,1 @@
+//! The process-wide runtime thread and the callback thread.
