@@ -1,1 +1,3 @@
 //! AWS IoT Jobs: topics, payloads, validation and the jobs client.
+
+pub mod types;
