@@ -1,3 +1,4 @@
 //! AWS IoT Jobs: topics, payloads, validation and the jobs client.
 
 pub mod types;
+pub mod validate;
