@@ -1,5 +1,6 @@
 //! AWS IoT Jobs: topics, payloads, validation and the jobs client.
 
+pub mod payload;
 pub mod topics;
 pub mod types;
 pub mod validate;
