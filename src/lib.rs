@@ -6,6 +6,7 @@
 //! - [`mqtt`]: the MQTT session engine, transports, reconnect and the offline queue.
 //! - [`runtime`]: the process-wide runtime thread and the callback thread.
 
+pub mod error;
 pub mod ffi;
 pub mod jobs;
 pub mod mqtt;

@@ -1,1 +1,12 @@
 //! The MQTT connection: session engine, transports, reconnect, offline queue.
+pub mod backoff;
+pub mod codec;
+pub mod config;
+pub mod connection;
+pub mod packet_id;
+pub mod queue;
+pub mod session;
+pub mod topic;
+pub mod types;
+pub mod tls;
+pub mod transport;

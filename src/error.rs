@@ -1,0 +1,141 @@
+//! The one error type of the crate and the result codes C sees.
+
+use std::fmt;
+
+/// Result of every fallible C entry point. `JOBS_RESULT_OK` is 0 so `if (rc)` tests failure.
+/// Values are grouped and never reused; a retired value stays as a reserved comment.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum jobs_result {
+    /// Success.
+    Ok = 0,
+    // --- the caller passed something wrong (1..19)
+    /// A required pointer argument was NULL.
+    NullArgument = 1,
+    /// An argument is out of range or inconsistent; the last-error message says which.
+    InvalidArgument = 2,
+    /// A string argument is not valid UTF-8.
+    InvalidUtf8 = 3,
+    /// A topic or topic filter is invalid (empty, too long, wildcards misplaced, too deep).
+    InvalidTopic = 4,
+    /// A thing name does not match AWS's pattern `[a-zA-Z0-9:_-]{1,128}`.
+    InvalidThingName = 5,
+    /// A job id does not match AWS's pattern `[a-zA-Z0-9_-]{1,64}` (or `$next` / `+` where allowed).
+    InvalidJobId = 6,
+    /// Status details are not a JSON object of string values within AWS's limits.
+    InvalidStatusDetails = 7,
+    /// The message would exceed the maximum packet size.
+    PayloadTooLarge = 8,
+    /// The (topic type, reply type, job id) combination names no AWS Jobs topic.
+    InvalidTopicCombination = 9,
+    /// The execution status cannot be sent (NOT_SET, UNKNOWN, or one only AWS sets).
+    InvalidStatus = 10,
+    /// The client token is longer than 64 bytes.
+    InvalidClientToken = 11,
+    // --- configuration (20..29)
+    /// A CA, certificate or key could not be read or parsed, or they do not fit together.
+    TlsConfig = 20,
+    /// The configuration is incomplete (for example no endpoint, or TLS material missing).
+    IncompleteConfig = 21,
+    // --- state and delivery (30..49)
+    /// The operation needs a connection and there is none (and nothing was queued).
+    NotConnected = 30,
+    /// The offline queue is full and its policy is drop-newest: the request was not queued.
+    QueueFull = 31,
+    /// Not connected and the offline queue is disabled: the request was not queued.
+    QueueDisabled = 32,
+    /// The acknowledgement did not arrive within the operation (or connect) timeout.
+    Timeout = 33,
+    /// The server refused the connection (CONNACK return code in the message).
+    ConnectRefused = 34,
+    /// The server refused the subscription (SUBACK 0x80).
+    SubscribeRefused = 35,
+    /// The handle is shutting down or its connection was freed.
+    Closed = 36,
+    /// All 65535 packet ids are in use.
+    Busy = 37,
+    /// A request was removed from the offline queue to make room (drop-oldest policy).
+    Dropped = 38,
+    /// The operation is already in progress (for example connect while connecting).
+    InProgress = 39,
+    // --- the network (50..59)
+    /// Name resolution or TCP connection failed, or the connection was lost.
+    Network = 50,
+    /// The TLS handshake failed (untrusted server, wrong host name, rejected client cert).
+    Tls = 51,
+    /// The WebSocket upgrade failed.
+    WebSocket = 52,
+    /// The server broke the MQTT protocol (malformed or unexpected packet).
+    Protocol = 53,
+    // --- bugs (90..99)
+    /// A Rust panic was caught at the boundary; the handle should be freed.
+    Panic = 90,
+    /// An internal invariant failed.
+    Internal = 91,
+}
+
+impl jobs_result {
+    /// A static description of the code.
+    pub fn describe(self) -> &'static str {
+        use jobs_result::*;
+        match self {
+            Ok => "success",
+            NullArgument => "a required argument was NULL",
+            InvalidArgument => "invalid argument",
+            InvalidUtf8 => "string is not valid UTF-8",
+            InvalidTopic => "invalid topic or topic filter",
+            InvalidThingName => "invalid thing name",
+            InvalidJobId => "invalid job id",
+            InvalidStatusDetails => "invalid status details",
+            PayloadTooLarge => "payload too large",
+            InvalidTopicCombination => "invalid jobs topic combination",
+            InvalidStatus => "invalid execution status for this request",
+            InvalidClientToken => "invalid client token",
+            TlsConfig => "invalid TLS configuration",
+            IncompleteConfig => "incomplete configuration",
+            NotConnected => "not connected",
+            QueueFull => "offline queue full",
+            QueueDisabled => "not connected and offline queueing disabled",
+            Timeout => "timed out",
+            ConnectRefused => "connection refused by the server",
+            SubscribeRefused => "subscription refused by the server",
+            Closed => "handle closed",
+            Busy => "no packet id available",
+            Dropped => "request dropped from the offline queue",
+            InProgress => "operation already in progress",
+            Network => "network error",
+            Tls => "TLS handshake failed",
+            WebSocket => "WebSocket upgrade failed",
+            Protocol => "MQTT protocol error",
+            Panic => "internal panic caught",
+            Internal => "internal error",
+        }
+    }
+}
+
+/// An error with its code and a message written for a firmware engineer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: jobs_result,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(code: jobs_result, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.describe(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

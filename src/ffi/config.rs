@@ -1,0 +1,685 @@
+//! `jobs_config`: the builder every connection (and jobs client) is made from.
+
+use super::{
+    bytes_arg, enum_arg, guard, guard_or, handle_mut, opt_str_arg, str_arg, write_out, UserData,
+};
+use crate::error::{jobs_result, Error, Result};
+use crate::mqtt::backoff::BackoffConfig;
+use crate::mqtt::config::{clamp_keep_alive, ConnectionConfig, LastWill, Protocol};
+use crate::mqtt::queue::{DropPolicy, QueueLimit};
+use crate::mqtt::tls::PemSource;
+use crate::mqtt::transport::TransportKind;
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+/// How bytes reach the endpoint (`jobs_config_set_transport`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum jobs_transport {
+    /// MQTT over TLS with mutual X.509 authentication (the default; port 8883, or 443 with ALPN).
+    Tls = 1,
+    /// Plain TCP, for local brokers only. Never used unless asked for.
+    Tcp = 2,
+    /// MQTT over WebSocket over TLS (`wss://host/mqtt`).
+    WebsocketTls = 3,
+    /// MQTT over plain WebSocket, for local brokers only.
+    Websocket = 4,
+}
+
+impl TryFrom<u32> for jobs_transport {
+    type Error = ();
+    fn try_from(v: u32) -> std::result::Result<Self, ()> {
+        Ok(match v {
+            1 => jobs_transport::Tls,
+            2 => jobs_transport::Tcp,
+            3 => jobs_transport::WebsocketTls,
+            4 => jobs_transport::Websocket,
+            _ => return Err(()),
+        })
+    }
+}
+
+/// MQTT protocol level (`jobs_config_set_protocol`); numbering follows the Python SDK.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum jobs_protocol {
+    /// MQTT 3.1 (`MQIsdp`, level 3); client ids of at most 23 bytes.
+    Mqtt31 = 3,
+    /// MQTT 3.1.1 (the default).
+    Mqtt311 = 4,
+}
+
+/// What a full offline queue does (`jobs_config_set_offline_queue`); numbering follows the SDK.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum jobs_drop_policy {
+    /// Drop the oldest queued request to make room; a `JOBS_EVENT_REQUEST_DROPPED` names it.
+    DropOldest = 0,
+    /// Refuse the new request with `JOBS_RESULT_QUEUE_FULL`.
+    DropNewest = 1,
+}
+
+/// Called with no arguments but the user data: connection up (after resubscription) or down.
+pub type jobs_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// Called for every message the connection receives, whatever subscription it matched.
+/// `topic` is NUL-terminated (`topic_len` bytes before the NUL); `payload` holds `payload_len`
+/// bytes. Both are borrowed and valid only until the callback returns.
+pub type jobs_message_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        topic: *const c_char,
+        topic_len: usize,
+        payload: *const u8,
+        payload_len: usize,
+    ),
+>;
+
+/// Called for asynchronous events (`jobs_event_kind`): `result` says why, `topic` names the
+/// subscription or request concerned (may be empty), `message` explains. Strings are
+/// NUL-terminated, borrowed and valid only until the callback returns.
+pub type jobs_event_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        kind: u32,
+        result: jobs_result,
+        topic: *const c_char,
+        message: *const c_char,
+    ),
+>;
+
+/// Called with each log line at or above the configured level (`jobs_log_level`); `message` is
+/// borrowed and valid only until the callback returns.
+pub type jobs_log_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, message: *const c_char)>;
+
+/// Connection settings plus connection-level callbacks. Create with `jobs_config_new`, free with
+/// `jobs_config_free`. Not internally synchronized: do not change one config from two threads
+/// at once. A config may be freed as soon as the handle built from it exists.
+pub struct jobs_config {
+    pub(crate) conn: ConnectionConfig,
+    pub(crate) alpn_set: bool,
+    pub(crate) user_data: UserData,
+    pub(crate) on_online: jobs_state_callback,
+    pub(crate) on_offline: jobs_state_callback,
+    pub(crate) on_message: jobs_message_callback,
+    pub(crate) on_event: jobs_event_callback,
+    pub(crate) on_log: jobs_log_callback,
+    pub(crate) log_level: u32,
+    // Jobs-client settings (used by jobs_client_new; ignored by jobs_connection_new).
+    pub(crate) thing_name: Option<String>,
+    pub(crate) jobs_qos: u8,
+}
+
+fn cfg_mut<'a>(cfg: *mut jobs_config) -> Result<&'a mut jobs_config> {
+    // SAFETY: the header's contract: NULL or a live config not used concurrently.
+    unsafe { handle_mut(cfg, "config") }
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(jobs_result::InvalidArgument, msg)
+}
+
+/// Creates a config holding the Python SDK's defaults: TLS on port 8883, MQTT 3.1.1, clean
+/// session, keep-alive 600 s, connect timeout 30 s, operation timeout 5 s, maximum packet
+/// 128 KiB, backoff 1/32/20 s without jitter, unbounded offline queue (drop-newest), draining
+/// 2 requests per second, QoS 0 for jobs traffic, no callbacks.
+/// On success `*out` owns a new config: free it with `jobs_config_free`. On error `*out` is
+/// left untouched. Returns `JOBS_RESULT_OK` or `JOBS_RESULT_NULL_ARGUMENT`. Does not block.
+///
+/// # Safety
+/// `out` is NULL or valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_new(out: *mut *mut jobs_config) -> jobs_result {
+    guard(|| {
+        if out.is_null() {
+            return Err(Error::new(jobs_result::NullArgument, "out is NULL"));
+        }
+        let cfg = Box::new(jobs_config {
+            conn: ConnectionConfig::default(),
+            alpn_set: false,
+            user_data: UserData(std::ptr::null_mut()),
+            on_online: None,
+            on_offline: None,
+            on_message: None,
+            on_event: None,
+            on_log: None,
+            log_level: 0,
+            thing_name: None,
+            jobs_qos: 0,
+        });
+        write_out(out, Box::into_raw(cfg));
+        Ok(())
+    })
+}
+
+/// Frees a config. NULL is a no-op; freeing twice is undefined. Handles already built from it
+/// are unaffected. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a config from `jobs_config_new` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_free(cfg: *mut jobs_config) {
+    guard_or((), || {
+        if !cfg.is_null() {
+            drop(Box::from_raw(cfg));
+        }
+    })
+}
+
+/// Sets the endpoint host (DNS name or IP literal; copied) and port (1–65535). With port 443
+/// and `JOBS_TRANSPORT_TLS`, ALPN `x-amzn-mqtt-ca` is offered automatically, as AWS IoT requires.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `host` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_endpoint(
+    cfg: *mut jobs_config,
+    host: *const c_char,
+    port: u16,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let host = str_arg(host, "host")?;
+        if host.is_empty() || host.len() > 253 {
+            return Err(invalid("host must be 1-253 bytes"));
+        }
+        if port == 0 {
+            return Err(invalid("port must be 1-65535"));
+        }
+        c.conn.host = host.to_owned();
+        c.conn.port = port;
+        Ok(())
+    })
+}
+
+/// Chooses the transport (`jobs_transport`). Plain TCP and plain WebSocket are only ever used
+/// when chosen here. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_transport(
+    cfg: *mut jobs_config,
+    transport: u32,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        c.conn.transport = match enum_arg::<jobs_transport>(transport, "transport")? {
+            jobs_transport::Tls => TransportKind::Tls,
+            jobs_transport::Tcp => TransportKind::Tcp,
+            jobs_transport::WebsocketTls => TransportKind::WebSocketTls,
+            jobs_transport::Websocket => TransportKind::WebSocket,
+        };
+        Ok(())
+    })
+}
+
+/// Sets the MQTT client id (copied). Empty or NULL means "generate one" (`iotjobs-` plus 15 hex
+/// digits), which needs a clean session. AWS IoT allows 128 bytes, MQTT 3.1 only 23; both are
+/// checked when the connection is created. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg),
+/// `_INVALID_UTF8` or `_INVALID_ARGUMENT` (over 128 bytes).
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `client_id` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_client_id(
+    cfg: *mut jobs_config,
+    client_id: *const c_char,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let id = opt_str_arg(client_id, "client_id")?.unwrap_or("");
+        if id.len() > 128 {
+            return Err(invalid(format!(
+                "client id is {} bytes; AWS IoT allows at most 128",
+                id.len()
+            )));
+        }
+        c.conn.client_id = id.to_owned();
+        Ok(())
+    })
+}
+
+/// Sets the MQTT protocol level (`jobs_protocol`: 3 = MQTT 3.1, 4 = MQTT 3.1.1).
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_protocol(
+    cfg: *mut jobs_config,
+    protocol: u32,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        c.conn.protocol = match protocol {
+            3 => Protocol::V31,
+            4 => Protocol::V311,
+            v => return Err(invalid(format!("protocol: {v} is not 3 (MQTT 3.1) or 4 (MQTT 3.1.1)"))),
+        };
+        Ok(())
+    })
+}
+
+/// Sets the clean-session flag (default true). With false the server keeps subscriptions and
+/// unacknowledged messages across reconnects, and the client id must not be empty.
+/// Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_clean_session(
+    cfg: *mut jobs_config,
+    clean_session: bool,
+) -> jobs_result {
+    guard(|| {
+        cfg_mut(cfg)?.conn.clean_session = clean_session;
+        Ok(())
+    })
+}
+
+/// Sets the keep-alive interval in seconds. AWS IoT accepts 30–1200 s; other values are clamped
+/// by AWS's own rule so the value sent is the value used: 1–29 → 30, 0 or above 1200 → 1200.
+/// A dead link is detected after the keep-alive, or sooner: a request unacknowledged for the
+/// operation timeout triggers a probe PINGREQ, and a PINGREQ unanswered within the operation
+/// timeout closes the link and starts a reconnect. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_keep_alive(
+    cfg: *mut jobs_config,
+    seconds: u32,
+) -> jobs_result {
+    guard(|| {
+        cfg_mut(cfg)?.conn.keep_alive_secs = clamp_keep_alive(seconds);
+        Ok(())
+    })
+}
+
+/// Sets the MQTT user name and optional password (both copied; NULL `username` clears both).
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg), `_INVALID_UTF8` or `_INVALID_ARGUMENT`
+/// (a password without a user name).
+///
+/// # Safety
+/// `cfg` is NULL or a live config; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_username_password(
+    cfg: *mut jobs_config,
+    username: *const c_char,
+    password: *const c_char,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let user = opt_str_arg(username, "username")?;
+        let pass = opt_str_arg(password, "password")?;
+        if user.is_none() && pass.is_some() {
+            return Err(invalid("a password needs a username"));
+        }
+        c.conn.username = user.map(str::to_owned);
+        c.conn.password = pass.map(str::to_owned);
+        Ok(())
+    })
+}
+
+/// Sets the last-will message (topic and payload copied; QoS 0 or 1). Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT`, `_INVALID_UTF8`, `_INVALID_TOPIC`, `_PAYLOAD_TOO_LARGE` or
+/// `_INVALID_ARGUMENT` (QoS).
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `topic` NUL-terminated; `payload` valid for `payload_len`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_last_will(
+    cfg: *mut jobs_config,
+    topic: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    qos: u32,
+    retain: bool,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let topic = str_arg(topic, "topic")?;
+        crate::mqtt::topic::validate_topic(topic)
+            .map_err(|e| Error::new(jobs_result::InvalidTopic, e.0))?;
+        let payload = bytes_arg(payload, payload_len, "payload")?;
+        if payload.len() > u16::MAX as usize {
+            return Err(Error::new(
+                jobs_result::PayloadTooLarge,
+                "a last-will payload holds at most 65535 bytes",
+            ));
+        }
+        if qos > 1 {
+            return Err(invalid("last will QoS must be 0 or 1"));
+        }
+        c.conn.last_will = Some(LastWill {
+            topic: topic.to_owned(),
+            payload: payload.to_vec(),
+            qos: qos as u8,
+            retain,
+        });
+        Ok(())
+    })
+}
+
+/// Removes the last-will message. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_clear_last_will(cfg: *mut jobs_config) -> jobs_result {
+    guard(|| {
+        cfg_mut(cfg)?.conn.last_will = None;
+        Ok(())
+    })
+}
+
+/// Sets the connect/disconnect timeout and the operation timeout (PUBACK, SUBACK, UNSUBACK of
+/// blocking calls; PINGRESP) in milliseconds; both must be 1–3600000 (defaults 30000 and 5000).
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_timeouts(
+    cfg: *mut jobs_config,
+    connect_timeout_ms: u32,
+    operation_timeout_ms: u32,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let range = 1..=3_600_000;
+        if !range.contains(&connect_timeout_ms) || !range.contains(&operation_timeout_ms) {
+            return Err(invalid("timeouts must be 1-3600000 ms"));
+        }
+        c.conn.connect_timeout = Duration::from_millis(connect_timeout_ms as u64);
+        c.conn.operation_timeout = Duration::from_millis(operation_timeout_ms as u64);
+        Ok(())
+    })
+}
+
+/// Sets the maximum MQTT packet size in bytes, for both directions (default 131072, AWS IoT's
+/// limit; range 128–268435455). Larger publishes are refused with `JOBS_RESULT_PAYLOAD_TOO_LARGE`;
+/// a larger incoming packet closes the link with a `JOBS_EVENT_PROTOCOL_ERROR`.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_max_packet_size(
+    cfg: *mut jobs_config,
+    bytes: usize,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        if !(128..=268_435_455).contains(&bytes) {
+            return Err(invalid("maximum packet size must be 128-268435455 bytes"));
+        }
+        c.conn.max_packet_size = bytes;
+        Ok(())
+    })
+}
+
+unsafe fn pem_source(
+    path: *const c_char,
+    pem: Option<(*const u8, usize)>,
+    name: &str,
+) -> Result<PemSource> {
+    match pem {
+        None => Ok(PemSource::File(str_arg(path, name)?.into())),
+        Some((p, len)) => {
+            let bytes = bytes_arg(p, len, name)?;
+            if bytes.is_empty() {
+                return Err(invalid(format!("{name} is empty")));
+            }
+            Ok(PemSource::Memory(bytes.to_vec()))
+        }
+    }
+}
+
+macro_rules! pem_setters {
+    ($file_fn:ident, $pem_fn:ident, $field:ident, $what:literal) => {
+        #[doc = concat!("Sets the ", $what, " from a PEM file (the path is copied; the file is read when the connection is created). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.\n\n# Safety\n`cfg` is NULL or a live config; `path` NULL or NUL-terminated.")]
+        #[no_mangle]
+        pub unsafe extern "C" fn $file_fn(cfg: *mut jobs_config, path: *const c_char) -> jobs_result {
+            guard(|| {
+                let c = cfg_mut(cfg)?;
+                c.conn.tls.$field = Some(pem_source(path, None, "path")?);
+                Ok(())
+            })
+        }
+
+        #[doc = concat!("Sets the ", $what, " from PEM text in memory (`len` bytes, copied; no NUL needed). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (empty); bad PEM is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.\n\n# Safety\n`cfg` is NULL or a live config; `pem` valid for `len` bytes.")]
+        #[no_mangle]
+        pub unsafe extern "C" fn $pem_fn(cfg: *mut jobs_config, pem: *const u8, len: usize) -> jobs_result {
+            guard(|| {
+                let c = cfg_mut(cfg)?;
+                c.conn.tls.$field = Some(pem_source(std::ptr::null(), Some((pem, len)), "pem")?);
+                Ok(())
+            })
+        }
+    };
+}
+
+pem_setters!(
+    jobs_config_set_ca_file,
+    jobs_config_set_ca_pem,
+    ca,
+    "CA certificate(s) that must sign the server's certificate"
+);
+pem_setters!(
+    jobs_config_set_cert_file,
+    jobs_config_set_cert_pem,
+    client_cert,
+    "client certificate (chain) for mutual TLS"
+);
+pem_setters!(
+    jobs_config_set_key_file,
+    jobs_config_set_key_pem,
+    client_key,
+    "client private key (RSA PKCS#1 or PKCS#8, EC SEC1 or PKCS#8)"
+);
+
+/// Sets the one ALPN protocol to offer (copied), replacing the automatic choice
+/// (`x-amzn-mqtt-ca` on port 443, none elsewhere); an empty string offers none.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (over 255 bytes).
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `protocol` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_alpn(
+    cfg: *mut jobs_config,
+    protocol: *const c_char,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let p = str_arg(protocol, "protocol")?;
+        if p.len() > 255 {
+            return Err(invalid("an ALPN protocol name holds at most 255 bytes"));
+        }
+        c.conn.tls.alpn = if p.is_empty() {
+            vec![]
+        } else {
+            vec![p.as_bytes().to_vec()]
+        };
+        c.alpn_set = true;
+        Ok(())
+    })
+}
+
+/// Sets the reconnect backoff in milliseconds: waits double from `base_ms` up to `max_ms` and
+/// return to `base_ms` once a connection has stayed up for `stable_ms` (defaults 1000, 32000,
+/// 20000). With `jitter`, each wait is uniform in [0, current] (full jitter). Requires
+/// 0 < base ≤ max and base < stable. Reconnecting never gives up until `jobs_connection_disconnect`.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_backoff(
+    cfg: *mut jobs_config,
+    base_ms: u32,
+    max_ms: u32,
+    stable_ms: u32,
+    jitter: bool,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let b = BackoffConfig {
+            base: Duration::from_millis(base_ms as u64),
+            max: Duration::from_millis(max_ms as u64),
+            stable: Duration::from_millis(stable_ms as u64),
+            jitter,
+        };
+        b.validate().map_err(invalid)?;
+        c.conn.backoff = b;
+        Ok(())
+    })
+}
+
+/// Configures the offline queue used for publish, subscribe and unsubscribe while not online:
+/// `size` −1 unbounded (default), 0 disabled, N > 0 at most N requests; `drop_policy`
+/// (`jobs_drop_policy`) says what a full queue does. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`
+/// or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_offline_queue(
+    cfg: *mut jobs_config,
+    size: i64,
+    drop_policy: u32,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let limit = QueueLimit::from_size(size)
+            .ok_or_else(|| invalid(format!("queue size {size}: use -1, 0 or a positive count")))?;
+        let policy = match drop_policy {
+            0 => DropPolicy::DropOldest,
+            1 => DropPolicy::DropNewest,
+            v => return Err(invalid(format!("drop_policy: {v} is not a valid value"))),
+        };
+        c.conn.queue_limit = limit;
+        c.conn.drop_policy = policy;
+        Ok(())
+    })
+}
+
+/// Sets how many queued requests per second are sent after a reconnect (default 2, as the SDK;
+/// 0 sends them all at once). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_draining_rate(
+    cfg: *mut jobs_config,
+    per_second: f64,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        if !per_second.is_finite() || !(0.0..=1_000_000.0).contains(&per_second) {
+            return Err(invalid("draining rate must be 0-1000000 per second"));
+        }
+        c.conn.drain_rate_hz = per_second;
+        Ok(())
+    })
+}
+
+/// Sets the `user_data` passed to every connection-level callback (online, offline, message,
+/// event, log). The library never dereferences it; it must stay valid until the handle is freed.
+/// Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_user_data(
+    cfg: *mut jobs_config,
+    user_data: *mut c_void,
+) -> jobs_result {
+    guard(|| {
+        cfg_mut(cfg)?.user_data = UserData(user_data);
+        Ok(())
+    })
+}
+
+/// Sets the online and offline callbacks (either may be NULL). Online fires on the callback
+/// thread once connected and resubscribed (queued requests may still be draining); offline fires
+/// when an announced connection ends. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_on_online_offline(
+    cfg: *mut jobs_config,
+    on_online: jobs_state_callback,
+    on_offline: jobs_state_callback,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        c.on_online = on_online;
+        c.on_offline = on_offline;
+        Ok(())
+    })
+}
+
+/// Sets the callback for every received message (NULL to unset); it runs on the callback
+/// thread, in arrival order, besides any per-subscription callback.
+/// Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_on_message(
+    cfg: *mut jobs_config,
+    on_message: jobs_message_callback,
+) -> jobs_result {
+    guard(|| {
+        cfg_mut(cfg)?.on_message = on_message;
+        Ok(())
+    })
+}
+
+/// Sets the event callback (NULL to unset); it runs on the callback thread.
+/// Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_on_event(
+    cfg: *mut jobs_config,
+    on_event: jobs_event_callback,
+) -> jobs_result {
+    guard(|| {
+        cfg_mut(cfg)?.on_event = on_event;
+        Ok(())
+    })
+}
+
+/// Sets the per-connection log callback and the most verbose level it receives
+/// (`jobs_log_level`, 1 error … 4 debug; 0 turns logging off). The library never prints to
+/// stdout or stderr and installs no global logger. Runs on the callback thread.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (level above 4).
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_log(
+    cfg: *mut jobs_config,
+    on_log: jobs_log_callback,
+    level: u32,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        if level > 4 {
+            return Err(invalid(format!("log level {level}: use 0 (off) to 4 (debug)")));
+        }
+        c.on_log = on_log;
+        c.log_level = level;
+        Ok(())
+    })
+}

@@ -1,0 +1,137 @@
+//! CONNECT encoding for MQTT 3.1 and 3.1.1 (pure logic).
+//!
+//! Every other packet goes through `rumqttc::mqttbytes::v4`. CONNECT is ours because rumqttc
+//! writes only protocol level 4 (no MQTT 3.1, `MQIsdp` level 3) and drops an empty password.
+
+use super::config::{ConnectionConfig, Protocol};
+use bytes::{BufMut, BytesMut};
+
+fn put_str(buf: &mut BytesMut, s: &[u8]) {
+    buf.put_u16(s.len() as u16);
+    buf.put_slice(s);
+}
+
+fn put_remaining_length(buf: &mut BytesMut, mut len: usize) {
+    loop {
+        let mut byte = (len % 128) as u8;
+        len /= 128;
+        if len > 0 {
+            byte |= 0x80;
+        }
+        buf.put_u8(byte);
+        if len == 0 {
+            break;
+        }
+    }
+}
+
+/// Encodes the CONNECT packet for a validated configuration.
+pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
+    let (name, level): (&[u8], u8) = match cfg.protocol {
+        Protocol::V31 => (b"MQIsdp", 3),
+        Protocol::V311 => (b"MQTT", 4),
+    };
+    let mut flags = 0u8;
+    if cfg.clean_session {
+        flags |= 0x02;
+    }
+    let mut body = BytesMut::new();
+    put_str(&mut body, name);
+    body.put_u8(level);
+    body.put_u8(0); // flags, patched below
+    body.put_u16(cfg.keep_alive_secs);
+    put_str(&mut body, cfg.client_id.as_bytes());
+    if let Some(will) = &cfg.last_will {
+        flags |= 0x04 | (will.qos << 3);
+        if will.retain {
+            flags |= 0x20;
+        }
+        put_str(&mut body, will.topic.as_bytes());
+        put_str(&mut body, &will.payload);
+    }
+    if let Some(user) = &cfg.username {
+        flags |= 0x80;
+        put_str(&mut body, user.as_bytes());
+        if let Some(pass) = &cfg.password {
+            flags |= 0x40;
+            put_str(&mut body, pass.as_bytes());
+        }
+    }
+    body[2 + name.len() + 1] = flags;
+    let mut out = BytesMut::with_capacity(body.len() + 5);
+    out.put_u8(0x10);
+    put_remaining_length(&mut out, body.len());
+    out.extend_from_slice(&body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::config::LastWill;
+    use rumqttc::mqttbytes::v4::Packet;
+
+    fn cfg() -> ConnectionConfig {
+        ConnectionConfig {
+            host: "h".into(),
+            client_id: "dev-1".into(),
+            keep_alive_secs: 30,
+            ..ConnectionConfig::default()
+        }
+    }
+
+    #[test]
+    fn v311_connect_decodes_with_rumqttc() {
+        let mut c = cfg();
+        c.username = Some("user".into());
+        c.password = Some("pw".into());
+        c.last_will = Some(LastWill {
+            topic: "will/t".into(),
+            payload: b"bye".to_vec(),
+            qos: 1,
+            retain: true,
+        });
+        let mut buf = encode_connect(&c);
+        let Packet::Connect(p) = Packet::read(&mut buf, 1024).unwrap() else {
+            panic!("not a CONNECT")
+        };
+        assert_eq!(p.client_id, "dev-1");
+        assert_eq!(p.keep_alive, 30);
+        assert!(p.clean_session);
+        let login = p.login.unwrap();
+        assert_eq!((login.username.as_str(), login.password.as_str()), ("user", "pw"));
+        let will = p.last_will.unwrap();
+        assert_eq!(will.topic, "will/t");
+        assert_eq!(&will.message[..], b"bye");
+        assert!(will.retain);
+    }
+
+    #[test]
+    fn v31_uses_mqisdp_level_3() {
+        let mut c = cfg();
+        c.protocol = Protocol::V31;
+        c.clean_session = false;
+        let buf = encode_connect(&c);
+        assert_eq!(buf[0], 0x10);
+        assert_eq!(&buf[2..10], b"\x00\x06MQIsdp");
+        assert_eq!(buf[10], 3);
+        assert_eq!(buf[11], 0, "no clean-session flag");
+        assert_eq!(buf[1] as usize, buf.len() - 2);
+    }
+
+    #[test]
+    fn long_payload_uses_multi_byte_remaining_length() {
+        let mut c = cfg();
+        c.last_will = Some(LastWill {
+            topic: "t".into(),
+            payload: vec![7; 20_000],
+            qos: 0,
+            retain: false,
+        });
+        let mut buf = encode_connect(&c);
+        assert!(matches!(
+            Packet::read(&mut buf, 64 * 1024),
+            Ok(Packet::Connect(_))
+        ));
+    }
+}
