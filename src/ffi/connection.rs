@@ -24,7 +24,7 @@ pub enum jobs_delivery {
     Queued = 1,
 }
 
-/// Connection state (`jobs_connection_state`).
+/// Connection state, as returned by `jobs_connection_get_state`.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,13 +271,13 @@ pub unsafe extern "C" fn jobs_connection_disconnect(conn: *mut jobs_connection) 
     guard(|| conn_arg(conn)?.disconnect())
 }
 
-/// Returns the connection state (`jobs_connection_state`); `JOBS_CONNECTION_STATE_CLOSED` for
+/// Returns the connection state (a `jobs_connection_state` value); `JOBS_CONNECTION_STATE_CLOSED` for
 /// NULL. Does not block.
 ///
 /// # Safety
 /// `conn` is NULL or a live connection handle.
 #[no_mangle]
-pub unsafe extern "C" fn jobs_connection_state(conn: *const jobs_connection) -> u32 {
+pub unsafe extern "C" fn jobs_connection_get_state(conn: *const jobs_connection) -> u32 {
     guard_or(jobs_connection_state::Closed as u32, || match conn_arg(conn) {
         Ok(c) => c.status() as u32,
         Err(_) => jobs_connection_state::Closed as u32,
