@@ -121,6 +121,9 @@ impl std::error::Error for TopicError {}
 /// - `Describe` and `Update` need a job id: a real one, `+` (subscription filters), or for
 ///   `Describe` also `$next`.
 ///
+/// The result is a subscription filter (never publishable) for `Wildcard` types or replies and
+/// for the job id `+`; check it with [`is_filter`] before publishing.
+///
 /// The checks run in the SDK's order: thing name, notification reply, job id not allowed,
 /// job id missing, unrecognized type; then the job id itself is validated.
 ///

@@ -218,9 +218,14 @@ impl fmt::Display for ValidationError {
             }
             ValidationError::StatusNotSendable { status } => write!(
                 f,
-                "status {status:?} ({}) cannot be sent: give QUEUED, IN_PROGRESS, FAILED, \
-                 SUCCEEDED, CANCELED, REJECTED, TIMED_OUT or REMOVED (devices normally send \
-                 IN_PROGRESS, FAILED, SUCCEEDED or REJECTED)",
+                "status {} ({}) cannot be sent: give QUEUED, IN_PROGRESS, FAILED, SUCCEEDED, \
+                 CANCELED, REJECTED, TIMED_OUT or REMOVED (devices normally send IN_PROGRESS, \
+                 FAILED, SUCCEEDED or REJECTED)",
+                status.as_str().unwrap_or(if *status == ExecutionStatus::NotSet {
+                    "NOT_SET"
+                } else {
+                    "UNKNOWN"
+                }),
                 status.as_u32()
             ),
         }
@@ -758,7 +763,15 @@ mod tests {
         }
         .to_string();
         assert!(
-            msg.starts_with("status Unknown (99) cannot be sent"),
+            msg.starts_with("status UNKNOWN (99) cannot be sent: give QUEUED"),
+            "{msg}"
+        );
+        let msg = ValidationError::StatusNotSendable {
+            status: ExecutionStatus::NotSet,
+        }
+        .to_string();
+        assert!(
+            msg.starts_with("status NOT_SET (0) cannot be sent"),
             "{msg}"
         );
     }
