@@ -8,7 +8,7 @@
 use std::fmt;
 
 use super::types::{ReplyType, TopicType};
-use super::validate::{self, ValidationError, NEXT_JOB_ID};
+use super::validate::{self, ValidationError};
 
 /// The prefix of every thing topic.
 pub const THINGS_PREFIX: &str = "$aws/things/";
@@ -268,11 +268,6 @@ fn reply_of(segment: &str) -> Option<ReplyType> {
         "rejected" => Some(ReplyType::Rejected),
         _ => None,
     }
-}
-
-/// Returns true when `job_id` is the describe-only `$next`.
-pub fn is_next_job_id(job_id: &str) -> bool {
-    job_id == NEXT_JOB_ID
 }
 
 #[cfg(test)]
@@ -642,11 +637,5 @@ mod tests {
         }
         let long_job = format!("$aws/things/T/jobs/{}/get", "j".repeat(65));
         assert_eq!(parse_topic(&long_job), None);
-    }
-
-    #[test]
-    fn next_job_id_helper() {
-        assert!(is_next_job_id("$next"));
-        assert!(!is_next_job_id("next"));
     }
 }
