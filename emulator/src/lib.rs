@@ -1,1 +1,384 @@
-//! iotjobs-emulator: a local AWS IoT endpoint (placeholder, filled in by issue 3).
+//! # iotjobs-emulator: a local AWS IoT endpoint
+//!
+//! An MQTT 3.1.1 server (built on the `rumqttc::mqttbytes::v4` codec) with the AWS IoT Jobs
+//! service, a control API and fault injection. Use it in-process from Rust tests
+//! ([`Emulator::start`]) or as the `iotjobs-emulator` binary.
+//!
+//! ## MQTT behaviour (AWS IoT Core semantics)
+//! - QoS 0 and 1. A SUBSCRIBE asking QoS 2 gets return code 0x80 for that filter; a QoS 2 PUBLISH
+//!   closes the connection (AWS sends no PUBACK for QoS 2).
+//! - Wildcards `+` and `#`; a filter starting with a wildcard does not match `$` topics.
+//! - A second connection with the same client id takes over: the older one is closed.
+//! - Keep-alive is enforced at 1.5 × the CONNECT value (0 = none). With
+//!   [`EmulatorConfig::aws_keepalive_limits`] the AWS clamping applies (0 or > 1200 → 1200,
+//!   1–29 → 30). A black-holed connection is never timed out by the server.
+//! - An empty client id with clean session gets a generated id (`iotjobs-emu-N`); with
+//!   clean_session=0 it is refused with CONNACK 0x02. Ids over 128 bytes get 0x02.
+//! - MQTT 3.1 (`MQIsdp`, level 3) is accepted; other protocol names/levels get CONNACK 0x01.
+//! - AWS limits: payload ≤ [`EmulatorConfig::max_payload`] (128 KiB), topic ≤ 256 bytes and
+//!   ≤ 7 slashes, ≤ 8 filters per SUBSCRIBE and ≤ 50 subscriptions per connection (extra
+//!   filters get 0x80).
+//! - **Reserved topics: the emulator disconnects** a client that publishes to any `$` topic other
+//!   than the Jobs topics `$aws/things/{thing}/jobs/...` (as AWS does for a topic the policy does
+//!   not allow), or that publishes with RETAIN to a Jobs topic. Publishes to Jobs topics are not
+//!   routed to subscribers: they go to the Jobs service, whose replies are sent to the requesting
+//!   client only, whether or not it subscribed (QoS of its best matching subscription, else 0).
+//! - Persistent sessions (clean_session=0): subscriptions, unacknowledged QoS 1 publishes
+//!   (resent with DUP=1) and QoS 1 publishes that arrived while offline are kept; CONNACK reports
+//!   session_present=1. No expiry.
+//! - Retained messages on non-`$` topics; delivered on non-wildcard subscriptions only (AWS).
+//! - Last will published when a connection ends without DISCONNECT (including cut/takeover).
+//! - Malformed packets close that connection (logged); no panic.
+//!
+//! ## Jobs service
+//! See [`jobs::machine`] for the exact semantics (and the few choices the reference leaves open).
+//!
+//! ## Control port protocol
+//! See [`control`]: line-based JSON over loopback TCP, one request per line, one reply per line.
+
+pub mod broker;
+pub mod cli;
+pub mod connect;
+pub mod control;
+pub mod faults;
+pub mod jobs;
+pub mod server;
+pub mod topic;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use broker::{lock, Shared};
+use bytes::Bytes;
+pub use rumqttc::mqttbytes::v4::Packet;
+pub use rumqttc::mqttbytes::QoS;
+use server::Kind;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+/// TLS listener settings: the server presents `cert`/`key` (PEM) and requires a client
+/// certificate that chains to `client_ca` (PEM).
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    pub bind: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+}
+
+/// Emulator settings. `Default`: plain MQTT on 127.0.0.1:0 (a free port), no TLS, no WebSocket,
+/// no control port, 128 KiB payloads, one jobs "minute" = 60 s, quiet unless the environment
+/// variable `IOTJOBS_EMULATOR_LOG` is set.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Plain MQTT listener (loopback only).
+    pub bind: SocketAddr,
+    /// Optional TLS listener with required client certificates.
+    pub tls: Option<TlsConfig>,
+    /// Optional MQTT-over-WebSocket listener (plain ws, path `/mqtt`).
+    pub ws: Option<SocketAddr>,
+    /// Optional control port (line-based JSON, see [`control`]).
+    pub control: Option<SocketAddr>,
+    /// Largest PUBLISH payload accepted (AWS: 128 KiB); bigger ones close the connection.
+    pub max_payload: usize,
+    /// Apply AWS's keep-alive clamping (30–1200 s) instead of the client's exact value.
+    pub aws_keepalive_limits: bool,
+    /// Time allowed between TCP accept and CONNECT (and for TLS/WebSocket handshakes).
+    pub connect_timeout: Duration,
+    /// Length of one "minute" for step timers (tests scale it down, e.g. to 50 ms).
+    pub minute: Duration,
+    /// Per-device log lines on stderr.
+    pub log: bool,
+    /// Keep the packet record (`records()`); turn off for long-running demos.
+    pub record: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            ws: None,
+            control: None,
+            max_payload: 128 * 1024,
+            aws_keepalive_limits: false,
+            connect_timeout: Duration::from_secs(10),
+            minute: Duration::from_secs(60),
+            log: std::env::var_os("IOTJOBS_EMULATOR_LOG").is_some(),
+            record: true,
+        }
+    }
+}
+
+/// Direction of a recorded packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// Client → server.
+    In,
+    /// Server → client.
+    Out,
+}
+
+/// One packet seen by the server, in order of reading/writing.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub at: Instant,
+    pub client_id: String,
+    pub dir: Dir,
+    pub packet: Packet,
+}
+
+/// A running emulator on its own thread with its own tokio runtime. Dropping it stops the
+/// runtime (closing every listener and connection) and joins the thread.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    mqtt: SocketAddr,
+    tls: Option<SocketAddr>,
+    ws: Option<SocketAddr>,
+    control: Option<SocketAddr>,
+    restarts: Vec<UnboundedSender<Duration>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn loopback_only(a: SocketAddr, what: &str) -> std::io::Result<()> {
+    if a.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{what} address {a} is not loopback: the emulator listens on 127.0.0.1/::1 only"
+            ),
+        ))
+    }
+}
+
+fn bind(a: SocketAddr, what: &str) -> std::io::Result<std::net::TcpListener> {
+    loopback_only(a, what)?;
+    let l = std::net::TcpListener::bind(a).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (port in use: pick another or 0 for a free one)"
+        } else {
+            ""
+        };
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen for {what} on {a}: {e}{hint}"),
+        )
+    })?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+impl Emulator {
+    /// Binds every configured listener (errors such as "port in use" are returned here) and
+    /// starts the runtime thread.
+    pub fn start(cfg: EmulatorConfig) -> std::io::Result<Emulator> {
+        let mqtt_l = bind(cfg.bind, "MQTT")?;
+        let mut ctx = transport::AcceptCtx::default();
+        let tls_l = match &cfg.tls {
+            Some(t) => {
+                ctx.tls = Some(transport::tls_acceptor(&t.cert, &t.key, &t.client_ca)?);
+                Some(bind(t.bind, "MQTT over TLS")?)
+            }
+            None => None,
+        };
+        let ws_l = cfg.ws.map(|a| bind(a, "MQTT over WebSocket")).transpose()?;
+        let ctl_l = cfg.control.map(|a| bind(a, "control")).transpose()?;
+        let mqtt = mqtt_l.local_addr()?;
+        let tls = tls_l.as_ref().map(|l| l.local_addr()).transpose()?;
+        let ws = ws_l.as_ref().map(|l| l.local_addr()).transpose()?;
+        let control = ctl_l.as_ref().map(|l| l.local_addr()).transpose()?;
+        let shared = Arc::new(Shared::new(cfg));
+        let ctx = Arc::new(ctx);
+        let mut restarts = Vec::new();
+        let mut listeners = Vec::new();
+        for (kind, l) in [
+            (Kind::Tcp, Some(mqtt_l)),
+            (Kind::Tls, tls_l),
+            (Kind::Ws, ws_l),
+        ] {
+            if let Some(l) = l {
+                let (tx, rx) = unbounded_channel();
+                restarts.push(tx);
+                listeners.push((kind, l, rx));
+            }
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let _ = shared.rt.set(rt.handle().clone());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("iotjobs-emulator".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    for (kind, l, rx) in listeners {
+                        tokio::spawn(server::listen(sh.clone(), kind, l, rx, ctx.clone()));
+                    }
+                    if let Some(l) = ctl_l {
+                        tokio::spawn(control::serve(sh.clone(), l));
+                    }
+                    let _ = stop_rx.await;
+                });
+                drop(rt);
+            })?;
+        Ok(Emulator {
+            shared,
+            mqtt,
+            tls,
+            ws,
+            control,
+            restarts,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The plain-TCP MQTT listener.
+    pub fn mqtt_addr(&self) -> SocketAddr {
+        self.mqtt
+    }
+    /// The TLS listener, when configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls
+    }
+    /// The WebSocket listener, when configured (URL `ws://ADDR/mqtt`).
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws
+    }
+    /// The control port, when configured.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control
+    }
+
+    /// Every packet in and out so far, in order.
+    pub fn records(&self) -> Vec<Record> {
+        lock(&self.shared.records).clone()
+    }
+
+    pub fn clear_records(&self) {
+        lock(&self.shared.records).clear();
+    }
+
+    /// Polls the record every 5 ms until `f` is true (returns true) or `timeout` passes (false).
+    pub fn wait_for<F: Fn(&[Record]) -> bool>(&self, timeout: Duration, f: F) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if f(&lock(&self.shared.records)) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Client ids with a live connection, sorted.
+    pub fn connected_clients(&self) -> Vec<String> {
+        self.shared.connected_clients()
+    }
+
+    /// MQTT protocol level of a connected client: 3 (MQTT 3.1) or 4 (3.1.1).
+    pub fn client_protocol_level(&self, client_id: &str) -> Option<u8> {
+        let b = lock(&self.shared.broker);
+        b.sessions
+            .get(client_id)
+            .and_then(|s| s.conn.as_ref())
+            .map(|c| c.level)
+    }
+
+    /// Topic filters a client's session holds, in subscription order.
+    pub fn subscriptions(&self, client_id: &str) -> Vec<(String, QoS)> {
+        let b = lock(&self.shared.broker);
+        b.sessions
+            .get(client_id)
+            .map(|s| s.subs.clone())
+            .unwrap_or_default()
+    }
+
+    // ---- faults ----
+
+    /// The next `count` CONNECTs get a CONNACK with `return_code` (1–5; other values are sent as
+    /// 5, "not authorized"), then the connection is closed.
+    pub fn refuse_connack(&self, return_code: u8, count: usize) {
+        self.shared.faults.set_refuse_connack(return_code, count);
+    }
+
+    /// The next `count` SUBSCRIBEs to exactly `filter` get return code 0x80 for it.
+    pub fn refuse_suback(&self, filter: &str, count: usize) {
+        self.shared.faults.set_refuse_suback(filter, count);
+    }
+
+    /// Closes that client's socket now (its will is published). False when not connected.
+    pub fn cut(&self, client_id: &str) -> bool {
+        self.shared.cut(client_id)
+    }
+
+    /// Closes every connection.
+    pub fn cut_all(&self) {
+        self.shared.cut_all();
+    }
+
+    /// Keeps the client's socket open but reads and answers nothing and delivers nothing to it
+    /// (no keep-alive timeout either) until it is cut or reconnects.
+    pub fn blackhole(&self, client_id: &str) -> bool {
+        self.shared.blackhole(client_id)
+    }
+
+    /// Delays every CONNACK, PUBACK, SUBACK, UNSUBACK and Jobs reply by `d` (zero: no delay).
+    pub fn set_reply_delay(&self, d: Duration) {
+        self.shared.faults.set_reply_delay(d);
+    }
+
+    /// Swallows the next `count` PUBACKs the server would send (the PUBLISH is still processed).
+    pub fn drop_pubacks(&self, count: usize) {
+        self.shared.faults.set_drop_pubacks(count);
+    }
+
+    /// Closes every listener and connection, and binds the same ports again after `down_for`.
+    /// Returns at once; the restart happens on the emulator thread.
+    pub fn restart_listener(&self, down_for: Duration) {
+        for tx in &self.restarts {
+            let _ = tx.send(down_for);
+        }
+    }
+
+    /// Server-originated publish to every matching subscriber. `qos` above 1 is treated as 1.
+    pub fn publish(&self, topic: &str, payload: &[u8], qos: u8) {
+        let q = if qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        self.shared
+            .route(topic, Bytes::copy_from_slice(payload), q, false);
+    }
+
+    /// The next `count` Jobs requests are rejected with `RequestThrottled`.
+    pub fn throttle(&self, count: usize) {
+        self.shared.faults.set_throttle(count);
+    }
+
+    /// The next `count` Jobs replies (accepted or rejected) are not sent.
+    pub fn drop_replies(&self, count: usize) {
+        self.shared.faults.set_drop_replies(count);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,1 +1,2 @@
+//! iotjobs-emulator: a local AWS IoT endpoint.
 fn main() {}

@@ -1,0 +1,286 @@
+//! Broker state shared by every connection: sessions, subscriptions, routing, the packet record.
+//!
+//! All state sits behind std mutexes that are never held across an `.await`; connection tasks
+//! receive work through an unbounded channel (`ConnCmd`), so the in-process API (a plain thread)
+//! can act on connections synchronously.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use rumqttc::mqttbytes::v4::{Packet, Publish};
+use rumqttc::mqttbytes::QoS;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::faults::Faults;
+use crate::jobs::service::JobsService;
+use crate::topic;
+use crate::{Dir, EmulatorConfig, Record};
+
+/// Work for one connection task.
+#[derive(Debug)]
+pub(crate) enum ConnCmd {
+    /// Write this packet (recorded as `Dir::Out` when written).
+    Send(Packet),
+    /// Close the socket now (no DISCONNECT in MQTT 3.1.1; the will is published).
+    Close,
+}
+
+/// A live connection as the broker sees it.
+#[derive(Clone)]
+pub(crate) struct ConnHandle {
+    pub id: u64,
+    pub tx: UnboundedSender<ConnCmd>,
+    pub blackholed: Arc<AtomicBool>,
+    pub level: u8,
+}
+
+impl ConnHandle {
+    fn deliverable(&self) -> bool {
+        !self.blackholed.load(Ordering::Relaxed)
+    }
+}
+
+/// Outbound QoS 1 publishes kept for a persistent session while offline.
+const MAX_QUEUED: usize = 1000;
+
+pub(crate) struct Session {
+    pub clean: bool,
+    /// Filter → granted QoS, in subscription order.
+    pub subs: Vec<(String, QoS)>,
+    pub conn: Option<ConnHandle>,
+    /// Server→client QoS 1 publishes written but not yet PUBACKed.
+    pub inflight: BTreeMap<u16, Publish>,
+    /// QoS 1 publishes that arrived while a persistent session was offline.
+    pub queued: VecDeque<Publish>,
+    next_pkid: u16,
+}
+
+impl Session {
+    pub fn new(clean: bool) -> Session {
+        Session {
+            clean,
+            subs: Vec::new(),
+            conn: None,
+            inflight: BTreeMap::new(),
+            queued: VecDeque::new(),
+            next_pkid: 0,
+        }
+    }
+
+    fn alloc_pkid(&mut self) -> Option<u16> {
+        for _ in 0..u16::MAX {
+            self.next_pkid = self.next_pkid.wrapping_add(1);
+            if self.next_pkid == 0 {
+                self.next_pkid = 1;
+            }
+            if !self.inflight.contains_key(&self.next_pkid) {
+                return Some(self.next_pkid);
+            }
+        }
+        None
+    }
+
+    /// Sends (or keeps) one outbound publish, assigning a packet id for QoS 1.
+    pub fn push(&mut self, mut p: Publish) {
+        let live = self.conn.clone();
+        if p.qos == QoS::AtMostOnce {
+            if let Some(c) = live.filter(|c| c.deliverable()) {
+                let _ = c.tx.send(ConnCmd::Send(Packet::Publish(p)));
+            }
+            return;
+        }
+        match live {
+            Some(c) => {
+                let Some(pkid) = self.alloc_pkid() else {
+                    return;
+                };
+                p.pkid = pkid;
+                self.inflight.insert(pkid, p.clone());
+                if c.deliverable() {
+                    let _ = c.tx.send(ConnCmd::Send(Packet::Publish(p)));
+                }
+            }
+            None if !self.clean => {
+                if self.queued.len() >= MAX_QUEUED {
+                    self.queued.pop_front();
+                }
+                self.queued.push_back(p);
+            }
+            None => {}
+        }
+    }
+
+    /// After a CONNACK with session present: resend unacknowledged publishes with DUP=1, then
+    /// the ones queued while offline.
+    pub fn resume(&mut self) {
+        let Some(c) = self.conn.clone() else { return };
+        for p in self.inflight.values() {
+            let mut p = p.clone();
+            p.dup = true;
+            let _ = c.tx.send(ConnCmd::Send(Packet::Publish(p)));
+        }
+        while let Some(p) = self.queued.pop_front() {
+            self.push(p);
+        }
+    }
+
+    /// Highest granted QoS among this session's filters matching `topic`, if any.
+    pub fn matching_qos(&self, topic_name: &str) -> Option<QoS> {
+        self.subs
+            .iter()
+            .filter(|(f, _)| topic::matches(f, topic_name))
+            .map(|(_, q)| *q)
+            .fold(None, |acc: Option<QoS>, q| match acc {
+                Some(a) if a >= q => Some(a),
+                _ => Some(q),
+            })
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct BrokerState {
+    pub sessions: HashMap<String, Session>,
+    pub retained: BTreeMap<String, Publish>,
+}
+
+/// A log sink: per-device lines on stderr when enabled.
+pub(crate) struct Logger {
+    pub enabled: bool,
+    start: Instant,
+}
+
+impl Logger {
+    pub fn new(enabled: bool) -> Logger {
+        Logger {
+            enabled,
+            start: Instant::now(),
+        }
+    }
+
+    pub fn log(&self, who: &str, msg: std::fmt::Arguments<'_>) {
+        if self.enabled {
+            let t = self.start.elapsed();
+            eprintln!("[{:>8.3}s] {:<20} {}", t.as_secs_f64(), who, msg);
+        }
+    }
+}
+
+/// Everything the runtime thread and the in-process API share.
+pub(crate) struct Shared {
+    pub cfg: EmulatorConfig,
+    pub faults: Faults,
+    pub records: Mutex<Vec<Record>>,
+    pub broker: Mutex<BrokerState>,
+    /// Every live connection task (also before CONNECT), for cut_all and restarts.
+    pub conns: Mutex<HashMap<u64, UnboundedSender<ConnCmd>>>,
+    pub next_id: AtomicU64,
+    pub log: Logger,
+    pub jobs: Mutex<JobsService>,
+    pub rt: OnceLock<tokio::runtime::Handle>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(cfg: EmulatorConfig) -> Shared {
+        let log = Logger::new(cfg.log);
+        let jobs = JobsService::new();
+        Shared {
+            cfg,
+            faults: Faults::default(),
+            records: Mutex::new(Vec::new()),
+            broker: Mutex::new(BrokerState::default()),
+            conns: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            log,
+            jobs: Mutex::new(jobs),
+            rt: OnceLock::new(),
+        }
+    }
+
+    pub fn record(&self, client_id: &str, dir: Dir, packet: &Packet) {
+        if !self.cfg.record {
+            return;
+        }
+        lock(&self.records).push(Record {
+            at: Instant::now(),
+            client_id: client_id.to_string(),
+            dir,
+            packet: packet.clone(),
+        });
+    }
+
+    /// Routes a publish to every matching subscriber (once per client, highest matching QoS).
+    pub fn route(&self, topic_name: &str, payload: Bytes, qos: QoS, retain: bool) {
+        let mut b = lock(&self.broker);
+        if retain && !topic_name.starts_with('$') {
+            if payload.is_empty() {
+                b.retained.remove(topic_name);
+            } else {
+                let mut p = Publish::from_bytes(topic_name, qos, payload.clone());
+                p.retain = true;
+                b.retained.insert(topic_name.to_string(), p);
+            }
+        }
+        for s in b.sessions.values_mut() {
+            if let Some(sq) = s.matching_qos(topic_name) {
+                let q = if sq < qos { sq } else { qos };
+                s.push(Publish::from_bytes(topic_name, q, payload.clone()));
+            }
+        }
+    }
+
+    /// Sends a publish to one client only (Jobs replies): QoS of its best matching subscription,
+    /// QoS 0 when it has none. False when the client has no session.
+    pub fn deliver_to(&self, client_id: &str, topic_name: &str, payload: Bytes) -> bool {
+        let mut b = lock(&self.broker);
+        let Some(s) = b.sessions.get_mut(client_id) else {
+            return false;
+        };
+        let q = s.matching_qos(topic_name).unwrap_or(QoS::AtMostOnce);
+        s.push(Publish::from_bytes(topic_name, q, payload));
+        true
+    }
+
+    pub fn cut(&self, client_id: &str) -> bool {
+        let b = lock(&self.broker);
+        match b.sessions.get(client_id).and_then(|s| s.conn.as_ref()) {
+            Some(c) => c.tx.send(ConnCmd::Close).is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn cut_all(&self) {
+        for tx in lock(&self.conns).values() {
+            let _ = tx.send(ConnCmd::Close);
+        }
+    }
+
+    pub fn blackhole(&self, client_id: &str) -> bool {
+        let b = lock(&self.broker);
+        match b.sessions.get(client_id).and_then(|s| s.conn.as_ref()) {
+            Some(c) => {
+                c.blackholed.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn connected_clients(&self) -> Vec<String> {
+        let b = lock(&self.broker);
+        let mut v: Vec<String> = b
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.conn.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}

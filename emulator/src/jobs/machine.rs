@@ -1,0 +1,1 @@
+//! Pure Jobs state machine (placeholder).
