@@ -122,6 +122,11 @@
 #define KEEP_ALIVE_MAX 1200
 
 /**
+ * Lifetime of the presigned URL, in seconds (what the Python SDK v1 sends).
+ */
+#define EXPIRES_SECS 86400
+
+/**
  * AWS IoT's limits (jobs-protocol.md §d.2): 256 bytes and at most 7 slashes. The slash rule
  * applies to topics the device publishes or subscribes to; AWS's own reserved topics are built
  * to fit it.
@@ -533,9 +538,221 @@ typedef uint32_t jobs_counter;
 #endif // __cplusplus
 
 /**
+ * Jobs topic types; numbering follows the Python SDK's `jobExecutionTopicType`.
+ */
+enum jobs_topic_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Names no topic; refused.
+   */
+  JOBS_TOPIC_TYPE_UNRECOGNIZED = 0,
+  /**
+   * GetPendingJobExecutions: `jobs/get`.
+   */
+  JOBS_TOPIC_TYPE_GET_PENDING = 1,
+  /**
+   * StartNextPendingJobExecution: `jobs/start-next`.
+   */
+  JOBS_TOPIC_TYPE_START_NEXT = 2,
+  /**
+   * DescribeJobExecution: `jobs/{jobId}/get` (job id required; may be `$next`).
+   */
+  JOBS_TOPIC_TYPE_DESCRIBE = 3,
+  /**
+   * UpdateJobExecution: `jobs/{jobId}/update` (job id required).
+   */
+  JOBS_TOPIC_TYPE_UPDATE = 4,
+  /**
+   * JobExecutionsChanged: `jobs/notify` (subscribe only, reply type REQUEST).
+   */
+  JOBS_TOPIC_TYPE_NOTIFY = 5,
+  /**
+   * NextJobExecutionChanged: `jobs/notify-next` (subscribe only, reply type REQUEST).
+   */
+  JOBS_TOPIC_TYPE_NOTIFY_NEXT = 6,
+  /**
+   * Every jobs topic of the thing: `jobs/#` (subscribe only; job id and reply ignored).
+   */
+  JOBS_TOPIC_TYPE_WILDCARD = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_topic_type jobs_topic_type;
+#else
+typedef uint32_t jobs_topic_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Jobs reply types; numbering follows the Python SDK's `jobExecutionTopicReplyType`.
+ */
+enum jobs_reply_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Treated like REQUEST, as in the SDK (except for notify topics, where it is refused).
+   */
+  JOBS_REPLY_TYPE_UNRECOGNIZED = 0,
+  /**
+   * The request topic itself (and the notify topics).
+   */
+  JOBS_REPLY_TYPE_REQUEST = 1,
+  /**
+   * `.../accepted`.
+   */
+  JOBS_REPLY_TYPE_ACCEPTED = 2,
+  /**
+   * `.../rejected`.
+   */
+  JOBS_REPLY_TYPE_REJECTED = 3,
+  /**
+   * `.../#`: accepted and rejected.
+   */
+  JOBS_REPLY_TYPE_WILDCARD = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_reply_type jobs_reply_type;
+#else
+typedef uint32_t jobs_reply_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Job execution statuses; 0–6 and 99 follow the Python SDK's `jobExecutionStatus`, 7 and 8
+ * are the AWS statuses the SDK lacks.
+ */
+enum jobs_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No status (never sent).
+   */
+  JOBS_STATUS_NOT_SET = 0,
+  /**
+   * Waiting; set by AWS only.
+   */
+  JOBS_STATUS_QUEUED = 1,
+  /**
+   * Running; may be sent repeatedly to report progress.
+   */
+  JOBS_STATUS_IN_PROGRESS = 2,
+  /**
+   * Failed (terminal).
+   */
+  JOBS_STATUS_FAILED = 3,
+  /**
+   * Succeeded (terminal).
+   */
+  JOBS_STATUS_SUCCEEDED = 4,
+  /**
+   * Canceled by an operator (terminal); set by AWS only.
+   */
+  JOBS_STATUS_CANCELED = 5,
+  /**
+   * The device refused the job (terminal).
+   */
+  JOBS_STATUS_REJECTED = 6,
+  /**
+   * A step timer or the in-progress timer expired (terminal); set by AWS only.
+   */
+  JOBS_STATUS_TIMED_OUT = 7,
+  /**
+   * The thing was removed from the job's targets (terminal); set by AWS only.
+   */
+  JOBS_STATUS_REMOVED = 8,
+  /**
+   * A status this library does not know.
+   */
+  JOBS_STATUS_UNKNOWN = 99,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_status jobs_status;
+#else
+typedef uint32_t jobs_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why AWS rejected a request (`jobs_message_rejection_code`).
+ */
+enum jobs_rejection_code
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not a rejection.
+   */
+  JOBS_REJECTION_CODE_NONE = 0,
+  /**
+   * The topic is in the jobs namespace but maps to no API.
+   */
+  JOBS_REJECTION_CODE_INVALID_TOPIC = 1,
+  /**
+   * The request is not valid UTF-8 JSON.
+   */
+  JOBS_REJECTION_CODE_INVALID_JSON = 2,
+  /**
+   * The request's contents are invalid (the message says why).
+   */
+  JOBS_REJECTION_CODE_INVALID_REQUEST = 3,
+  /**
+   * The status change is not allowed from the current state; the execution state is included.
+   */
+  JOBS_REJECTION_CODE_INVALID_STATE_TRANSITION = 4,
+  /**
+   * The job execution does not exist.
+   */
+  JOBS_REJECTION_CODE_RESOURCE_NOT_FOUND = 5,
+  /**
+   * `expectedVersion` differs from the stored version; the execution state is included.
+   */
+  JOBS_REJECTION_CODE_VERSION_MISMATCH = 6,
+  /**
+   * AWS failed internally; retry later.
+   */
+  JOBS_REJECTION_CODE_INTERNAL_ERROR = 7,
+  /**
+   * Too many requests; retry later.
+   */
+  JOBS_REJECTION_CODE_REQUEST_THROTTLED = 8,
+  /**
+   * Describe of an execution in a terminal state.
+   */
+  JOBS_REJECTION_CODE_TERMINAL_STATE_REACHED = 9,
+  /**
+   * A code this library does not know (`jobs_message_rejection_text` has it).
+   */
+  JOBS_REJECTION_CODE_OTHER = 99,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_rejection_code jobs_rejection_code;
+#else
+typedef uint32_t jobs_rejection_code;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The `code` of a rejection (AWS `ErrorCode`; the nine documented codes).
  */
 typedef struct RejectedCode RejectedCode;
+
+/**
+ * The jobs client of one thing. Create with `jobs_client_new` (own connection) or
+ * `jobs_client_new_with_connection` (shared); free with `jobs_client_free`. Internally
+ * synchronized: every function may be called from any thread and from any callback.
+ */
+typedef struct jobs_client jobs_client;
 
 /**
  * Connection settings plus connection-level callbacks. Create with `jobs_config_new`, free with
@@ -550,6 +767,12 @@ typedef struct jobs_config jobs_config;
  * inside any callback of this library.
  */
 typedef struct jobs_connection jobs_connection;
+
+/**
+ * One message on a jobs topic, lent to a `jobs_message_callback`. Valid only until the
+ * callback returns; every pointer obtained from it too. Never free it.
+ */
+typedef struct jobs_message jobs_message;
 
 /**
  * Called with no arguments but the user data: connection up (after resubscription) or down.
@@ -597,6 +820,14 @@ typedef void (*jobs_ack_callback)(void *user_data,
                                   uint16_t packet_id,
                                   jobs_result result,
                                   uint8_t granted_qos);
+
+/**
+ * Called for each message on a jobs subscription (on the callback thread, in arrival order).
+ * `message` is borrowed: read it with the `jobs_message_*` functions until the callback
+ * returns; never free it. Only messages for this client's thing arrive here.
+ */
+typedef void (*jobs_message_handler)(void *user_data,
+                                     const struct jobs_message *message);
 
 
 
@@ -1086,6 +1317,452 @@ jobs_result jobs_connection_unsubscribe_async(struct jobs_connection *conn,
                                               void *user_data,
                                               uint16_t *packet_id_out,
                                               uint32_t *delivery_out);
+
+/**
+ * Sets the thing name used by `jobs_client_new` (copied; 1–128 characters from
+ * `[a-zA-Z0-9:_-]`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or
+ * `_INVALID_THING_NAME`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `thing_name` NULL or NUL-terminated.
+ */
+jobs_result jobs_config_set_thing_name(struct jobs_config *cfg,
+                                       const char *thing_name);
+
+/**
+ * Sets the QoS (0 or 1, default 0 as in the SDK) `jobs_client_new` uses for every jobs
+ * subscribe and publish. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config.
+ */
+jobs_result jobs_config_set_jobs_qos(struct jobs_config *cfg,
+                                     uint32_t qos);
+
+/**
+ * Creates a jobs client with its own connection (the SDK constructor without
+ * `awsIoTMQTTClient`): the connection settings, callbacks, thing name and jobs QoS come from
+ * `cfg` (copied), and the client id is also the `clientToken` of every request (as in the
+ * SDK; a generated id when empty, with an empty token like the SDK's). Does not connect: call
+ * `jobs_client_connect`. On success `*out` owns the client: free it with `jobs_client_free`,
+ * which also closes the connection. On error `*out` is untouched. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT`, `_INCOMPLETE_CONFIG` (no thing name or endpoint), `_INVALID_THING_NAME`,
+ * `_INVALID_ARGUMENT`, `_INVALID_TOPIC` or `_TLS_CONFIG`. Does not block on the network.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `out` NULL or valid for a pointer write.
+ */
+jobs_result jobs_client_new(const struct jobs_config *cfg,
+                            struct jobs_client **out);
+
+/**
+ * Creates a jobs client for `thing_name` over an existing connection (the SDK's
+ * `awsIoTMQTTClient` argument), so several things share one connection. `client_token`
+ * (copied; NULL or at most 64 bytes) goes in every request; `qos` (0 or 1) is used for every
+ * jobs subscribe and publish. The caller connects the connection and keeps it alive until all
+ * its jobs clients are freed; freeing this client never closes it. On success `*out` owns the
+ * client: free it with `jobs_client_free`. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+ * `_INVALID_UTF8`, `_INVALID_THING_NAME`, `_INVALID_CLIENT_TOKEN` or `_INVALID_ARGUMENT`.
+ * Does not block.
+ *
+ * # Safety
+ * `conn` NULL or a live connection; strings NULL or NUL-terminated; `out` NULL or writable.
+ */
+jobs_result jobs_client_new_with_connection(struct jobs_connection *conn,
+                                            const char *thing_name,
+                                            const char *client_token,
+                                            uint32_t qos,
+                                            struct jobs_client **out);
+
+/**
+ * Frees a jobs client. NULL is a no-op; freeing twice is undefined. Once this returns, none of
+ * its callbacks runs and their user data is no longer touched (called from inside one of its
+ * callbacks, the running callback finishes and nothing runs after it). A client with its own
+ * connection closes it; on a shared connection its subscriptions are removed and the
+ * connection keeps running. Blocks only while one of its callbacks is running.
+ *
+ * # Safety
+ * `client` is NULL or a live jobs client not used by other threads during or after the call.
+ */
+void jobs_client_free(struct jobs_client *client);
+
+/**
+ * Returns the client's connection, borrowed (the SDK's `getMQTTConnection`): use it with any
+ * `jobs_connection_*` function, but never free it; it is valid until `jobs_client_free`.
+ * NULL for a NULL client.
+ *
+ * # Safety
+ * `client` is NULL or a live jobs client.
+ */
+struct jobs_connection *jobs_client_connection(struct jobs_client *client);
+
+/**
+ * Connects the client's connection and waits for CONNACK: `jobs_connection_connect` on
+ * `jobs_client_connection(client)`, with the same results. Blocks; safe in a callback.
+ *
+ * # Safety
+ * `client` is NULL or a live jobs client.
+ */
+jobs_result jobs_client_connect(struct jobs_client *client);
+
+/**
+ * Disconnects the client's connection: `jobs_connection_disconnect`, same results. Blocks.
+ *
+ * # Safety
+ * `client` is NULL or a live jobs client.
+ */
+jobs_result jobs_client_disconnect(struct jobs_client *client);
+
+/**
+ * Subscribes to a jobs topic of this thing and waits for SUBACK (the SDK's
+ * `createJobSubscription`). The filter is built as the SDK's `getJobTopic(topic_type,
+ * reply_type, job_id)`: `job_id` (NULL for none) may be `+` (any job) or, for describe,
+ * `$next`. `callback` (required) receives each matching message with `user_data`; the
+ * subscription is re-made after reconnects. Offline, the request is queued
+ * (`*delivery_out = JOBS_DELIVERY_QUEUED`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+ * `_INVALID_UTF8`, `_INVALID_ARGUMENT` (enum values), `_INVALID_TOPIC_COMBINATION` (where
+ * the SDK builds topic `None`), `_INVALID_JOB_ID`, `_SUBSCRIBE_REFUSED`, `_TIMEOUT`,
+ * `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Blocks; safe in a callback (unlike
+ * the SDK, where this deadlocks).
+ *
+ * # Safety
+ * `client` NULL or live; `job_id` NULL or NUL-terminated; `delivery_out` NULL or writable.
+ */
+jobs_result jobs_create_subscription(struct jobs_client *client,
+                                     uint32_t topic_type,
+                                     uint32_t reply_type,
+                                     const char *job_id,
+                                     jobs_message_handler callback,
+                                     void *user_data,
+                                     uint32_t *delivery_out);
+
+/**
+ * Subscribes without waiting (the SDK's `createJobSubscriptionAsync`). `ack` (may be NULL)
+ * runs once with the SUBSCRIBE packet id and the granted QoS (0x80 and
+ * `JOBS_RESULT_SUBSCRIBE_REFUSED` when refused); `*packet_id_out` gets the packet id (0 when
+ * queued). Returns the codes of `jobs_create_subscription` except `_SUBSCRIBE_REFUSED` and
+ * `_TIMEOUT`. Does not block.
+ *
+ * # Safety
+ * As `jobs_create_subscription`; `packet_id_out` NULL or writable.
+ */
+jobs_result jobs_create_subscription_async(struct jobs_client *client,
+                                           uint32_t topic_type,
+                                           uint32_t reply_type,
+                                           const char *job_id,
+                                           jobs_message_handler callback,
+                                           void *user_data,
+                                           jobs_ack_callback ack,
+                                           void *ack_user_data,
+                                           uint16_t *packet_id_out,
+                                           uint32_t *delivery_out);
+
+/**
+ * Removes a subscription made with `jobs_create_subscription[_async]` (same topic type,
+ * reply type and job id) and waits for UNSUBACK. Its callback stops at once. Returns
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`, `_INVALID_ARGUMENT`,
+ * `_INVALID_TOPIC_COMBINATION`, `_INVALID_JOB_ID`, `_TIMEOUT`, `_QUEUE_FULL`,
+ * `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Blocks; safe in a callback.
+ *
+ * # Safety
+ * `client` NULL or live; `job_id` NULL or NUL-terminated; `delivery_out` NULL or writable.
+ */
+jobs_result jobs_unsubscribe(struct jobs_client *client,
+                             uint32_t topic_type,
+                             uint32_t reply_type,
+                             const char *job_id,
+                             uint32_t *delivery_out);
+
+/**
+ * Receives every message on this thing's jobs topics that no subscription matched — AWS
+ * delivers replies to the requester even without a subscription. NULL `callback` removes it.
+ * Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `client` NULL or a live jobs client.
+ */
+jobs_result jobs_client_set_fallback_callback(struct jobs_client *client,
+                                              jobs_message_handler callback,
+                                              void *user_data);
+
+/**
+ * The SDK's `sendJobsQuery`: publishes `{"clientToken":...}` to the request topic of
+ * `topic_type`: GET_PENDING (no job id), START_NEXT (no job id) or DESCRIBE (`job_id`
+ * required, may be `$next`). With QoS 1 it waits for PUBACK (operation timeout); offline it is
+ * queued. Refused, where the SDK would publish something broken: wildcards, notify topics,
+ * UPDATE (needs a status: use `jobs_send_update`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+ * `_INVALID_UTF8`, `_INVALID_ARGUMENT`, `_INVALID_TOPIC_COMBINATION`, `_INVALID_JOB_ID`,
+ * `_INVALID_CLIENT_TOKEN`, `_TIMEOUT`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`.
+ * Blocks for QoS 1; safe in a callback.
+ *
+ * # Safety
+ * `client` NULL or live; `job_id` NULL or NUL-terminated; `delivery_out` NULL or writable.
+ */
+jobs_result jobs_send_query(struct jobs_client *client,
+                            uint32_t topic_type,
+                            const char *job_id,
+                            uint32_t *delivery_out);
+
+/**
+ * StartNextPendingJobExecution (the SDK's `sendJobsStartNext`). `status_details` is NULL or a
+ * JSON object of string values (at most 10 pairs; keys `[a-zA-Z0-9:_-]{1,128}`, values 1–1024
+ * characters without control characters); `{}` is sent as `{}` like the SDK.
+ * `step_timeout_minutes` is 0 for none, else 1–10080. Waits for PUBACK with QoS 1; queued
+ * offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
+ * `_INVALID_STATUS_DETAILS`, `_INVALID_ARGUMENT` (step timeout), `_TIMEOUT`, `_QUEUE_FULL`,
+ * `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Blocks for QoS 1; safe in a callback.
+ *
+ * # Safety
+ * `client` NULL or live; `status_details` NULL or NUL-terminated; `delivery_out` NULL or writable.
+ */
+jobs_result jobs_send_start_next(struct jobs_client *client,
+                                 const char *status_details,
+                                 int64_t step_timeout_minutes,
+                                 uint32_t *delivery_out);
+
+/**
+ * UpdateJobExecution (the SDK's `sendJobsUpdate`), with the SDK's payload: `expectedVersion`
+ * and `executionNumber` are sent as JSON strings when > 0 (AWS accepts this); an empty
+ * `status_details` `{}` is not sent; the include flags are sent only when true.
+ * `status` must be one a device may set: IN_PROGRESS, FAILED, SUCCEEDED or REJECTED
+ * (deliberate difference: the SDK sends QUEUED/CANCELED, which AWS rejects, and an empty
+ * payload for NOT_SET/UNKNOWN). `step_timeout_minutes`: 0 none, -1 cancels the step timer,
+ * else 1–10080. `job_id` must be a real job id (not `$next` or `+`). Waits for PUBACK with
+ * QoS 1; queued offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
+ * `_INVALID_JOB_ID`, `_INVALID_STATUS`, `_INVALID_ARGUMENT`, `_INVALID_STATUS_DETAILS`,
+ * `_TIMEOUT`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Blocks for QoS 1; safe
+ * in a callback.
+ *
+ * # Safety
+ * `client` NULL or live; strings NULL or NUL-terminated; `delivery_out` NULL or writable.
+ */
+jobs_result jobs_send_update(struct jobs_client *client,
+                             const char *job_id,
+                             uint32_t status,
+                             const char *status_details,
+                             uint64_t expected_version,
+                             uint64_t execution_number,
+                             bool include_job_execution_state,
+                             bool include_job_document,
+                             int64_t step_timeout_minutes,
+                             uint32_t *delivery_out);
+
+/**
+ * DescribeJobExecution (the SDK's `sendJobsDescribe`): `job_id` is a job id or `$next`;
+ * `execution_number` 0 means the latest (sent as a JSON integer when > 0, like the SDK);
+ * `include_job_document` is always sent (the SDK's default is true). Waits for PUBACK with
+ * QoS 1; queued offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
+ * `_INVALID_JOB_ID`, `_TIMEOUT`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`.
+ * Blocks for QoS 1; safe in a callback.
+ *
+ * # Safety
+ * `client` NULL or live; `job_id` NULL or NUL-terminated; `delivery_out` NULL or writable.
+ */
+jobs_result jobs_send_describe(struct jobs_client *client,
+                               const char *job_id,
+                               uint64_t execution_number,
+                               bool include_job_document,
+                               uint32_t *delivery_out);
+
+/**
+ * Builds a jobs topic or filter exactly as the SDK's `getJobTopic(thing_name, topic_type,
+ * reply_type, job_id)` into `buf` (NUL-terminated, truncated to `len`), with `*needed_out` set
+ * to its length (without NUL) when not NULL; the longest is 226 bytes. Returns
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`, `_INVALID_ARGUMENT`,
+ * `_INVALID_THING_NAME`, `_INVALID_JOB_ID`, `_INVALID_TOPIC_COMBINATION` or
+ * `_INVALID_ARGUMENT` when `buf` is too small (then `*needed_out` tells the size). Pure: no
+ * client needed, does not block.
+ *
+ * # Safety
+ * Strings NULL or NUL-terminated; `buf` NULL or valid for `len` bytes; `needed_out` NULL or writable.
+ */
+jobs_result jobs_topic_build(const char *thing_name,
+                             uint32_t topic_type,
+                             uint32_t reply_type,
+                             const char *job_id,
+                             char *buf,
+                             size_t len,
+                             size_t *needed_out);
+
+/**
+ * Takes a concrete jobs topic apart: `*topic_type_out` and `*reply_type_out` get its types,
+ * `thing_buf` the thing name and `job_id_buf` the job id (empty when none), each
+ * NUL-terminated and truncated to its length (129 and 65 bytes always suffice). Any output
+ * may be NULL. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_TOPIC`
+ * (not a jobs topic of the AWS API, or a filter). Pure; does not block.
+ *
+ * # Safety
+ * `topic` NULL or NUL-terminated; buffers NULL or valid for their lengths; outs NULL or writable.
+ */
+jobs_result jobs_topic_parse(const char *topic,
+                             uint32_t *topic_type_out,
+                             uint32_t *reply_type_out,
+                             char *thing_buf,
+                             size_t thing_len,
+                             char *job_id_buf,
+                             size_t job_id_len);
+
+/**
+ * Returns the message's topic (NUL-terminated; `*len_out` gets its length if not NULL), or
+ * NULL for a NULL message. Borrowed: valid until the callback returns.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback; `len_out` NULL or writable.
+ */
+const char *jobs_message_topic(const struct jobs_message *m,
+                               size_t *len_out);
+
+/**
+ * Returns the raw payload (`*len_out` gets its length), or NULL for a NULL message. The bytes
+ * are not NUL-terminated. Borrowed: valid until the callback returns.
+ *
+ * # Safety
+ * As `jobs_message_topic`.
+ */
+const uint8_t *jobs_message_payload(const struct jobs_message *m,
+                                    size_t *len_out);
+
+/**
+ * Returns the thing name from the topic (never NULL for a non-NULL message). Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+const char *jobs_message_thing_name(const struct jobs_message *m);
+
+/**
+ * Returns the topic type (`jobs_topic_type`), 0 (unrecognized) for NULL.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+uint32_t jobs_message_topic_type(const struct jobs_message *m);
+
+/**
+ * Returns the reply type (`jobs_reply_type`: 1 request/notification, 2 accepted, 3 rejected),
+ * 0 for NULL.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+uint32_t jobs_message_reply_type(const struct jobs_message *m);
+
+/**
+ * Returns the job id in the topic (describe and update topics; may be `$next`), or NULL when
+ * the topic has none. Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+const char *jobs_message_job_id(const struct jobs_message *m);
+
+/**
+ * Returns true when the payload was parsed as the response its topic announces. False for a
+ * malformed payload (the raw payload is still available).
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+bool jobs_message_is_parsed(const struct jobs_message *m);
+
+/**
+ * Returns true when the message carries a job execution: start-next or describe accepted with
+ * a pending job, or notify-next naming the next job. False means "no pending job" on those
+ * topics.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+bool jobs_message_has_execution(const struct jobs_message *m);
+
+/**
+ * Returns the job id of the execution the payload describes (the execution's `jobId`, or the
+ * topic's job id for update replies and rejections with an execution state), or NULL. Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+const char *jobs_message_execution_job_id(const struct jobs_message *m);
+
+/**
+ * Returns the execution status the payload reports (`jobs_status`), from the execution or the
+ * execution state; `JOBS_STATUS_NOT_SET` when there is none, `JOBS_STATUS_UNKNOWN` for a
+ * status this library does not know.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+uint32_t jobs_message_status(const struct jobs_message *m);
+
+/**
+ * Returns the execution's `versionNumber` (pass it as the next update's expected version), or
+ * -1 when the payload has none.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+int64_t jobs_message_version_number(const struct jobs_message *m);
+
+/**
+ * Returns the execution's `executionNumber`, or -1 when the payload has none.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+int64_t jobs_message_execution_number(const struct jobs_message *m);
+
+/**
+ * Returns the job document as JSON text (NUL-terminated; `*len_out` gets its length), or NULL
+ * when the payload has none. Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback; `len_out` NULL or writable.
+ */
+const char *jobs_message_job_document(const struct jobs_message *m,
+                                      size_t *len_out);
+
+/**
+ * Returns the execution's status details as a JSON object text (e.g. `{"progress":"50%"}`),
+ * or NULL when the payload carries no execution or state. Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+const char *jobs_message_status_details(const struct jobs_message *m);
+
+/**
+ * Returns the client token AWS echoed, or NULL. Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+const char *jobs_message_client_token(const struct jobs_message *m);
+
+/**
+ * Returns why a request was rejected (`jobs_rejection_code`); `JOBS_REJECTION_CODE_NONE` for
+ * anything but a parsed `.../rejected` message.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+uint32_t jobs_message_rejection_code(const struct jobs_message *m);
+
+/**
+ * Returns the rejection `code` exactly as AWS sent it (e.g. `"VersionMismatch"`), or NULL.
+ * Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+const char *jobs_message_rejection_text(const struct jobs_message *m);
+
+/**
+ * Returns AWS's explanation of a rejection (`message`), or NULL. Borrowed.
+ *
+ * # Safety
+ * `m` is NULL or the message lent to the running callback.
+ */
+const char *jobs_message_rejection_message(const struct jobs_message *m);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -260,7 +260,11 @@ pub unsafe extern "C" fn jobs_config_set_protocol(
         c.conn.protocol = match protocol {
             3 => Protocol::V31,
             4 => Protocol::V311,
-            v => return Err(invalid(format!("protocol: {v} is not 3 (MQTT 3.1) or 4 (MQTT 3.1.1)"))),
+            v => {
+                return Err(invalid(format!(
+                    "protocol: {v} is not 3 (MQTT 3.1) or 4 (MQTT 3.1.1)"
+                )))
+            }
         };
         Ok(())
     })
@@ -676,7 +680,9 @@ pub unsafe extern "C" fn jobs_config_set_log(
     guard(|| {
         let c = cfg_mut(cfg)?;
         if level > 4 {
-            return Err(invalid(format!("log level {level}: use 0 (off) to 4 (debug)")));
+            return Err(invalid(format!(
+                "log level {level}: use 0 (off) to 4 (debug)"
+            )));
         }
         c.on_log = on_log;
         c.log_level = level;

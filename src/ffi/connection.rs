@@ -113,7 +113,12 @@ impl TryFrom<u32> for jobs_counter {
 /// `_CLOSED` (the connection was freed first; then the callback does not run at all).
 /// `packet_id` is the id the request was sent with (0 if never sent or QoS 0).
 pub type jobs_ack_callback = Option<
-    unsafe extern "C" fn(user_data: *mut c_void, packet_id: u16, result: jobs_result, granted_qos: u8),
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        packet_id: u16,
+        result: jobs_result,
+        granted_qos: u8,
+    ),
 >;
 
 /// An MQTT connection. Create with `jobs_connection_new`, free with `jobs_connection_free`.
@@ -141,7 +146,15 @@ pub(crate) fn callbacks_from(cfg: &jobs_config) -> Callbacks {
             Box::new(move |e: &Event| {
                 let topic = c_text(&e.topic);
                 let message = c_text(&e.message);
-                unsafe { f(ud.ptr(), e.kind as u32, e.result, topic.as_ptr(), message.as_ptr()) }
+                unsafe {
+                    f(
+                        ud.ptr(),
+                        e.kind as u32,
+                        e.result,
+                        topic.as_ptr(),
+                        message.as_ptr(),
+                    )
+                }
             }) as Box<dyn Fn(&Event) + Send + Sync>
         }),
         on_log: cfg.on_log.map(|f| {
@@ -172,7 +185,15 @@ fn message_trampoline(f: MessageFn, ud: UserData) -> impl Fn(&Message) + Send + 
     move |m: &Message| {
         let topic = c_text(&m.topic);
         let len = topic.as_bytes().len();
-        unsafe { f(ud.ptr(), topic.as_ptr(), len, m.payload.as_ptr(), m.payload.len()) }
+        unsafe {
+            f(
+                ud.ptr(),
+                topic.as_ptr(),
+                len,
+                m.payload.as_ptr(),
+                m.payload.len(),
+            )
+        }
     }
 }
 
@@ -278,9 +299,11 @@ pub unsafe extern "C" fn jobs_connection_disconnect(conn: *mut jobs_connection) 
 /// `conn` is NULL or a live connection handle.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_connection_get_state(conn: *const jobs_connection) -> u32 {
-    guard_or(jobs_connection_state::Closed as u32, || match conn_arg(conn) {
-        Ok(c) => c.status() as u32,
-        Err(_) => jobs_connection_state::Closed as u32,
+    guard_or(jobs_connection_state::Closed as u32, || {
+        match conn_arg(conn) {
+            Ok(c) => c.status() as u32,
+            Err(_) => jobs_connection_state::Closed as u32,
+        }
     })
 }
 

@@ -10,6 +10,8 @@
 
 pub mod config;
 pub mod connection;
+pub mod jobs;
+pub mod message;
 
 use crate::error::{jobs_result, Error, Result};
 use std::cell::RefCell;
@@ -167,7 +169,9 @@ pub(crate) fn enum_arg<T: TryFrom<u32>>(v: u32, name: &str) -> Result<T> {
 #[no_mangle]
 pub extern "C" fn jobs_result_str(result: u32) -> *const c_char {
     guard_or(c"unknown result code".as_ptr(), || {
-        result_cstr(result).unwrap_or(c"unknown result code").as_ptr()
+        result_cstr(result)
+            .unwrap_or(c"unknown result code")
+            .as_ptr()
     })
 }
 
@@ -183,14 +187,23 @@ fn result_cstr(v: u32) -> Option<&'static CStr> {
         (R::InvalidJobId, c"invalid job id"),
         (R::InvalidStatusDetails, c"invalid status details"),
         (R::PayloadTooLarge, c"payload too large"),
-        (R::InvalidTopicCombination, c"invalid jobs topic combination"),
-        (R::InvalidStatus, c"invalid execution status for this request"),
+        (
+            R::InvalidTopicCombination,
+            c"invalid jobs topic combination",
+        ),
+        (
+            R::InvalidStatus,
+            c"invalid execution status for this request",
+        ),
         (R::InvalidClientToken, c"invalid client token"),
         (R::TlsConfig, c"invalid TLS configuration"),
         (R::IncompleteConfig, c"incomplete configuration"),
         (R::NotConnected, c"not connected"),
         (R::QueueFull, c"offline queue full"),
-        (R::QueueDisabled, c"not connected and offline queueing disabled"),
+        (
+            R::QueueDisabled,
+            c"not connected and offline queueing disabled",
+        ),
         (R::Timeout, c"timed out"),
         (R::ConnectRefused, c"connection refused by the server"),
         (R::SubscribeRefused, c"subscription refused by the server"),
@@ -277,7 +290,9 @@ mod tests {
     #[test]
     fn every_result_code_has_a_matching_string() {
         for v in 0..200u32 {
-            let s = unsafe { CStr::from_ptr(jobs_result_str(v)) }.to_str().unwrap();
+            let s = unsafe { CStr::from_ptr(jobs_result_str(v)) }
+                .to_str()
+                .unwrap();
             match result_cstr(v) {
                 Some(_) => assert_ne!(s, "unknown result code"),
                 None => assert_eq!(s, "unknown result code"),

@@ -1,5 +1,6 @@
 //! AWS IoT Jobs: topics, payloads, validation and the jobs client.
 
+pub mod client;
 pub mod payload;
 pub mod response;
 pub mod topics;

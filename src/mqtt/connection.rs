@@ -71,7 +71,10 @@ impl Connection {
             Ok(r) => r,
             Err(_) => {
                 let _ = self.shared.request_disconnect(None);
-                Err(Error::new(jobs_result::Timeout, "connect did not complete in time"))
+                Err(Error::new(
+                    jobs_result::Timeout,
+                    "connect did not complete in time",
+                ))
             }
         }
     }
@@ -203,11 +206,7 @@ impl Connection {
         self.wait_ack(sub, rx).map(|_| sub)
     }
 
-    fn wait_ack(
-        &self,
-        sub: Submitted,
-        rx: std::sync::mpsc::Receiver<Ack>,
-    ) -> Result<Option<Ack>> {
+    fn wait_ack(&self, sub: Submitted, rx: std::sync::mpsc::Receiver<Ack>) -> Result<Option<Ack>> {
         if sub == Submitted::Queued {
             return Ok(None);
         }
@@ -226,6 +225,16 @@ impl Connection {
                 ),
             )),
         }
+    }
+
+    /// Routes messages under `prefix` that match no subscription to `handler`; returns an id
+    /// for [`Connection::remove_route`].
+    pub fn add_route(&self, prefix: &str, handler: Handler) -> Result<u64> {
+        self.shared.add_route(prefix.to_owned(), handler)
+    }
+
+    pub fn remove_route(&self, id: u64) {
+        self.shared.remove_route(id)
     }
 
     /// Writes a log line through the connection's log callback.

@@ -97,6 +97,10 @@ pub struct Inner {
     outbox: Vec<Packet>,
     queue: OfflineQueue<Request>,
     subs: Vec<SubRecord>,
+    /// Fallback handlers by topic prefix, for messages no subscription matched (AWS sends
+    /// jobs replies to the requester whether or not it subscribed).
+    routes: Vec<(u64, String, Handler)>,
+    next_route: u64,
     resub_pending: usize,
     counters: Counters,
     connect_waiters: Vec<SyncSender<Result<()>>>,
@@ -154,6 +158,8 @@ impl Inner {
             outbox: Vec::new(),
             queue: OfflineQueue::new(cfg.queue_limit, cfg.drop_policy),
             subs: Vec::new(),
+            routes: Vec::new(),
+            next_route: 1,
             resub_pending: 0,
             counters: Counters::default(),
             connect_waiters: Vec::new(),
@@ -166,7 +172,7 @@ impl Inner {
         &mut self,
         req: Request,
         fx: &mut Effects,
-    ) -> std::result::Result<u16, (Request, Error)> {
+    ) -> std::result::Result<u16, Box<(Request, Error)>> {
         let Request { op, completion } = req;
         if let Op::Publish {
             topic,
@@ -191,7 +197,7 @@ impl Inner {
         }
         let Some(packet_id) = self.ids.allocate() else {
             let err = Error::new(jobs_result::Busy, "all 65535 packet ids are in flight");
-            return Err((Request { op, completion }, err));
+            return Err(Box::new((Request { op, completion }, err)));
         };
         match &op {
             Op::Publish { .. } => self.counters.published += 1,
@@ -272,21 +278,22 @@ impl Inner {
         if session_present {
             return;
         }
-        let pending: Vec<(String, u8)> = self
-            .subs
-            .iter()
-            .filter(|r| {
-                !self.inflight.iter().any(
-                    |f| matches!(&f.op, Op::Subscribe { filter, .. } if *filter == r.filter),
-                )
-            })
-            .map(|r| (r.filter.clone(), r.qos))
-            .collect();
+        let pending: Vec<(String, u8)> =
+            self.subs
+                .iter()
+                .filter(|r| {
+                    !self.inflight.iter().any(
+                        |f| matches!(&f.op, Op::Subscribe { filter, .. } if *filter == r.filter),
+                    )
+                })
+                .map(|r| (r.filter.clone(), r.qos))
+                .collect();
         // Subscriptions go out before the retransmissions, so replies find their routes.
         let mut resubs = Vec::new();
         for (filter, qos) in pending {
             let Some(packet_id) = self.ids.allocate() else {
-                fx.logs.push((LogLevel::Error, "no packet id left to resubscribe".into()));
+                fx.logs
+                    .push((LogLevel::Error, "no packet id left to resubscribe".into()));
                 break;
             };
             let op = Op::Subscribe {
@@ -333,7 +340,10 @@ impl Inner {
     }
 
     fn take_inflight(&mut self, packet_id: u16) -> Option<InFlight> {
-        let pos = self.inflight.iter().position(|f| f.packet_id == packet_id)?;
+        let pos = self
+            .inflight
+            .iter()
+            .position(|f| f.packet_id == packet_id)?;
         let f = self.inflight.remove(pos)?;
         self.ids.release(packet_id);
         Some(f)
@@ -357,12 +367,20 @@ impl Inner {
                         ))
                     }
                 }
-                let handlers = self
+                let matched: Vec<&SubRecord> = self
                     .subs
                     .iter()
                     .filter(|r| topic::matches(&r.filter, &p.topic))
-                    .filter_map(|r| r.handler.clone())
                     .collect();
+                let handlers = if matched.is_empty() {
+                    self.routes
+                        .iter()
+                        .filter(|(_, prefix, _)| p.topic.starts_with(prefix.as_str()))
+                        .map(|(_, _, h)| h.clone())
+                        .collect()
+                } else {
+                    matched.iter().filter_map(|r| r.handler.clone()).collect()
+                };
                 let msg = Message {
                     topic: Arc::from(p.topic.as_str()),
                     payload: p.payload,
@@ -522,7 +540,7 @@ impl Shared {
             let r = if g.status == Status::Online {
                 match g.send_now(req, &mut fx) {
                     Ok(packet_id) => Ok(Submitted::Sent { packet_id }),
-                    Err((_, e)) => Err(e),
+                    Err(b) => Err(b.1),
                 }
             } else {
                 g.enqueue(req, &mut fx)
@@ -535,6 +553,21 @@ impl Shared {
         }
         self.apply(fx);
         result
+    }
+
+    /// Adds a fallback handler for messages under `prefix` that match no subscription.
+    pub fn add_route(&self, prefix: String, handler: Handler) -> Result<u64> {
+        let mut g = self.lock()?;
+        let id = g.next_route;
+        g.next_route += 1;
+        g.routes.push((id, prefix, handler));
+        Ok(id)
+    }
+
+    pub fn remove_route(&self, id: u64) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.routes.retain(|(rid, _, _)| *rid != id);
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -608,7 +641,8 @@ impl Shared {
             completion.complete(ack);
         }
         let cb = &self.callbacks;
-        let wanted = |level: LogLevel| cb.on_log.is_some() && cb.log_level.is_some_and(|l| level <= l);
+        let wanted =
+            |level: LogLevel| cb.on_log.is_some() && cb.log_level.is_some_and(|l| level <= l);
         for (level, msg) in fx.logs {
             if wanted(level) {
                 let me = self.clone();
@@ -732,7 +766,8 @@ pub async fn run(shared: Arc<Shared>) {
                                 topic: String::new(),
                                 message: e.message.clone(),
                             });
-                            fx.logs.push((LogLevel::Warn, format!("connection lost: {e}")));
+                            fx.logs
+                                .push((LogLevel::Warn, format!("connection lost: {e}")));
                         }
                         End::UserDisconnect => {
                             g.status = Status::Disconnected;
@@ -772,7 +807,8 @@ pub async fn run(shared: Arc<Shared>) {
                     topic: String::new(),
                     message: e.message.clone(),
                 });
-                fx.logs.push((LogLevel::Warn, format!("connect failed: {e}")));
+                fx.logs
+                    .push((LogLevel::Warn, format!("connect failed: {e}")));
                 shared.apply(fx);
             }
         }
@@ -953,7 +989,10 @@ async fn serve(
         }
         fx.logs.push((
             LogLevel::Info,
-            format!("connected to {}:{} (session present: {session_present})", cfg.host, cfg.port),
+            format!(
+                "connected to {}:{} (session present: {session_present})",
+                cfg.host, cfg.port
+            ),
         ));
         shared.apply(fx);
     }
@@ -1077,9 +1116,11 @@ fn drain_one(shared: &Arc<Shared>) {
         };
         for _ in 0..burst {
             let Some(req) = g.queue.pop() else { break };
-            if let Err((req, e)) = g.send_now(req, &mut fx) {
+            if let Err(b) = g.send_now(req, &mut fx) {
+                let (req, e) = *b;
                 g.queue.push_front(req);
-                fx.logs.push((LogLevel::Warn, format!("draining paused: {e}")));
+                fx.logs
+                    .push((LogLevel::Warn, format!("draining paused: {e}")));
                 break;
             }
         }

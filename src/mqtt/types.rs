@@ -109,15 +109,20 @@ pub struct Handler {
     pub f: Arc<dyn Fn(&Message) + Send + Sync>,
 }
 
+pub type StateFn = Box<dyn Fn() + Send + Sync>;
+pub type MessageFn = Box<dyn Fn(&Message) + Send + Sync>;
+pub type EventFn = Box<dyn Fn(&Event) + Send + Sync>;
+pub type LogFn = Box<dyn Fn(LogLevel, &str) + Send + Sync>;
+
 /// Connection-level callbacks; each runs on the callback thread behind `gate`.
 #[derive(Default)]
 pub struct Callbacks {
     pub gate: Arc<Gate>,
-    pub on_online: Option<Box<dyn Fn() + Send + Sync>>,
-    pub on_offline: Option<Box<dyn Fn() + Send + Sync>>,
-    pub on_message: Option<Box<dyn Fn(&Message) + Send + Sync>>,
-    pub on_event: Option<Box<dyn Fn(&Event) + Send + Sync>>,
-    pub on_log: Option<Box<dyn Fn(LogLevel, &str) + Send + Sync>>,
+    pub on_online: Option<StateFn>,
+    pub on_offline: Option<StateFn>,
+    pub on_message: Option<MessageFn>,
+    pub on_event: Option<EventFn>,
+    pub on_log: Option<LogFn>,
     pub log_level: Option<LogLevel>,
 }
 

@@ -1,0 +1,330 @@
+//! The jobs client: the SDK's `AWSIoTMQTTThingJobsClient` over a [`Connection`].
+//!
+//! One client serves one thing. Several clients may share one connection (a gateway); a client
+//! closes its connection only if it created it. Every request is validated before it reaches
+//! the connection, so requests the SDK would send broken (topic `None`, an empty update
+//! payload, a wildcard publish) are refused with a precise error instead.
+
+use super::payload::{self, UpdateRequest};
+use super::topics::{self, ParsedTopic, TopicError};
+use super::types::{ExecutionStatus, ReplyType, TopicType};
+use super::validate::{self, Field, StatusDetails, ValidationError};
+use crate::error::{jobs_result, Error, Result};
+use crate::mqtt::connection::Connection;
+use crate::mqtt::types::{Completion, Handler, Message, Submitted};
+use crate::runtime::Gate;
+use std::sync::{Arc, Mutex};
+
+/// A message on one of this thing's jobs topics, with its topic taken apart.
+pub struct JobsMessage<'a> {
+    pub message: &'a Message,
+    /// `None` only for topics outside the jobs API (never delivered by a jobs client).
+    pub parsed: Option<ParsedTopic>,
+}
+
+/// A handler for jobs messages; runs on the callback thread.
+pub type JobsHandler = Arc<dyn Fn(&JobsMessage<'_>) + Send + Sync>;
+
+/// The jobs client of one thing.
+pub struct JobsClient {
+    conn: Connection,
+    owns_connection: bool,
+    thing: String,
+    client_token: Option<String>,
+    qos: u8,
+    gate: Arc<Gate>,
+    filters: Mutex<Vec<String>>,
+    fallback_route: Mutex<Option<u64>>,
+}
+
+/// Maps a validation error to the result code naming its field.
+pub fn validation_error(e: ValidationError) -> Error {
+    let code = match &e {
+        ValidationError::Empty { field }
+        | ValidationError::TooLong { field, .. }
+        | ValidationError::InvalidChar { field, .. } => match field {
+            Field::ThingName => jobs_result::InvalidThingName,
+            Field::JobId => jobs_result::InvalidJobId,
+            Field::ClientToken => jobs_result::InvalidClientToken,
+            Field::StatusDetailsKey(_) | Field::StatusDetailsValue(_) => {
+                jobs_result::InvalidStatusDetails
+            }
+        },
+        ValidationError::NextJobIdNotAllowed => jobs_result::InvalidJobId,
+        ValidationError::StatusDetailsNotJson { .. }
+        | ValidationError::StatusDetailsNotObject { .. }
+        | ValidationError::StatusDetailsValueNotString { .. }
+        | ValidationError::StatusDetailsDuplicateKey { .. }
+        | ValidationError::StatusDetailsTooManyPairs { .. } => jobs_result::InvalidStatusDetails,
+        ValidationError::StepTimeoutOutOfRange { .. } => jobs_result::InvalidArgument,
+        ValidationError::StatusNotSendable { .. } => jobs_result::InvalidStatus,
+    };
+    Error::new(code, e.to_string())
+}
+
+/// Maps a topic-building error to its result code.
+pub fn topic_error(e: TopicError) -> Error {
+    match e {
+        TopicError::InvalidThingName(v) | TopicError::InvalidJobId(v) => validation_error(v),
+        other => Error::new(jobs_result::InvalidTopicCombination, other.to_string()),
+    }
+}
+
+fn check_qos(qos: u8) -> Result<()> {
+    if qos > 1 {
+        return Err(Error::new(
+            jobs_result::InvalidArgument,
+            format!("QoS {qos}: AWS IoT supports 0 and 1"),
+        ));
+    }
+    Ok(())
+}
+
+impl JobsClient {
+    /// Creates the client of `thing` over `conn`. `client_token` is put in every request
+    /// (the SDK uses the client id); `qos` (0 or 1) is used for every subscribe and publish.
+    /// Errors: `InvalidThingName`, `InvalidClientToken`, `InvalidArgument` (QoS).
+    pub fn new(
+        conn: Connection,
+        owns_connection: bool,
+        thing: &str,
+        client_token: Option<&str>,
+        qos: u8,
+    ) -> Result<JobsClient> {
+        validate::validate_thing_name(thing).map_err(validation_error)?;
+        if let Some(t) = client_token {
+            validate::validate_client_token(t).map_err(validation_error)?;
+        }
+        check_qos(qos)?;
+        Ok(JobsClient {
+            conn,
+            owns_connection,
+            thing: thing.to_owned(),
+            client_token: client_token.map(str::to_owned),
+            qos,
+            gate: Gate::new(),
+            filters: Mutex::new(Vec::new()),
+            fallback_route: Mutex::new(None),
+        })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn thing_name(&self) -> &str {
+        &self.thing
+    }
+
+    pub fn client_token(&self) -> Option<&str> {
+        self.client_token.as_deref()
+    }
+
+    fn handler(&self, f: JobsHandler) -> Handler {
+        Handler {
+            gate: self.gate.clone(),
+            f: Arc::new(move |m: &Message| {
+                let jm = JobsMessage {
+                    message: m,
+                    parsed: topics::parse_topic(&m.topic),
+                };
+                f(&jm)
+            }),
+        }
+    }
+
+    /// The topic filter for a subscription (the seed's `getJobTopic`, with errors).
+    pub fn filter_for(
+        &self,
+        topic_type: TopicType,
+        reply_type: ReplyType,
+        job_id: Option<&str>,
+    ) -> Result<String> {
+        topics::build_topic(&self.thing, topic_type, reply_type, job_id).map_err(topic_error)
+    }
+
+    fn remember(&self, filter: &str) {
+        if let Ok(mut f) = self.filters.lock() {
+            if !f.iter().any(|x| x == filter) {
+                f.push(filter.to_owned());
+            }
+        }
+    }
+
+    /// Subscribes and waits for SUBACK; returns the granted QoS (`None` when queued offline).
+    pub fn create_subscription(
+        &self,
+        topic_type: TopicType,
+        reply_type: ReplyType,
+        job_id: Option<&str>,
+        handler: JobsHandler,
+    ) -> Result<Option<u8>> {
+        let filter = self.filter_for(topic_type, reply_type, job_id)?;
+        let r = self
+            .conn
+            .subscribe_sync(&filter, self.qos, Some(self.handler(handler)))?;
+        self.remember(&filter);
+        Ok(r)
+    }
+
+    /// Subscribes without waiting; the completion gets the SUBACK.
+    pub fn create_subscription_async(
+        &self,
+        topic_type: TopicType,
+        reply_type: ReplyType,
+        job_id: Option<&str>,
+        handler: JobsHandler,
+        completion: Completion,
+    ) -> Result<Submitted> {
+        let filter = self.filter_for(topic_type, reply_type, job_id)?;
+        let r = self
+            .conn
+            .subscribe(&filter, self.qos, Some(self.handler(handler)), completion)?;
+        self.remember(&filter);
+        Ok(r)
+    }
+
+    /// Unsubscribes a subscription made above and waits for UNSUBACK.
+    pub fn unsubscribe(
+        &self,
+        topic_type: TopicType,
+        reply_type: ReplyType,
+        job_id: Option<&str>,
+    ) -> Result<Submitted> {
+        let filter = self.filter_for(topic_type, reply_type, job_id)?;
+        let r = self.conn.unsubscribe_sync(&filter)?;
+        if let Ok(mut f) = self.filters.lock() {
+            f.retain(|x| *x != filter);
+        }
+        Ok(r)
+    }
+
+    /// Receives every message on this thing's jobs topics that no subscription matched — the
+    /// replies AWS sends to a requester that did not subscribe. Replaces an earlier fallback.
+    pub fn set_fallback(&self, handler: Option<JobsHandler>) -> Result<()> {
+        let mut route = self
+            .fallback_route
+            .lock()
+            .map_err(|_| Error::new(jobs_result::Panic, "fallback state poisoned"))?;
+        if let Some(id) = route.take() {
+            self.conn.remove_route(id);
+        }
+        if let Some(h) = handler {
+            let prefix = format!("{}{}/jobs/", topics::THINGS_PREFIX, self.thing);
+            *route = Some(self.conn.add_route(&prefix, self.handler(h))?);
+        }
+        Ok(())
+    }
+
+    fn publish(&self, topic: &str, payload: String) -> Result<Submitted> {
+        self.conn
+            .publish_sync(topic, payload.as_bytes(), self.qos, false)
+    }
+
+    fn request_topic(&self, topic_type: TopicType, job_id: Option<&str>) -> Result<String> {
+        if topic_type == TopicType::Wildcard || job_id == Some(topics::JOB_ID_WILDCARD) {
+            return Err(Error::new(
+                jobs_result::InvalidTopicCombination,
+                "cannot publish a request to a wildcard topic; wildcards are for subscriptions",
+            ));
+        }
+        if topic_type.is_notification() {
+            return Err(Error::new(
+                jobs_result::InvalidTopicCombination,
+                "notify and notify-next are subscribe-only topics; AWS accepts no request there",
+            ));
+        }
+        self.filter_for(topic_type, ReplyType::Request, job_id)
+    }
+
+    /// The seed's `sendJobsQuery`: publishes `{"clientToken": ...}` to the request topic of
+    /// GetPending, StartNext or Describe (`job_id` required for Describe; may be `$next`).
+    /// Update is refused: an update without a status is always rejected (use `send_update`).
+    pub fn send_query(&self, topic_type: TopicType, job_id: Option<&str>) -> Result<Submitted> {
+        if topic_type == TopicType::Update {
+            return Err(Error::new(
+                jobs_result::InvalidTopicCombination,
+                "an update needs a status: use jobs_send_update",
+            ));
+        }
+        let topic = self.request_topic(topic_type, job_id)?;
+        let body = payload::client_token_payload(self.client_token()).map_err(validation_error)?;
+        self.publish(&topic, body)
+    }
+
+    /// StartNextPendingJobExecution.
+    pub fn send_start_next(
+        &self,
+        details: Option<&StatusDetails>,
+        step_timeout: Option<i64>,
+    ) -> Result<Submitted> {
+        let topic = self.request_topic(TopicType::StartNext, None)?;
+        let body = payload::start_next_payload(self.client_token(), details, step_timeout)
+            .map_err(validation_error)?;
+        self.publish(&topic, body)
+    }
+
+    /// UpdateJobExecution. Only the statuses a device may set are sent: IN_PROGRESS, FAILED,
+    /// SUCCEEDED and REJECTED (AWS rejects the others; the seed would send them or an empty
+    /// payload).
+    pub fn send_update(&self, job_id: &str, req: &UpdateRequest<'_>) -> Result<Submitted> {
+        validate::validate_job_id(job_id).map_err(validation_error)?;
+        if !matches!(
+            req.status,
+            ExecutionStatus::InProgress
+                | ExecutionStatus::Failed
+                | ExecutionStatus::Succeeded
+                | ExecutionStatus::Rejected
+        ) {
+            return Err(Error::new(
+                jobs_result::InvalidStatus,
+                format!(
+                    "status {:?} cannot be set by a device: use IN_PROGRESS, FAILED, SUCCEEDED or REJECTED",
+                    req.status
+                ),
+            ));
+        }
+        let topic = self.request_topic(TopicType::Update, Some(job_id))?;
+        let body = payload::update_payload(req, self.client_token()).map_err(validation_error)?;
+        self.publish(&topic, body)
+    }
+
+    /// DescribeJobExecution (`job_id` may be `$next`).
+    pub fn send_describe(
+        &self,
+        job_id: &str,
+        execution_number: u64,
+        include_job_document: bool,
+    ) -> Result<Submitted> {
+        validate::validate_describe_job_id(job_id).map_err(validation_error)?;
+        let topic = self.request_topic(TopicType::Describe, Some(job_id))?;
+        let body =
+            payload::describe_payload(self.client_token(), execution_number, include_job_document)
+                .map_err(validation_error)?;
+        self.publish(&topic, body)
+    }
+
+    /// Stops this client's callbacks (waiting for a running one unless called from the
+    /// callback thread). An owned connection is closed; on a shared connection this client's
+    /// subscriptions and fallback route are removed and the connection keeps running.
+    pub fn close(&self) {
+        self.gate.close();
+        if self.owns_connection {
+            self.conn.close();
+            return;
+        }
+        if let Ok(mut route) = self.fallback_route.lock() {
+            if let Some(id) = route.take() {
+                self.conn.remove_route(id);
+            }
+        }
+        let filters = self
+            .filters
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default();
+        for f in filters {
+            let _ = self.conn.unsubscribe(&f, Completion::None);
+        }
+    }
+}
