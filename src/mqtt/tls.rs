@@ -1,0 +1,719 @@
+//! TLS client configuration: PEM loading (files or memory) and a rustls `ClientConfig`.
+//!
+//! Always the ring provider, passed explicitly (never a process-global default, which another
+//! library in the same process could have installed differently), TLS 1.2 and 1.3 only, server
+//! name verification always on, and no TLS without a CA: there is no insecure mode to fall into.
+
+use rustls::crypto::ring as ring_provider;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// ALPN protocol AWS IoT requires for MQTT with a client certificate on port 443.
+pub const ALPN_AWS_MQTT_CA: &[u8] = b"x-amzn-mqtt-ca";
+
+/// Where a PEM document comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PemSource {
+    /// A file, read each time the configuration is built.
+    File(PathBuf),
+    /// PEM text held in memory.
+    Memory(Vec<u8>),
+}
+
+impl fmt::Debug for PemSource {
+    // Never print in-memory PEM: it may be a private key and Debug output ends up in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PemSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            PemSource::Memory(b) => write!(f, "Memory(<{} bytes>)", b.len()),
+        }
+    }
+}
+
+impl PemSource {
+    /// Short description for error messages: the path, or "in-memory PEM".
+    fn describe(&self) -> String {
+        match self {
+            PemSource::File(p) => format!("file {}", p.display()),
+            PemSource::Memory(b) => format!("in-memory PEM, {} bytes", b.len()),
+        }
+    }
+
+    /// Reads the PEM bytes; a missing or unreadable file is reported with its path.
+    fn read(&self, field: &'static str) -> Result<Vec<u8>, TlsError> {
+        match self {
+            PemSource::Memory(b) => Ok(b.clone()),
+            PemSource::File(p) => std::fs::read(p).map_err(|e| {
+                let (kind, why) = match e.kind() {
+                    std::io::ErrorKind::NotFound => (TlsErrorKind::FileNotFound, "file not found"),
+                    std::io::ErrorKind::PermissionDenied => {
+                        (TlsErrorKind::FileUnreadable, "permission denied")
+                    }
+                    _ => (TlsErrorKind::FileUnreadable, "cannot read the file"),
+                };
+                TlsError::new(kind, format!("{field}: {why}: {} ({e})", p.display()))
+            }),
+        }
+    }
+}
+
+/// TLS material and options for one connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// CA certificate(s) that sign the server certificate; required for TLS.
+    pub ca: Option<PemSource>,
+    /// Client certificate chain (leaf first) for mutual TLS; needs `client_key`.
+    pub client_cert: Option<PemSource>,
+    /// Client private key: RSA PKCS#1/PKCS#8, EC SEC1/PKCS#8; needs `client_cert`.
+    pub client_key: Option<PemSource>,
+    /// ALPN protocols to offer, e.g. [`ALPN_AWS_MQTT_CA`] for AWS IoT on port 443.
+    pub alpn: Vec<Vec<u8>>,
+}
+
+/// What went wrong while building a TLS configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsErrorKind {
+    /// TLS was asked for without a CA (no silent insecure mode).
+    MissingCa,
+    /// A client certificate without a key, or a key without a certificate.
+    IncompleteClientAuth,
+    /// A PEM file does not exist.
+    FileNotFound,
+    /// A PEM file exists but cannot be read.
+    FileUnreadable,
+    /// The PEM text is malformed (bad section markers or base64).
+    InvalidPem,
+    /// No certificate in a PEM document that must hold one.
+    NoCertificate,
+    /// No CA certificate in the bundle could be parsed.
+    InvalidCertificate,
+    /// No private key in the key PEM.
+    NoKey,
+    /// The key is encrypted; only unencrypted keys are supported.
+    EncryptedKey,
+    /// The key type or size is not supported by the ring provider.
+    UnsupportedKey,
+    /// The private key does not belong to the client certificate.
+    KeyMismatch,
+    /// Any other refusal from rustls.
+    Config,
+}
+
+/// A TLS configuration error: a kind and a message naming the field, file and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsError {
+    kind: TlsErrorKind,
+    message: String,
+}
+
+impl TlsError {
+    fn new(kind: TlsErrorKind, message: impl Into<String>) -> TlsError {
+        TlsError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The category of the failure.
+    pub fn kind(&self) -> TlsErrorKind {
+        self.kind
+    }
+
+    /// The human-readable message (same text as `Display`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+const CA_FIELD: &str = "CA certificate";
+const CERT_FIELD: &str = "client certificate";
+const KEY_FIELD: &str = "client key";
+
+fn pem_error(field: &str, src: &PemSource, e: &pem::Error) -> TlsError {
+    TlsError::new(
+        TlsErrorKind::InvalidPem,
+        format!("{field} ({}): invalid PEM: {e}", src.describe()),
+    )
+}
+
+/// Every certificate in a PEM document, in order; an error when there is none.
+fn load_certs(
+    field: &'static str,
+    src: &PemSource,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let bytes = src.read(field)?;
+    let mut certs = Vec::new();
+    for item in CertificateDer::pem_slice_iter(&bytes) {
+        certs.push(item.map_err(|e| pem_error(field, src, &e))?);
+    }
+    if certs.is_empty() {
+        let hint = if contains(&bytes, b"PRIVATE KEY-----") {
+            " (it holds a private key: were the certificate and key swapped?)"
+        } else {
+            ""
+        };
+        return Err(TlsError::new(
+            TlsErrorKind::NoCertificate,
+            format!(
+                "{field} ({}): no certificate found; expected a '-----BEGIN CERTIFICATE-----' block{hint}",
+                src.describe()
+            ),
+        ));
+    }
+    Ok(certs)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The first private key (PKCS#1, PKCS#8 or SEC1) in a PEM document. Other blocks, such as the
+/// `EC PARAMETERS` block `openssl ecparam -genkey` writes first, are skipped.
+fn load_key(src: &PemSource) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let bytes = src.read(KEY_FIELD)?;
+    match PrivateKeyDer::from_pem_slice(&bytes) {
+        Ok(key) => Ok(key),
+        Err(pem::Error::NoItemsFound) => {
+            // Explain the two common causes instead of a bare "not found".
+            if contains(&bytes, b"ENCRYPTED PRIVATE KEY-----")
+                || contains(&bytes, b"Proc-Type: 4,ENCRYPTED")
+            {
+                return Err(TlsError::new(
+                    TlsErrorKind::EncryptedKey,
+                    format!(
+                        "{KEY_FIELD} ({}): the key is encrypted; only unencrypted keys are supported \
+                         (decrypt it with `openssl pkey -in KEY -out KEY.plain`)",
+                        src.describe()
+                    ),
+                ));
+            }
+            let hint = if contains(&bytes, b"BEGIN CERTIFICATE") {
+                " (it holds a certificate: were the certificate and key swapped?)"
+            } else {
+                ""
+            };
+            Err(TlsError::new(
+                TlsErrorKind::NoKey,
+                format!(
+                    "{KEY_FIELD} ({}): no private key found; expected a 'PRIVATE KEY', \
+                     'RSA PRIVATE KEY' or 'EC PRIVATE KEY' block{hint}",
+                    src.describe()
+                ),
+            ))
+        }
+        Err(e) => Err(pem_error(KEY_FIELD, src, &e)),
+    }
+}
+
+/// Builds the rustls client configuration: ring provider, TLS 1.2 and 1.3, the CA roots, the
+/// optional client certificate and key, and ALPN. PEM files are read on every call, so a
+/// rebuilt configuration picks up rotated certificates.
+pub fn build_client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
+    let ca = s.ca.as_ref().ok_or_else(|| {
+        TlsError::new(
+            TlsErrorKind::MissingCa,
+            "TLS needs a CA certificate to verify the server; none was configured",
+        )
+    })?;
+    let mut roots = RootCertStore::empty();
+    let ca_certs = load_certs(CA_FIELD, ca)?;
+    let (added, ignored) = roots.add_parsable_certificates(ca_certs);
+    if added == 0 {
+        return Err(TlsError::new(
+            TlsErrorKind::InvalidCertificate,
+            format!(
+                "{CA_FIELD} ({}): none of the {ignored} certificate(s) could be parsed as a trust anchor",
+                ca.describe()
+            ),
+        ));
+    }
+
+    let provider = Arc::new(ring_provider::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::new(TlsErrorKind::Config, format!("TLS versions: {e}")))?
+        .with_root_certificates(roots);
+
+    let mut config = match (&s.client_cert, &s.client_key) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(_), None) => {
+            return Err(TlsError::new(
+                TlsErrorKind::IncompleteClientAuth,
+                "a client certificate was configured without its client key",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(TlsError::new(
+                TlsErrorKind::IncompleteClientAuth,
+                "a client key was configured without its client certificate",
+            ))
+        }
+        (Some(cert_src), Some(key_src)) => {
+            let chain = load_certs(CERT_FIELD, cert_src)?;
+            let key = load_key(key_src)?;
+            // Checked here, before rustls, so the message can say "unsupported" precisely.
+            if let Err(e) = provider.key_provider.load_private_key(key.clone_key()) {
+                return Err(TlsError::new(
+                    TlsErrorKind::UnsupportedKey,
+                    format!(
+                        "{KEY_FIELD} ({}): unsupported key type or size ({e}); supported are \
+                         RSA 2048-8192 bits, ECDSA P-256 and P-384, and Ed25519",
+                        key_src.describe()
+                    ),
+                ));
+            }
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| match e {
+                    rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                        TlsError::new(
+                            TlsErrorKind::KeyMismatch,
+                            format!(
+                                "{KEY_FIELD} ({}) does not match the {CERT_FIELD} ({}): \
+                                 the key is not the certificate's private key",
+                                key_src.describe(),
+                                cert_src.describe()
+                            ),
+                        )
+                    }
+                    other => TlsError::new(
+                        TlsErrorKind::Config,
+                        format!(
+                            "{CERT_FIELD} ({}) with {KEY_FIELD} ({}): {other}",
+                            cert_src.describe(),
+                            key_src.describe()
+                        ),
+                    ),
+                })?
+        }
+    };
+    config.alpn_protocols = s.alpn.clone();
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem(s: &str) -> Option<PemSource> {
+        Some(PemSource::Memory(s.as_bytes().to_vec()))
+    }
+
+    fn settings(cert: &str, key: &str) -> TlsSettings {
+        TlsSettings {
+            ca: mem(CA),
+            client_cert: mem(cert),
+            client_key: mem(key),
+            alpn: Vec::new(),
+        }
+    }
+
+    fn err(s: &TlsSettings) -> TlsError {
+        match build_client_config(s) {
+            Ok(_) => panic!("expected an error for {s:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// A unique temporary file holding `text`, removed on drop.
+    struct TempPem(PathBuf);
+    impl TempPem {
+        fn new(name: &str, text: &str) -> TempPem {
+            let p = std::env::temp_dir().join(format!(
+                "iotjobs-tls-unit-{}-{:x}-{name}",
+                std::process::id(),
+                fastrand::u64(..)
+            ));
+            std::fs::write(&p, text).unwrap();
+            TempPem(p)
+        }
+        fn src(&self) -> Option<PemSource> {
+            Some(PemSource::File(self.0.clone()))
+        }
+    }
+    impl Drop for TempPem {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn ca_only_builds_with_tls12_and_13_and_alpn() {
+        let s = TlsSettings {
+            ca: mem(CA),
+            alpn: vec![ALPN_AWS_MQTT_CA.to_vec()],
+            ..TlsSettings::default()
+        };
+        let cfg = build_client_config(&s).unwrap();
+        assert_eq!(cfg.alpn_protocols, vec![b"x-amzn-mqtt-ca".to_vec()]);
+        assert!(!cfg.client_auth_cert_resolver.has_certs());
+        assert!(cfg
+            .crypto_provider()
+            .cipher_suites
+            .iter()
+            .any(|c| c.version() == &rustls::version::TLS12));
+        assert!(cfg
+            .crypto_provider()
+            .cipher_suites
+            .iter()
+            .any(|c| c.version() == &rustls::version::TLS13));
+    }
+
+    #[test]
+    fn ca_bundle_with_several_certificates() {
+        let bundle = format!("{CA2}\n{CA}");
+        let s = TlsSettings {
+            ca: mem(&bundle),
+            ..TlsSettings::default()
+        };
+        assert!(build_client_config(&s).is_ok());
+    }
+
+    #[test]
+    fn rsa_pkcs8_key() {
+        let cfg = build_client_config(&settings(RSA_CERT, RSA_PKCS8)).unwrap();
+        assert!(cfg.client_auth_cert_resolver.has_certs());
+    }
+
+    #[test]
+    fn rsa_pkcs1_key() {
+        assert!(RSA_PKCS1.contains("BEGIN RSA PRIVATE KEY"));
+        let cfg = build_client_config(&settings(RSA_CERT, RSA_PKCS1)).unwrap();
+        assert!(cfg.client_auth_cert_resolver.has_certs());
+    }
+
+    #[test]
+    fn ec_sec1_key_with_and_without_parameters_block() {
+        assert!(EC_SEC1_WITH_PARAMS.starts_with("-----BEGIN EC PARAMETERS-----"));
+        assert!(build_client_config(&settings(EC_CERT, EC_SEC1_WITH_PARAMS)).is_ok());
+        let sec1_only = EC_SEC1_WITH_PARAMS
+            .split_once("-----END EC PARAMETERS-----\n")
+            .unwrap()
+            .1;
+        assert!(sec1_only.starts_with("-----BEGIN EC PRIVATE KEY-----"));
+        assert!(build_client_config(&settings(EC_CERT, sec1_only)).is_ok());
+    }
+
+    #[test]
+    fn ec_pkcs8_key() {
+        assert!(build_client_config(&settings(EC_CERT, EC_PKCS8)).is_ok());
+    }
+
+    #[test]
+    fn all_formats_from_files() {
+        let ca = TempPem::new("ca.crt", CA);
+        for (cert, key) in [
+            (RSA_CERT, RSA_PKCS8),
+            (RSA_CERT, RSA_PKCS1),
+            (EC_CERT, EC_SEC1_WITH_PARAMS),
+            (EC_CERT, EC_PKCS8),
+        ] {
+            let c = TempPem::new("client.crt", cert);
+            let k = TempPem::new("client.key", key);
+            let s = TlsSettings {
+                ca: ca.src(),
+                client_cert: c.src(),
+                client_key: k.src(),
+                alpn: Vec::new(),
+            };
+            assert!(build_client_config(&s).is_ok(), "{key}");
+        }
+    }
+
+    #[test]
+    fn missing_ca_is_an_error_not_insecure_mode() {
+        let e = err(&TlsSettings::default());
+        assert_eq!(e.kind(), TlsErrorKind::MissingCa);
+        assert!(e.to_string().contains("CA"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let s = TlsSettings {
+            ca: Some(PemSource::File("/nonexistent/dir/root-ca.pem".into())),
+            ..TlsSettings::default()
+        };
+        let e = err(&s);
+        assert_eq!(e.kind(), TlsErrorKind::FileNotFound);
+        assert!(e.message().contains("/nonexistent/dir/root-ca.pem"), "{e}");
+        assert!(e.message().contains("CA certificate"), "{e}");
+        assert!(e.message().contains("not found"), "{e}");
+
+        let mut s = settings(EC_CERT, EC_PKCS8);
+        s.client_key = Some(PemSource::File("/nonexistent/thing.key".into()));
+        let e = err(&s);
+        assert_eq!(e.kind(), TlsErrorKind::FileNotFound);
+        assert!(
+            e.message().contains("client key") && e.message().contains("/nonexistent/thing.key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_certificate_in_pem() {
+        let s = TlsSettings {
+            ca: mem("just some text\n"),
+            ..TlsSettings::default()
+        };
+        let e = err(&s);
+        assert_eq!(e.kind(), TlsErrorKind::NoCertificate);
+        assert!(e.message().contains("no certificate"), "{e}");
+
+        // A key where the client certificate belongs gets a hint.
+        let e = err(&settings(EC_PKCS8, EC_PKCS8));
+        assert_eq!(e.kind(), TlsErrorKind::NoCertificate);
+        assert!(
+            e.message().contains("client certificate") && e.message().contains("swapped"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_key_in_pem() {
+        let e = err(&settings(EC_CERT, EC_CERT));
+        assert_eq!(e.kind(), TlsErrorKind::NoKey);
+        assert!(
+            e.message().contains("no private key") && e.message().contains("swapped"),
+            "{e}"
+        );
+        let e = err(&settings(EC_CERT, ""));
+        assert_eq!(e.kind(), TlsErrorKind::NoKey);
+    }
+
+    #[test]
+    fn malformed_pem() {
+        let broken = "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n";
+        let e = err(&TlsSettings {
+            ca: mem(broken),
+            ..TlsSettings::default()
+        });
+        assert_eq!(e.kind(), TlsErrorKind::InvalidPem, "{e}");
+        let truncated = &CA[..CA.len() / 2];
+        let e = err(&TlsSettings {
+            ca: mem(truncated),
+            ..TlsSettings::default()
+        });
+        assert_eq!(e.kind(), TlsErrorKind::InvalidPem, "{e}");
+    }
+
+    #[test]
+    fn unparsable_ca_certificate() {
+        // Valid PEM and base64, but not a certificate.
+        let junk = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
+        let e = err(&TlsSettings {
+            ca: mem(junk),
+            ..TlsSettings::default()
+        });
+        assert_eq!(e.kind(), TlsErrorKind::InvalidCertificate, "{e}");
+    }
+
+    #[test]
+    fn key_and_certificate_mismatch() {
+        let e = err(&settings(RSA_CERT, EC_PKCS8));
+        assert_eq!(e.kind(), TlsErrorKind::KeyMismatch, "{e}");
+        assert!(e.message().contains("does not match"), "{e}");
+        let e = err(&settings(EC_CERT, RSA_PKCS1));
+        assert_eq!(e.kind(), TlsErrorKind::KeyMismatch, "{e}");
+    }
+
+    #[test]
+    fn unsupported_key_type() {
+        // ring signs with P-256 and P-384 only.
+        let e = err(&settings(EC_CERT, EC_P521_SEC1));
+        assert_eq!(e.kind(), TlsErrorKind::UnsupportedKey, "{e}");
+        assert!(e.message().contains("unsupported"), "{e}");
+    }
+
+    #[test]
+    fn encrypted_key() {
+        let e = err(&settings(EC_CERT, EC_ENCRYPTED_PKCS8));
+        assert_eq!(e.kind(), TlsErrorKind::EncryptedKey, "{e}");
+        assert!(e.message().contains("encrypted"), "{e}");
+    }
+
+    #[test]
+    fn half_configured_client_auth() {
+        let mut s = settings(EC_CERT, EC_PKCS8);
+        s.client_key = None;
+        assert_eq!(err(&s).kind(), TlsErrorKind::IncompleteClientAuth);
+        let mut s = settings(EC_CERT, EC_PKCS8);
+        s.client_cert = None;
+        assert_eq!(err(&s).kind(), TlsErrorKind::IncompleteClientAuth);
+    }
+
+    #[test]
+    fn debug_never_prints_in_memory_pem() {
+        let s = settings(EC_CERT, EC_PKCS8);
+        let d = format!("{s:?}");
+        assert!(!d.contains("PRIVATE KEY"), "{d}");
+        assert!(d.contains("bytes"), "{d}");
+    }
+
+    // Test-only material, generated once with openssl 3.0 for these unit tests and used nowhere
+    // else (100-year validity, so the tests never expire):
+    //   CA / CA2: `openssl ecparam -name prime256v1 -genkey -noout` + `openssl req -x509`
+    //   RSA: `openssl req -newkey rsa:2048 -nodes` (PKCS#8), `openssl rsa -traditional` (PKCS#1)
+    //   EC: `openssl ecparam -name prime256v1 -genkey` (EC PARAMETERS + SEC1), `openssl pkcs8 -topk8 -nocrypt`
+    //   P-521: `openssl ecparam -name secp521r1 -genkey -noout`; encrypted: `openssl pkcs8 -topk8 -v2 aes-128-cbc`
+    // Client certificates are signed by CA with extendedKeyUsage=clientAuth.
+    const CA: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBezCCASGgAwIBAgIUHv/m604Gg3LZB+qU+UnOsYrwdoEwCgYIKoZIzj0EAwIw\n\
+EjEQMA4GA1UEAwwHVW5pdCBDQTAgFw0yNjExMjcwNzE4MDJaGA8yMTI2MTEwMzA3\n\
+MTgwMlowEjEQMA4GA1UEAwwHVW5pdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEH\n\
+A0IABBZ4cGnqHfiQZjk0lmzeUOrKcpRfQHGJDmDcE/rBSJz9UiDaLhZXUa4P5jVb\n\
+MYKAVqr1WsbdhERoIQn6iZxtZVejUzBRMB0GA1UdDgQWBBQRDddxW1ZBHyba0E12\n\
+4DwjLxunyjAfBgNVHSMEGDAWgBQRDddxW1ZBHyba0E124DwjLxunyjAPBgNVHRMB\n\
+Af8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIBNvDvUjX9vKI7zSbZ4trYw/MpYC\n\
+0UlX4FA9gkcCpVKcAiEAiiOO7ryYqr3UOf/Z/+0i4M4jLvUXKxe75XxyTpGx6pE=\n\
+-----END CERTIFICATE-----\n";
+
+    const CA2: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBfjCCASWgAwIBAgIUGO+lG5v5hvnFzKLKdF2bVh1owV8wCgYIKoZIzj0EAwIw\n\
+FDESMBAGA1UEAwwJVW5pdCBDQSAyMCAXDTI2MTEyNzA3MTgwMloYDzIxMjYxMTAz\n\
+MDcxODAyWjAUMRIwEAYDVQQDDAlVbml0IENBIDIwWTATBgcqhkjOPQIBBggqhkjO\n\
+PQMBBwNCAATSpPm8mkq1/6RKShvSufV64WowJlkDeM023dibMvvXK0F0FUXOSWvH\n\
+gm6mbcHrEJxrlyF9YOrOzGWtN9uCjSwLo1MwUTAdBgNVHQ4EFgQUXZ4ZzA1jZjz1\n\
+utvMTldHwYVvUnAwHwYDVR0jBBgwFoAUXZ4ZzA1jZjz1utvMTldHwYVvUnAwDwYD\n\
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiASnFCpReHXMrPClIqohkJM\n\
+yuAHhrYTq7h0WH31bGaUpgIgHwVnXvYn1Nlz7nNLTYmY3nT1ul4ssiKpKOFbVKVT\n\
+0J0=\n\
+-----END CERTIFICATE-----\n";
+
+    const RSA_CERT: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIICVzCCAfygAwIBAgIUdwl8cEdG4B1hx9uuEXzGTmDFZFEwCgYIKoZIzj0EAwIw\n\
+EjEQMA4GA1UEAwwHVW5pdCBDQTAgFw0yNjExMjcwNzE4MDJaGA8yMTI2MTEwMzA3\n\
+MTgwMlowEzERMA8GA1UEAwwIdW5pdC1yc2EwggEiMA0GCSqGSIb3DQEBAQUAA4IB\n\
+DwAwggEKAoIBAQC9YlZ5gSq60e2rk1oGX7AVU20ufyVd/nBt+psnN+KD+mku1Jrn\n\
+zFH1Dvwx7Tp3Qai+0EqMtGk+mFp6tVbBpcexy9Jh8JN6i/9g54/11OYd4zELXlU1\n\
+vXhcYAwGZ+anjDsD4WcVPtbix0ebd+IOorkEiNs3lXbjaEZXrrDFFDQ+rkteLyxw\n\
+Hi8lViXSjAfoGSGEjxkuCHP+xN5wum3cKz0GoBgUoJAAhkV0cx6uD7XKeP6LLDgE\n\
+2Ji0Bswd3ijtF4vSZq7yDFY4Hf9CMJ57OAlgCkYPfiyjHCg70hou5CZRaoxkSqL4\n\
+bCM1YejoRiEpPI/XHgSfJ5bEdGi/Vg2RADwdAgMBAAGjYjBgMAkGA1UdEwQCMAAw\n\
+EwYDVR0lBAwwCgYIKwYBBQUHAwIwHQYDVR0OBBYEFHbgicgtzmZRTNrrLdjjdrPJ\n\
+tgS2MB8GA1UdIwQYMBaAFBEN13FbVkEfJtrQTXbgPCMvG6fKMAoGCCqGSM49BAMC\n\
+A0kAMEYCIQDdS1u3uJBJ6nGtv7mClgRrnfhDU4uDWuI8ktLk9pKBaAIhAJYsuRtS\n\
+JiCUWb0q1gmlYkv/oy8A4mbusCapz2p11sma\n\
+-----END CERTIFICATE-----\n";
+
+    const RSA_PKCS8: &str = "\
+-----BEGIN PRIVATE KEY-----\n\
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC9YlZ5gSq60e2r\n\
+k1oGX7AVU20ufyVd/nBt+psnN+KD+mku1JrnzFH1Dvwx7Tp3Qai+0EqMtGk+mFp6\n\
+tVbBpcexy9Jh8JN6i/9g54/11OYd4zELXlU1vXhcYAwGZ+anjDsD4WcVPtbix0eb\n\
+d+IOorkEiNs3lXbjaEZXrrDFFDQ+rkteLyxwHi8lViXSjAfoGSGEjxkuCHP+xN5w\n\
+um3cKz0GoBgUoJAAhkV0cx6uD7XKeP6LLDgE2Ji0Bswd3ijtF4vSZq7yDFY4Hf9C\n\
+MJ57OAlgCkYPfiyjHCg70hou5CZRaoxkSqL4bCM1YejoRiEpPI/XHgSfJ5bEdGi/\n\
+Vg2RADwdAgMBAAECggEAOj+Ns09cEhvRSu1GSiGSKez/7sYiexdwAxOKNvTEUa1q\n\
+PoIbpuG773CNdtmtGtLyEMZFt6Mhn6QCaC1wIp1Xn0K+UWtKIO4APRDbwVOa92RS\n\
+SFnaQW4mH9tWt32rfqrt19Ky/uDV/OgoCRRFThUUbOWe7yikaWs//2X2bpc5PnGb\n\
+rojfUd+WtC/Qx7yLK0zJqhLdaPfGY1s1aYahT/dQ2gcsQUB701tKYsoIEMzIM6Bk\n\
+pCeg1G7XfPWebHQXTAkQAt/y7bKQYarOqU3aJqSyZELp7gsp890FRj+cUe9yjTYA\n\
++lxkxQv77X6sWgVi9M9aUWd9/PUPugOF78H8V2BHjQKBgQDjYEGXIf1rlhqrUb3J\n\
+Oiffhcp/R3xyyLKNgcTgHho78VHqZ2CdH6zbW+5xJTs+6Ks5pjMsdBNLaqlcwona\n\
+XTj54SiDTJM34ZTD3b3ulyKmqGEvEl7SgCPplda1cVr4J/OfyAdBSpWrt8QKQHv3\n\
++Y+U2LHpWqIOv9JcpJpOBPO/rwKBgQDVObOLcLZKOUHkgWyBJ6MjgOa4gqtbdTj6\n\
+kyKuDqEQ6ofLzYZLc8cQ1kfopNLGdPrj0A1Qp4VoXbwi4ycL0f7NiHDCH8IRazwz\n\
+U4ZQ4urDUQNFsDVPm5J2dni9ACOinYnLZPydIuMKVpS9fHJm7r9x72z3FCvBw/J6\n\
+my9r3DSH8wKBgC84DCcArgorr/ooDYu+gg1PUZBBHj0QJNRyQJpyZexQ3zwYn93B\n\
+eDpNyyTAIJ+d3gEo3LO8n00oJ2fWFp68gVqTQcCSpHgUZrqOUCU+Sbnmedg2rm50\n\
+ogCeV2py0ft7AIMMHUWX4aE5loKyhYwnzYORxNC7O7BocZ0/qbPOH3iNAoGBALlZ\n\
+bDqVItDIjv/chX6L/yMYpPbVF7Hr5zjid+4H53j19k9x/ABQx0Vaj62qwVIkVAd+\n\
+TmTDCpPbj3RgMwvyYmU16pbE1oUfy3fubj6X0m0wWgDVGLJ30MxLVc8tdMyh1ytI\n\
+QNMzhVryQl+o8yWI+kBHWVg6X4MTGw/7IDDJfZyDAoGAVh6DVkqnLSBzr5bq8mDt\n\
+aUSGEtnUwR/kM2lCSFfZMxP1qCe9s6Ot4rX9rUAQUIHet0oJM+9je23SD3zICIGy\n\
+cLRlWlIPFXbvEzLzofhBMrK4yVrGMIK45tORruYDwnGML9bEov+80ur9J8D0o9fu\n\
+vTSBMCMhYwox3EllncWFYuo=\n\
+-----END PRIVATE KEY-----\n";
+
+    const RSA_PKCS1: &str = "\
+-----BEGIN RSA PRIVATE KEY-----\n\
+MIIEowIBAAKCAQEAvWJWeYEqutHtq5NaBl+wFVNtLn8lXf5wbfqbJzfig/ppLtSa\n\
+58xR9Q78Me06d0GovtBKjLRpPphaerVWwaXHscvSYfCTeov/YOeP9dTmHeMxC15V\n\
+Nb14XGAMBmfmp4w7A+FnFT7W4sdHm3fiDqK5BIjbN5V242hGV66wxRQ0Pq5LXi8s\n\
+cB4vJVYl0owH6BkhhI8ZLghz/sTecLpt3Cs9BqAYFKCQAIZFdHMerg+1ynj+iyw4\n\
+BNiYtAbMHd4o7ReL0mau8gxWOB3/QjCeezgJYApGD34soxwoO9IaLuQmUWqMZEqi\n\
++GwjNWHo6EYhKTyP1x4EnyeWxHRov1YNkQA8HQIDAQABAoIBADo/jbNPXBIb0Urt\n\
+Rkohkins/+7GInsXcAMTijb0xFGtaj6CG6bhu+9wjXbZrRrS8hDGRbejIZ+kAmgt\n\
+cCKdV59CvlFrSiDuAD0Q28FTmvdkUkhZ2kFuJh/bVrd9q36q7dfSsv7g1fzoKAkU\n\
+RU4VFGzlnu8opGlrP/9l9m6XOT5xm66I31HflrQv0Me8iytMyaoS3Wj3xmNbNWmG\n\
+oU/3UNoHLEFAe9NbSmLKCBDMyDOgZKQnoNRu13z1nmx0F0wJEALf8u2ykGGqzqlN\n\
+2iaksmRC6e4LKfPdBUY/nFHvco02APpcZMUL++1+rFoFYvTPWlFnffz1D7oDhe/B\n\
+/FdgR40CgYEA42BBlyH9a5Yaq1G9yTon34XKf0d8csiyjYHE4B4aO/FR6mdgnR+s\n\
+21vucSU7PuirOaYzLHQTS2qpXMKJ2l04+eEog0yTN+GUw9297pcipqhhLxJe0oAj\n\
+6ZXWtXFa+Cfzn8gHQUqVq7fECkB79/mPlNix6VqiDr/SXKSaTgTzv68CgYEA1Tmz\n\
+i3C2SjlB5IFsgSejI4DmuIKrW3U4+pMirg6hEOqHy82GS3PHENZH6KTSxnT649AN\n\
+UKeFaF28IuMnC9H+zYhwwh/CEWs8M1OGUOLqw1EDRbA1T5uSdnZ4vQAjop2Jy2T8\n\
+nSLjClaUvXxyZu6/ce9s9xQrwcPyepsva9w0h/MCgYAvOAwnAK4KK6/6KA2LvoIN\n\
+T1GQQR49ECTUckCacmXsUN88GJ/dwXg6TcskwCCfnd4BKNyzvJ9NKCdn1haevIFa\n\
+k0HAkqR4FGa6jlAlPkm55nnYNq5udKIAnldqctH7ewCDDB1Fl+GhOZaCsoWMJ82D\n\
+kcTQuzuwaHGdP6mzzh94jQKBgQC5WWw6lSLQyI7/3IV+i/8jGKT21Rex6+c44nfu\n\
+B+d49fZPcfwAUMdFWo+tqsFSJFQHfk5kwwqT2490YDML8mJlNeqWxNaFH8t37m4+\n\
+l9JtMFoA1Riyd9DMS1XPLXTModcrSEDTM4Va8kJfqPMliPpAR1lYOl+DExsP+yAw\n\
+yX2cgwKBgFYeg1ZKpy0gc6+W6vJg7WlEhhLZ1MEf5DNpQkhX2TMT9agnvbOjreK1\n\
+/a1AEFCB3rdKCTPvY3tt0g98yAiBsnC0ZVpSDxV27xMy86H4QTKyuMlaxjCCuObT\n\
+ka7mA8JxjC/WxKL/vNLq/SfA9KPX7r00gTAjIWMKMdxJZZ3FhWLq\n\
+-----END RSA PRIVATE KEY-----\n";
+
+    const EC_CERT: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBijCCATCgAwIBAgIUdwl8cEdG4B1hx9uuEXzGTmDFZFIwCgYIKoZIzj0EAwIw\n\
+EjEQMA4GA1UEAwwHVW5pdCBDQTAgFw0yNjExMjcwNzE4MDNaGA8yMTI2MTEwMzA3\n\
+MTgwM1owEjEQMA4GA1UEAwwHdW5pdC1lYzBZMBMGByqGSM49AgEGCCqGSM49AwEH\n\
+A0IABICElzRo2zeOhtgyzvob1fFtjW5qQ/2ftlebhcGHZl1HFSpO7ZxH8PId3Xhd\n\
+G9M534h0xPQpbptbCFScs2wXFrCjYjBgMAkGA1UdEwQCMAAwEwYDVR0lBAwwCgYI\n\
+KwYBBQUHAwIwHQYDVR0OBBYEFDBjGh2rfT1ZxZ26SxBLaSqDtehAMB8GA1UdIwQY\n\
+MBaAFBEN13FbVkEfJtrQTXbgPCMvG6fKMAoGCCqGSM49BAMCA0gAMEUCIQDxWtfn\n\
+NSVGtrTPhwz9fOu8L2Q+eNrlufiFZym1F1DjAQIgf90ErPikoH3f/HfoOM6z1vhT\n\
+0gSLcn7O/HUHZgksvPQ=\n\
+-----END CERTIFICATE-----\n";
+
+    const EC_SEC1_WITH_PARAMS: &str = "\
+-----BEGIN EC PARAMETERS-----\n\
+BggqhkjOPQMBBw==\n\
+-----END EC PARAMETERS-----\n\
+-----BEGIN EC PRIVATE KEY-----\n\
+MHcCAQEEICJb06Q49K75KtKP3FoIcejy+NFSGS4yMku8cKZEHDHAoAoGCCqGSM49\n\
+AwEHoUQDQgAEgISXNGjbN46G2DLO+hvV8W2NbmpD/Z+2V5uFwYdmXUcVKk7tnEfw\n\
+8h3deF0b0znfiHTE9Clum1sIVJyzbBcWsA==\n\
+-----END EC PRIVATE KEY-----\n";
+
+    const EC_PKCS8: &str = "\
+-----BEGIN PRIVATE KEY-----\n\
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIlvTpDj0rvkq0o/c\n\
+Wghx6PL40VIZLjIyS7xwpkQcMcChRANCAASAhJc0aNs3jobYMs76G9XxbY1uakP9\n\
+n7ZXm4XBh2ZdRxUqTu2cR/DyHd14XRvTOd+IdMT0KW6bWwhUnLNsFxaw\n\
+-----END PRIVATE KEY-----\n";
+
+    const EC_P521_SEC1: &str = "\
+-----BEGIN EC PRIVATE KEY-----\n\
+MIHcAgEBBEIBXp37/xOlrn5WjZn0TnNlRTzDfYBLofp2DovxjolQ3u7HfVzh1ynI\n\
+BAil74D+1+lCIwTCRRliDsVKqKOB3t8ZMYegBwYFK4EEACOhgYkDgYYABAG/fGFU\n\
+NOMbVkwQvU91VTflm50ycI6MOQY6UXSiuX6LnpR+r8hPlBmyhw9a1ZpRBjpdUn5o\n\
+W7gIRh1NBsdtlxR4ewDxfJ4zY1QD8TTAbuNQz4pRSYNcCtdO/O1MppaAvRN0FAW2\n\
+4aFwOZqWlSzUoyfXPTIp5Tircxt1EZUmJQ9NjUJLNQ==\n\
+-----END EC PRIVATE KEY-----\n";
+
+    const EC_ENCRYPTED_PKCS8: &str = "\
+-----BEGIN ENCRYPTED PRIVATE KEY-----\n\
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAhFGss77I3NywICCAAw\n\
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEAQIEEJpl5MUgV7ZOvBr0VOxViSAEgZCw\n\
+gbUG7xxoiEVjDGDQd9Yb2fRGUsP+xKnq7GVWLfWSX6VsosZqFs6mbH8o34RyFOBE\n\
+0KY/ogUmGZOOhb2ksTEDPijHt1p/qkKYT/054lH2Zs4tWgqIFgqqqLUBFpyPN5+P\n\
+qa39Fiy4GyW7ZyBQorKolEqeyGd2RMH9G5rvkGURHQs3Ov2KG921SEZQFWpzkcs=\n\
+-----END ENCRYPTED PRIVATE KEY-----\n";
+}
