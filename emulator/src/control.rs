@@ -1,5 +1,210 @@
-//! Control port (placeholder).
-use crate::broker::Shared;
+//! The control plane: in-process functions behind [`crate::Emulator`]'s Jobs methods, and the
+//! loopback control port.
+//!
+//! ## Control port protocol
+//! Line-based JSON over TCP on a loopback address (`--control-port`). Each request is one JSON
+//! object on one line; each reply is one JSON object on one line:
+//! `{"ok":true,"result":…}` or `{"ok":false,"error":"…"}`. A connection may send many requests.
+//!
+//! | `cmd` | other fields | `result` |
+//! |---|---|---|
+//! | `ping` | | `"pong"` |
+//! | `create-job` | `id`, `document` (object), `things` (array of names) | `null` |
+//! | `cancel-job` | `id`, `force` (bool, default false) | `null` |
+//! | `cancel-execution` | `id`, `thing`, `force` | `null` |
+//! | `remove-thing` | `id`, `thing` | `null` |
+//! | `describe-execution` | `id`, `thing` | execution object |
+//! | `list-executions` | | array of executions |
+//! | `list-jobs` | | array of jobs |
+//! | `clients` | | array of connected client ids |
+//! | `cut` | `client` | bool |
+//! | `throttle` / `drop-replies` | `count` | `null` |
+//!
+//! Example with a shell: `echo '{"cmd":"list-jobs"}' | nc 127.0.0.1 PORT`, or the
+//! `iotjobs-emulator ctl --port PORT …` subcommands.
+
 use std::sync::Arc;
 
-pub(crate) async fn serve(_shared: Arc<Shared>, _l: std::net::TcpListener) {}
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::broker::{lock, Shared};
+use crate::jobs::service::{notify, now_secs};
+
+pub(crate) fn create_job(
+    shared: &Shared,
+    job_id: &str,
+    document: Value,
+    targets: &[&str],
+) -> Result<(), String> {
+    let msgs = lock(&shared.jobs)
+        .jobs
+        .create_job(job_id, document, targets, now_secs())?;
+    shared.log.log(
+        "control",
+        format_args!("job {job_id} created for {}", targets.join(", ")),
+    );
+    notify(shared, msgs);
+    Ok(())
+}
+
+pub(crate) fn cancel_job(shared: &Shared, job_id: &str, force: bool) -> Result<(), String> {
+    let msgs = lock(&shared.jobs)
+        .jobs
+        .cancel_job(job_id, force, now_secs())?;
+    shared.log.log(
+        "control",
+        format_args!(
+            "job {job_id} canceled{}",
+            if force { " (force)" } else { "" }
+        ),
+    );
+    notify(shared, msgs);
+    Ok(())
+}
+
+pub(crate) fn cancel_execution(
+    shared: &Shared,
+    job_id: &str,
+    thing: &str,
+    force: bool,
+) -> Result<(), String> {
+    let msgs = lock(&shared.jobs)
+        .jobs
+        .cancel_execution(job_id, thing, force, now_secs())?;
+    shared.log.log(
+        "control",
+        format_args!(
+            "execution of {job_id} on {thing} canceled{}",
+            if force { " (force)" } else { "" }
+        ),
+    );
+    notify(shared, msgs);
+    Ok(())
+}
+
+pub(crate) fn remove_thing(shared: &Shared, job_id: &str, thing: &str) -> Result<(), String> {
+    let msgs = lock(&shared.jobs)
+        .jobs
+        .remove_thing(job_id, thing, now_secs())?;
+    shared
+        .log
+        .log("control", format_args!("{thing} removed from job {job_id}"));
+    notify(shared, msgs);
+    Ok(())
+}
+
+pub(crate) fn describe_execution(shared: &Shared, job_id: &str, thing: &str) -> Option<Value> {
+    lock(&shared.jobs)
+        .jobs
+        .describe_execution(job_id, thing, now_secs())
+}
+
+pub(crate) fn list_executions(shared: &Shared) -> Vec<Value> {
+    lock(&shared.jobs).jobs.list_executions(now_secs())
+}
+
+pub(crate) fn list_jobs(shared: &Shared) -> Vec<Value> {
+    lock(&shared.jobs).jobs.list_jobs()
+}
+
+fn str_field<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
+    req.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("missing string field {k:?}"))
+}
+
+/// Executes one control request.
+pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
+    let cmd = str_field(req, "cmd")?;
+    let force = req.get("force").and_then(Value::as_bool).unwrap_or(false);
+    match cmd {
+        "ping" => Ok(json!("pong")),
+        "create-job" => {
+            let id = str_field(req, "id")?;
+            let doc = req
+                .get("document")
+                .cloned()
+                .ok_or("missing field \"document\"")?;
+            let things: Vec<&str> = req
+                .get("things")
+                .and_then(Value::as_array)
+                .ok_or("missing array field \"things\"")?
+                .iter()
+                .map(|v| v.as_str().ok_or("thing names must be strings"))
+                .collect::<Result<_, _>>()?;
+            create_job(shared, id, doc, &things).map(|_| Value::Null)
+        }
+        "cancel-job" => cancel_job(shared, str_field(req, "id")?, force).map(|_| Value::Null),
+        "cancel-execution" => cancel_execution(
+            shared,
+            str_field(req, "id")?,
+            str_field(req, "thing")?,
+            force,
+        )
+        .map(|_| Value::Null),
+        "remove-thing" => remove_thing(shared, str_field(req, "id")?, str_field(req, "thing")?)
+            .map(|_| Value::Null),
+        "describe-execution" => {
+            let id = str_field(req, "id")?;
+            let thing = str_field(req, "thing")?;
+            describe_execution(shared, id, thing)
+                .ok_or_else(|| format!("no execution of job {id} on thing {thing}"))
+        }
+        "list-executions" => Ok(Value::Array(list_executions(shared))),
+        "list-jobs" => Ok(Value::Array(list_jobs(shared))),
+        "clients" => Ok(json!(shared.connected_clients())),
+        "cut" => Ok(json!(shared.cut(str_field(req, "client")?))),
+        "throttle" | "drop-replies" => {
+            let n = req
+                .get("count")
+                .and_then(Value::as_u64)
+                .ok_or("missing number field \"count\"")? as usize;
+            if cmd == "throttle" {
+                shared.faults.set_throttle(n);
+            } else {
+                shared.faults.set_drop_replies(n);
+            }
+            Ok(Value::Null)
+        }
+        other => Err(format!("unknown cmd {other:?}")),
+    }
+}
+
+/// Serves the control port.
+pub(crate) async fn serve(shared: Arc<Shared>, l: std::net::TcpListener) {
+    let Ok(listener) = TcpListener::from_std(l) else {
+        return;
+    };
+    loop {
+        let Ok((sock, peer)) = listener.accept().await else {
+            continue;
+        };
+        if !peer.ip().is_loopback() {
+            continue;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let (rd, mut wr) = sock.into_split();
+            let mut lines = BufReader::new(rd).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let reply = match serde_json::from_str::<Value>(&line) {
+                    Ok(req) => match execute(&shared, &req) {
+                        Ok(r) => json!({"ok": true, "result": r}),
+                        Err(e) => json!({"ok": false, "error": e}),
+                    },
+                    Err(e) => json!({"ok": false, "error": format!("bad JSON request: {e}")}),
+                };
+                let mut out = reply.to_string();
+                out.push('\n');
+                if wr.write_all(out.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}

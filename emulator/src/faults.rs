@@ -15,6 +15,7 @@ struct Inner {
     drop_pubacks: usize,
     throttle: usize,
     drop_replies: usize,
+    internal_errors: usize,
 }
 
 /// The fault switchboard (one per emulator).
@@ -109,6 +110,14 @@ impl Faults {
 
     pub fn take_drop_reply(&self) -> bool {
         take(&mut self.lock().drop_replies)
+    }
+
+    pub fn set_internal_errors(&self, count: usize) {
+        self.lock().internal_errors = count;
+    }
+
+    pub fn take_internal_error(&self) -> bool {
+        take(&mut self.lock().internal_errors)
     }
 }
 

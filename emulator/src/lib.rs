@@ -370,6 +370,55 @@ impl Emulator {
     pub fn drop_replies(&self, count: usize) {
         self.shared.faults.set_drop_replies(count);
     }
+
+    /// The next `count` Jobs requests are rejected with `InternalError`.
+    pub fn internal_errors(&self, count: usize) {
+        self.shared.faults.set_internal_errors(count);
+    }
+
+    // ---- Jobs control plane ----
+
+    /// Creates a job (document: a JSON object ≤ 32 KiB) with a QUEUED execution on each target
+    /// thing; sends `notify`/`notify-next` as AWS does.
+    pub fn create_job(
+        &self,
+        job_id: &str,
+        document: serde_json::Value,
+        targets: &[&str],
+    ) -> Result<(), String> {
+        control::create_job(&self.shared, job_id, document, targets)
+    }
+
+    /// Cancels a job: QUEUED executions become CANCELED; IN_PROGRESS ones too when `force`.
+    pub fn cancel_job(&self, job_id: &str, force: bool) -> Result<(), String> {
+        control::cancel_job(&self.shared, job_id, force)
+    }
+
+    /// Cancels one execution (an IN_PROGRESS one only with `force`).
+    pub fn cancel_execution(&self, job_id: &str, thing: &str, force: bool) -> Result<(), String> {
+        control::cancel_execution(&self.shared, job_id, thing, force)
+    }
+
+    /// Removes a thing from a job's targets: its execution becomes REMOVED.
+    pub fn remove_thing(&self, job_id: &str, thing: &str) -> Result<(), String> {
+        control::remove_thing(&self.shared, job_id, thing)
+    }
+
+    /// The execution as JSON (jobId, thingName, jobDocument, status, statusDetails, queuedAt,
+    /// startedAt, lastUpdatedAt, versionNumber, executionNumber), or None.
+    pub fn describe_execution(&self, job_id: &str, thing: &str) -> Option<serde_json::Value> {
+        control::describe_execution(&self.shared, job_id, thing)
+    }
+
+    /// Every execution (without documents), in creation order.
+    pub fn list_executions(&self) -> Vec<serde_json::Value> {
+        control::list_executions(&self.shared)
+    }
+
+    /// Every job: jobId, status (IN_PROGRESS, COMPLETED, CANCELED), document, targets.
+    pub fn list_jobs(&self) -> Vec<serde_json::Value> {
+        control::list_jobs(&self.shared)
+    }
 }
 
 impl Drop for Emulator {
