@@ -1,0 +1,358 @@
+//! Test certificates, generated once per test process with the `openssl` CLI
+//! (commands verified in dependencies.md §2).
+
+use super::{process_dir, set_mode};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Paths of every generated file. All files are mode 644 so a mosquitto that dropped root
+/// privileges can read them.
+#[derive(Debug, Clone)]
+pub struct Certs {
+    /// The directory holding everything below.
+    pub dir: PathBuf,
+    /// The test CA (RSA 2048, CN "Test CA") that signs the server and client certificates.
+    pub ca: PathBuf,
+    /// The test CA's key.
+    pub ca_key: PathBuf,
+    /// Server certificate for `localhost`, SAN DNS:localhost, IP:127.0.0.1, signed by `ca`.
+    pub server_cert: PathBuf,
+    /// Key of `server_cert`.
+    pub server_key: PathBuf,
+    /// Server certificate signed by `ca` but naming only `wrong.example` (wrong-host tests).
+    pub wrong_name_cert: PathBuf,
+    /// Key of `wrong_name_cert`.
+    pub wrong_name_key: PathBuf,
+    /// Client certificate, CN "thing-rsa", RSA 2048, signed by `ca`.
+    pub client_rsa_cert: PathBuf,
+    /// Its key as PKCS#8 (`BEGIN PRIVATE KEY`).
+    pub client_rsa_pkcs8_key: PathBuf,
+    /// Its key as PKCS#1 (`BEGIN RSA PRIVATE KEY`, the AWS console's format).
+    pub client_rsa_pkcs1_key: PathBuf,
+    /// Client certificate, CN "thing-ec", EC P-256, signed by `ca`.
+    pub client_ec_cert: PathBuf,
+    /// Its key as SEC1 (`BEGIN EC PRIVATE KEY`).
+    pub client_ec_sec1_key: PathBuf,
+    /// Its key as SEC1 preceded by a `BEGIN EC PARAMETERS` block (`openssl ecparam -genkey`).
+    pub client_ec_sec1_params_key: PathBuf,
+    /// Its key as PKCS#8.
+    pub client_ec_pkcs8_key: PathBuf,
+    /// A second, unrelated CA (CN "Other CA") for wrong-CA tests.
+    pub other_ca: PathBuf,
+    /// The unrelated CA's key.
+    pub other_ca_key: PathBuf,
+    /// A client certificate (CN "thing-other", EC P-256) signed by `other_ca`.
+    pub other_client_cert: PathBuf,
+    /// Key of `other_client_cert` (PKCS#8).
+    pub other_client_key: PathBuf,
+    /// `other_ca` followed by `ca` in one file: a bundle with several certificates.
+    pub ca_bundle: PathBuf,
+}
+
+impl Certs {
+    /// The client (certificate, key, label) pairs in every supported key format.
+    pub fn client_key_formats(&self) -> Vec<(&Path, &Path, &'static str)> {
+        vec![
+            (
+                &self.client_rsa_cert,
+                &self.client_rsa_pkcs8_key,
+                "RSA PKCS#8",
+            ),
+            (
+                &self.client_rsa_cert,
+                &self.client_rsa_pkcs1_key,
+                "RSA PKCS#1",
+            ),
+            (&self.client_ec_cert, &self.client_ec_sec1_key, "EC SEC1"),
+            (
+                &self.client_ec_cert,
+                &self.client_ec_sec1_params_key,
+                "EC SEC1 with EC PARAMETERS",
+            ),
+            (&self.client_ec_cert, &self.client_ec_pkcs8_key, "EC PKCS#8"),
+        ]
+    }
+}
+
+/// The certificates of this test process, generated on first use.
+pub fn certs() -> &'static Certs {
+    static CERTS: OnceLock<Certs> = OnceLock::new();
+    CERTS.get_or_init(generate)
+}
+
+/// Runs `openssl` with `args` in `dir`, panicking with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run the openssl CLI ({e}); install it (apt-get install -y openssl)")
+        });
+    if !out.status.success() {
+        panic!(
+            "openssl {} failed ({}):\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+}
+
+/// Issues `name.crt` from `name.csr` with CA `ca` and extension file `ext`.
+fn sign(dir: &Path, name: &str, ca: &str, ext: &str) {
+    let (csr, crt) = (format!("{name}.csr"), format!("{name}.crt"));
+    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_crt,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "825",
+            "-extfile",
+            ext,
+        ],
+    );
+}
+
+fn generate() -> Certs {
+    let dir = process_dir().join("certs");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    let d = dir.as_path();
+
+    // CAs.
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=Test CA",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "other-ca.key",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            "other-ca.key",
+            "-out",
+            "other-ca.crt",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=Other CA",
+        ],
+    );
+
+    // Server certificates: the right one and one for another name.
+    write(
+        d,
+        "server.ext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    );
+    write(
+        d,
+        "wrong-name.ext",
+        "subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    );
+    write(
+        d,
+        "client.ext",
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    );
+    for (name, cn) in [("server", "localhost"), ("wrong-name", "wrong.example")] {
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
+        sign(d, name, "ca", &format!("{name}.ext"));
+    }
+
+    // RSA client: PKCS#8 (openssl 3 default) and PKCS#1.
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "client-rsa.pkcs8.key",
+            "-out",
+            "client-rsa.csr",
+            "-subj",
+            "/CN=thing-rsa",
+        ],
+    );
+    sign(d, "client-rsa", "ca", "client.ext");
+    openssl(
+        d,
+        &[
+            "rsa",
+            "-in",
+            "client-rsa.pkcs8.key",
+            "-out",
+            "client-rsa.pkcs1.key",
+            "-traditional",
+        ],
+    );
+
+    // EC client: EC PARAMETERS + SEC1, plain SEC1, PKCS#8.
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-out",
+            "client-ec.params.key",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "ec",
+            "-in",
+            "client-ec.params.key",
+            "-out",
+            "client-ec.sec1.key",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            "client-ec.sec1.key",
+            "-out",
+            "client-ec.pkcs8.key",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "client-ec.sec1.key",
+            "-out",
+            "client-ec.csr",
+            "-subj",
+            "/CN=thing-ec",
+        ],
+    );
+    sign(d, "client-ec", "ca", "client.ext");
+
+    // A client of the unrelated CA.
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "other-client.key",
+            "-out",
+            "other-client.csr",
+            "-subj",
+            "/CN=thing-other",
+        ],
+    );
+    sign(d, "other-client", "other-ca", "client.ext");
+
+    let read =
+        |n: &str| std::fs::read_to_string(d.join(n)).unwrap_or_else(|e| panic!("read {n}: {e}"));
+    write(
+        d,
+        "ca-bundle.crt",
+        &format!("{}{}", read("other-ca.crt"), read("ca.crt")),
+    );
+
+    // mosquitto reads these after dropping privileges to user `mosquitto`.
+    for entry in std::fs::read_dir(d).unwrap_or_else(|e| panic!("list {}: {e}", d.display())) {
+        let entry = entry.unwrap_or_else(|e| panic!("list {}: {e}", d.display()));
+        set_mode(&entry.path(), 0o644);
+    }
+    set_mode(d, 0o755);
+
+    let p = |n: &str| dir.join(n);
+    Certs {
+        ca: p("ca.crt"),
+        ca_key: p("ca.key"),
+        server_cert: p("server.crt"),
+        server_key: p("server.key"),
+        wrong_name_cert: p("wrong-name.crt"),
+        wrong_name_key: p("wrong-name.key"),
+        client_rsa_cert: p("client-rsa.crt"),
+        client_rsa_pkcs8_key: p("client-rsa.pkcs8.key"),
+        client_rsa_pkcs1_key: p("client-rsa.pkcs1.key"),
+        client_ec_cert: p("client-ec.crt"),
+        client_ec_sec1_key: p("client-ec.sec1.key"),
+        client_ec_sec1_params_key: p("client-ec.params.key"),
+        client_ec_pkcs8_key: p("client-ec.pkcs8.key"),
+        other_ca: p("other-ca.crt"),
+        other_ca_key: p("other-ca.key"),
+        other_client_cert: p("other-client.crt"),
+        other_client_key: p("other-client.key"),
+        ca_bundle: p("ca-bundle.crt"),
+        dir,
+    }
+}
