@@ -9,7 +9,10 @@ mod support;
 use bytes::BytesMut;
 use iotjobs::mqtt::sigv4::{self, Credentials};
 use iotjobs::mqtt::tls::{build_client_config, PemSource, TlsSettings, ALPN_AWS_MQTT_CA};
-use iotjobs::mqtt::transport::{Endpoint, RequestHook, Stream, TransportKind, WsRequest};
+use iotjobs::mqtt::transport::{
+    describe_io_error, is_tls_io_error, Endpoint, RequestHook, Stream, TransportErrorKind,
+    TransportKind, WsRequest,
+};
 use rumqttc::mqttbytes::v4::{Connect, ConnectReturnCode, Packet, PubAck, Publish, Subscribe};
 use rumqttc::mqttbytes::QoS;
 use std::path::Path;
@@ -302,28 +305,43 @@ async fn wrong_host_name_is_refused_with_a_tls_error() {
 }
 
 /// With TLS 1.3 the server checks the client certificate after our side of the handshake has
-/// finished, so the refusal shows up either as a TLS error or as a connection dropped before
-/// CONNACK. Either way no session is established.
-async fn expect_refused(m: &Mosquitto, cfg: Arc<rustls::ClientConfig>) {
-    let e = ep("localhost", m.tls_port(), TransportKind::Tls);
-    match timeout(LIMIT, Stream::connect(&e, Some(cfg), None)).await {
-        Err(_) => panic!("timed out"),
-        Ok(Err(err)) => assert!(err.is_tls(), "{err}"),
-        Ok(Ok(mut s)) => {
-            let mut buf = BytesMut::new();
-            let mut c = Connect::new(client_id("refused"));
-            c.keep_alive = 30;
-            let mut out = BytesMut::new();
-            Packet::Connect(c)
-                .write(&mut out, MAX_PACKET)
-                .unwrap_or_else(|e| panic!("{e:?}"));
-            // The write may already fail: the server has closed.
-            let _ = s.write_all(&out).await;
-            assert_eq!(
-                next_packet(&mut s, &mut buf).await,
-                None,
-                "the broker must refuse"
-            );
+/// finished, so the refusal shows up either in `connect` (WebSocket: during the upgrade) or as a
+/// TLS alert on the first read (plain TLS: while waiting for CONNACK). Both must be classified
+/// as TLS failures, with `hint` in the message, never as a mere closed connection.
+async fn expect_refused(m: &Mosquitto, cfg: Arc<rustls::ClientConfig>, hint: &str) {
+    for e in [
+        ep("localhost", m.tls_port(), TransportKind::Tls),
+        ep("localhost", m.wss_port(), TransportKind::WebSocketTls),
+    ] {
+        match timeout(LIMIT, Stream::connect(&e, Some(cfg.clone()), None)).await {
+            Err(_) => panic!("timed out"),
+            Ok(Err(err)) => {
+                assert!(err.is_tls(), "{:?}: {err}", e.kind);
+                assert!(err.to_string().contains(hint), "{:?}: {err}", e.kind);
+            }
+            Ok(Ok(mut s)) => {
+                let mut c = Connect::new(client_id("refused"));
+                c.keep_alive = 30;
+                let mut out = BytesMut::new();
+                Packet::Connect(c)
+                    .write(&mut out, MAX_PACKET)
+                    .unwrap_or_else(|e| panic!("{e:?}"));
+                let mut buf = BytesMut::new();
+                let result = match s.write_all(&out).await {
+                    Err(w) => Err(w),
+                    Ok(()) => timeout(LIMIT, s.read_buf(&mut buf))
+                        .await
+                        .unwrap_or_else(|_| panic!("no refusal within {LIMIT:?}")),
+                };
+                match result {
+                    Err(io) => {
+                        assert!(is_tls_io_error(&io), "{:?}: {io}", e.kind);
+                        let text = describe_io_error(&io);
+                        assert!(text.contains(hint), "{:?}: {text}", e.kind);
+                    }
+                    Ok(n) => panic!("{:?}: expected a TLS alert, read {n} bytes", e.kind),
+                }
+            }
         }
     }
 }
@@ -335,16 +353,16 @@ async fn missing_or_foreign_client_certificate_is_refused() {
     let m = Mosquitto::start(MosqOpts {
         tls: true,
         require_cert: true,
-        websockets: false,
+        websockets: true,
     });
-    expect_refused(&m, ca_only()).await;
+    expect_refused(&m, ca_only(), "requires a client certificate").await;
     let foreign = tls_config(TlsSettings {
         ca: file(&c.ca),
         client_cert: file(&c.other_client_cert),
         client_key: file(&c.other_client_key),
         alpn: Vec::new(),
     });
-    expect_refused(&m, foreign).await;
+    expect_refused(&m, foreign, "refused the client certificate").await;
 }
 
 #[tokio::test]
@@ -459,7 +477,7 @@ async fn websocket_tls_with_a_sigv4_request_hook_on_every_connect() {
 
 #[tokio::test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
-async fn tls_to_the_websocket_port_of_a_plain_listener_fails_cleanly() {
+async fn websocket_upgrade_against_an_mqtt_port_fails_cleanly() {
     // A WebSocket upgrade against the plain MQTT port: the server is not HTTP.
     let m = Mosquitto::start(MosqOpts::default());
     let err = timeout(
@@ -473,7 +491,7 @@ async fn tls_to_the_websocket_port_of_a_plain_listener_fails_cleanly() {
     .await
     .unwrap_or_else(|_| panic!("timed out"))
     .expect_err("an MQTT port does not speak HTTP");
-    assert!(!err.is_tls(), "{err}");
+    assert_eq!(err.kind(), TransportErrorKind::WebSocket, "{err}");
 }
 
 #[tokio::test]

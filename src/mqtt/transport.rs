@@ -246,6 +246,36 @@ fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
+/// True when an error from [`Stream::read_buf`] or [`Stream::write_all`] was raised by TLS.
+/// With TLS 1.3 the server checks our client certificate after our side of the handshake is
+/// done, so a refused certificate first shows up here (typically while waiting for CONNACK),
+/// not in [`Stream::connect`]; such a failure should be reported as a TLS error.
+pub fn is_tls_io_error(e: &io::Error) -> bool {
+    rustls_error(e).is_some()
+}
+
+/// A message for an I/O error on an open stream, explaining TLS alerts about our certificate.
+pub fn describe_io_error(e: &io::Error) -> String {
+    use rustls::AlertDescription as A;
+    let hint = match rustls_error(e) {
+        Some(rustls::Error::AlertReceived(A::CertificateRequired)) => {
+            " (the server requires a client certificate)"
+        }
+        Some(rustls::Error::AlertReceived(
+            A::BadCertificate
+            | A::UnknownCA
+            | A::CertificateUnknown
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::AccessDenied,
+        )) => " (the server refused the client certificate)",
+        Some(_) => " (TLS failure)",
+        None => "",
+    };
+    format!("{e}{hint}")
+}
+
 /// Explains a TLS handshake failure with the likely cause.
 fn tls_failure(host: &str, port: u16, e: &io::Error) -> TransportError {
     use rustls::{CertificateError, Error as E};
@@ -341,10 +371,13 @@ fn ws_request(ep: &Endpoint, host: &str) -> Result<WsRequest, TransportError> {
 /// arrives after our side of the handshake) stay TLS errors.
 fn ws_failure(url: &str, e: tungstenite::Error) -> TransportError {
     if let tungstenite::Error::Io(io) = &e {
-        if let Some(te) = rustls_error(io) {
+        if is_tls_io_error(io) {
             return TransportError::new(
                 TransportErrorKind::Tls,
-                format!("TLS failure during the WebSocket upgrade at {url}: {te}"),
+                format!(
+                    "TLS failure during the WebSocket upgrade at {url}: {}",
+                    describe_io_error(io)
+                ),
             );
         }
     }
