@@ -199,6 +199,16 @@ pub fn presign_request(
     Ok(())
 }
 
+/// A transport request hook ([`super::transport::RequestHook`]) that presigns every WebSocket
+/// upgrade with the current time, so each reconnect carries a fresh signature.
+pub fn request_hook(region: String, creds: Credentials) -> Box<super::transport::RequestHook> {
+    Box::new(move |req: &mut Request| {
+        // Fails only without a Host header, which our requests always have; an unsigned
+        // request is then refused by the server (HTTP 403), reported as a WebSocket error.
+        let _ = presign_request(req, &region, &creds, SystemTime::now());
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +331,21 @@ mod tests {
         assert_eq!(req.uri().host(), Some(HOST));
         req.headers_mut().remove("host");
         assert!(presign_request(&mut req, "us-east-1", &creds(None), at(T)).is_err());
+    }
+
+    #[test]
+    fn request_hook_signs_with_the_current_time() {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let hook = request_hook("us-east-1".into(), creds(None));
+        let mut req = format!("wss://{HOST}/mqtt").into_client_request().unwrap();
+        hook(&mut req);
+        let q = req.uri().query().unwrap().to_owned();
+        let today = amz_date(SystemTime::now());
+        assert!(
+            q.contains(&format!("%2F{}%2Fus-east-1%2F", &today[..8])),
+            "{q}"
+        );
+        assert!(q.contains("&X-Amz-Signature="), "{q}");
     }
 
     #[test]
