@@ -1,1 +1,550 @@
-//! Command line (placeholder).
+//! The `iotjobs-emulator` command line: `serve` (default) runs the emulator, `ctl` talks to a
+//! running one through its control port.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::{Emulator, EmulatorConfig, TlsConfig};
+
+pub const USAGE: &str = "\
+iotjobs-emulator: a local AWS IoT endpoint (MQTT 3.1.1 server + AWS IoT Jobs service)
+
+USAGE:
+    iotjobs-emulator [serve] [OPTIONS]
+    iotjobs-emulator ctl --port CONTROL_PORT COMMAND [ARGS]
+
+SERVE OPTIONS:
+    --host ADDR           loopback address to listen on (default 127.0.0.1; ::1 allowed)
+    --port PORT           plain MQTT port (default 0 = a free port)
+    --control-port PORT   control port (default 0 = a free port)
+    --tls-port PORT       also listen for MQTT over TLS; needs --cert, --key, --client-ca
+    --cert FILE           server certificate chain (PEM)
+    --key FILE            server private key (PEM)
+    --client-ca FILE      CA (PEM) that client certificates must chain to (required)
+    --ws-port PORT        also listen for MQTT over WebSocket (ws://HOST:PORT/mqtt)
+    --minute-ms N         length of a step-timer minute in milliseconds (default 60000)
+    --aws-keepalive       clamp keep-alive to AWS's 30..1200 s instead of the client's value
+    --max-payload BYTES   largest PUBLISH payload (default 131072, AWS's 128 KiB)
+    --quiet               no per-device log lines on stderr
+
+    On start, one line goes to stdout, for scripts:
+        listening mqtt=127.0.0.1:PORT control=127.0.0.1:PORT [tls=…] [ws=…]
+    Then each device's actions are logged on stderr. Stop with Ctrl-C or SIGTERM.
+
+CTL COMMANDS (iotjobs-emulator ctl [--host ADDR] --port CONTROL_PORT …):
+    create-job --id JOB --doc JSON|@FILE --things THING[,THING…]
+    cancel-job --id JOB [--force]
+    cancel-execution --id JOB --thing THING [--force]
+    remove-thing --id JOB --thing THING
+    describe-execution --id JOB --thing THING
+    list-executions [--json]
+    list-jobs [--json]
+    clients
+    wait --id JOB --thing THING --status S[,S…] [--timeout SECONDS]
+        waits until the execution has one of the statuses (exit 1 on timeout)
+";
+
+/// Simple `--flag value` / `--switch` argument list.
+struct Args {
+    items: Vec<String>,
+}
+
+impl Args {
+    fn value(&mut self, name: &str) -> Result<Option<String>, String> {
+        let Some(i) = self.items.iter().position(|a| a == name) else {
+            return Ok(None);
+        };
+        if i + 1 >= self.items.len() {
+            return Err(format!("{name} needs a value"));
+        }
+        let v = self.items.remove(i + 1);
+        self.items.remove(i);
+        Ok(Some(v))
+    }
+
+    fn required(&mut self, name: &str) -> Result<String, String> {
+        self.value(name)?.ok_or_else(|| format!("missing {name}"))
+    }
+
+    fn switch(&mut self, name: &str) -> bool {
+        match self.items.iter().position(|a| a == name) {
+            Some(i) => {
+                self.items.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn port(&mut self, name: &str) -> Result<Option<u16>, String> {
+        self.value(name)?
+            .map(|v| {
+                v.parse::<u16>()
+                    .map_err(|_| format!("{name}: {v:?} is not a port number (0-65535)"))
+            })
+            .transpose()
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self.items.first() {
+            None => Ok(()),
+            Some(a) => Err(format!("unexpected argument {a:?} (see --help)")),
+        }
+    }
+}
+
+fn host(args: &mut Args) -> Result<IpAddr, String> {
+    let h = args.value("--host")?.unwrap_or_else(|| "127.0.0.1".into());
+    let ip: IpAddr = if h == "localhost" {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        h.parse()
+            .map_err(|_| format!("--host {h:?} is not an IP address"))?
+    };
+    if !ip.is_loopback() {
+        return Err(format!(
+            "--host {ip} is not a loopback address: the emulator only listens on 127.0.0.1 or ::1"
+        ));
+    }
+    Ok(ip)
+}
+
+/// Entry point; returns the process exit code.
+pub fn run(argv: Vec<String>) -> i32 {
+    let mut items = argv;
+    if items
+        .iter()
+        .any(|a| a == "--help" || a == "-h" || a == "help")
+    {
+        print!("{USAGE}");
+        return 0;
+    }
+    let res = match items.first().map(String::as_str) {
+        Some("ctl") => {
+            items.remove(0);
+            ctl(Args { items })
+        }
+        Some("serve") => {
+            items.remove(0);
+            serve(Args { items })
+        }
+        _ => serve(Args { items }),
+    };
+    match res {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("iotjobs-emulator: {e}");
+            1
+        }
+    }
+}
+
+fn serve(mut args: Args) -> Result<(), String> {
+    let ip = host(&mut args)?;
+    let port = args.port("--port")?.unwrap_or(0);
+    let control = args.port("--control-port")?.unwrap_or(0);
+    let tls_port = args.port("--tls-port")?;
+    let ws_port = args.port("--ws-port")?;
+    let cert = args.value("--cert")?;
+    let key = args.value("--key")?;
+    let ca = args.value("--client-ca")?;
+    let minute_ms = args
+        .value("--minute-ms")?
+        .map(|v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(format!("--minute-ms {v:?} is not a positive number"))
+        })
+        .transpose()?;
+    let max_payload = args
+        .value("--max-payload")?
+        .map(|v| {
+            v.parse::<usize>()
+                .map_err(|_| format!("--max-payload {v:?} is not a number"))
+        })
+        .transpose()?;
+    let aws_keepalive = args.switch("--aws-keepalive");
+    let quiet = args.switch("--quiet");
+    args.finish()?;
+    let tls = match (tls_port, cert, key, ca) {
+        (None, None, None, None) => None,
+        (Some(p), Some(c), Some(k), Some(a)) => Some(TlsConfig {
+            bind: SocketAddr::new(ip, p),
+            cert: PathBuf::from(c),
+            key: PathBuf::from(k),
+            client_ca: PathBuf::from(a),
+        }),
+        _ => return Err("TLS needs all of --tls-port, --cert, --key and --client-ca".to_string()),
+    };
+    let mut cfg = EmulatorConfig {
+        bind: SocketAddr::new(ip, port),
+        tls,
+        ws: ws_port.map(|p| SocketAddr::new(ip, p)),
+        control: Some(SocketAddr::new(ip, control)),
+        aws_keepalive_limits: aws_keepalive,
+        log: !quiet,
+        record: false,
+        ..Default::default()
+    };
+    if let Some(ms) = minute_ms {
+        cfg.minute = Duration::from_millis(ms);
+    }
+    if let Some(m) = max_payload {
+        cfg.max_payload = m;
+    }
+    let emu = Emulator::start(cfg).map_err(|e| e.to_string())?;
+    let mut line = format!("listening mqtt={}", emu.mqtt_addr());
+    if let Some(c) = emu.control_addr() {
+        line.push_str(&format!(" control={c}"));
+    }
+    if let Some(t) = emu.tls_addr() {
+        line.push_str(&format!(" tls={t}"));
+    }
+    if let Some(w) = emu.ws_addr() {
+        line.push_str(&format!(" ws={w}"));
+    }
+    println!("{line}");
+    let _ = std::io::stdout().flush();
+    wait_for_signal();
+    eprintln!("iotjobs-emulator: stopping");
+    drop(emu);
+    Ok(())
+}
+
+fn wait_for_signal() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(_) => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+    };
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
+}
+
+/// A blocking control-port client.
+pub struct CtlClient {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl CtlClient {
+    pub fn connect(addr: SocketAddr) -> Result<CtlClient, String> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .map_err(|e| format!("cannot reach the control port {addr}: {e}"))?;
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let reader = BufReader::new(
+            stream
+                .try_clone()
+                .map_err(|e| format!("control port: {e}"))?,
+        );
+        Ok(CtlClient { stream, reader })
+    }
+
+    /// Sends one request; `Ok(result)` or `Err(error message)`.
+    pub fn call(&mut self, req: &Value) -> Result<Value, String> {
+        let mut line = req.to_string();
+        line.push('\n');
+        self.stream
+            .write_all(line.as_bytes())
+            .map_err(|e| format!("control port: {e}"))?;
+        let mut reply = String::new();
+        self.reader
+            .read_line(&mut reply)
+            .map_err(|e| format!("control port: {e}"))?;
+        let v: Value = serde_json::from_str(&reply)
+            .map_err(|e| format!("control port sent a bad reply ({e}): {reply:?}"))?;
+        if v["ok"] == json!(true) {
+            Ok(v["result"].clone())
+        } else {
+            Err(v["error"].as_str().unwrap_or("unknown error").to_string())
+        }
+    }
+}
+
+fn parse_doc(s: &str) -> Result<Value, String> {
+    let text = match s.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("bad job document: cannot read {path}: {e}"))?,
+        None => s.to_string(),
+    };
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("bad job document: not JSON ({e})"))?;
+    if !v.is_object() {
+        return Err("bad job document: it must be a JSON object".into());
+    }
+    Ok(v)
+}
+
+fn ctl(mut args: Args) -> Result<(), String> {
+    let ip = host(&mut args)?;
+    let port = args
+        .port("--port")?
+        .ok_or("ctl needs --port CONTROL_PORT (printed as control=… by the server)")?;
+    if args.items.is_empty() {
+        return Err("ctl needs a command (see --help)".into());
+    }
+    let cmd = args.items.remove(0);
+    let mut c = CtlClient::connect(SocketAddr::new(ip, port))?;
+    match cmd.as_str() {
+        "create-job" => {
+            let id = args.required("--id")?;
+            let doc = parse_doc(&args.required("--doc")?)?;
+            let things: Vec<String> = args
+                .required("--things")?
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            args.finish()?;
+            c.call(&json!({"cmd": "create-job", "id": id, "document": doc, "things": things}))?;
+            println!("created job {id} for {}", things.join(", "));
+        }
+        "cancel-job" => {
+            let id = args.required("--id")?;
+            let force = args.switch("--force");
+            args.finish()?;
+            c.call(&json!({"cmd": "cancel-job", "id": id, "force": force}))?;
+            println!("canceled job {id}");
+        }
+        "cancel-execution" => {
+            let id = args.required("--id")?;
+            let thing = args.required("--thing")?;
+            let force = args.switch("--force");
+            args.finish()?;
+            c.call(&json!({"cmd": "cancel-execution", "id": id, "thing": thing, "force": force}))?;
+            println!("canceled execution of {id} on {thing}");
+        }
+        "remove-thing" => {
+            let id = args.required("--id")?;
+            let thing = args.required("--thing")?;
+            args.finish()?;
+            c.call(&json!({"cmd": "remove-thing", "id": id, "thing": thing}))?;
+            println!("removed {thing} from job {id}");
+        }
+        "describe-execution" => {
+            let id = args.required("--id")?;
+            let thing = args.required("--thing")?;
+            args.finish()?;
+            let v = c.call(&json!({"cmd": "describe-execution", "id": id, "thing": thing}))?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        "list-executions" => {
+            let as_json = args.switch("--json");
+            args.finish()?;
+            let v = c.call(&json!({"cmd": "list-executions"}))?;
+            if as_json {
+                println!("{v}");
+            } else {
+                print!(
+                    "{}",
+                    executions_table(v.as_array().map(Vec::as_slice).unwrap_or(&[]))
+                );
+            }
+        }
+        "list-jobs" => {
+            let as_json = args.switch("--json");
+            args.finish()?;
+            let v = c.call(&json!({"cmd": "list-jobs"}))?;
+            if as_json {
+                println!("{v}");
+            } else {
+                print!(
+                    "{}",
+                    jobs_table(v.as_array().map(Vec::as_slice).unwrap_or(&[]))
+                );
+            }
+        }
+        "clients" => {
+            args.finish()?;
+            let v = c.call(&json!({"cmd": "clients"}))?;
+            for id in v.as_array().into_iter().flatten() {
+                println!("{}", id.as_str().unwrap_or_default());
+            }
+        }
+        "wait" => {
+            let id = args.required("--id")?;
+            let thing = args.required("--thing")?;
+            let want: Vec<String> = args
+                .required("--status")?
+                .split(',')
+                .map(|s| s.trim().to_uppercase())
+                .collect();
+            let secs: f64 = args
+                .value("--timeout")?
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("--timeout {v:?} is not a number"))
+                })
+                .transpose()?
+                .unwrap_or(30.0);
+            args.finish()?;
+            let end = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 86400.0));
+            loop {
+                let v = c
+                    .call(&json!({"cmd": "describe-execution", "id": id, "thing": thing}))
+                    .ok();
+                let status = v
+                    .as_ref()
+                    .and_then(|v| v["status"].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                if want.contains(&status) {
+                    println!("{id} on {thing}: {status}");
+                    break;
+                }
+                if Instant::now() >= end {
+                    return Err(format!(
+                        "timed out: {id} on {thing} is {} (waiting for {})",
+                        if status.is_empty() {
+                            "unknown"
+                        } else {
+                            &status
+                        },
+                        want.join(",")
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        other => return Err(format!("unknown ctl command {other:?} (see --help)")),
+    }
+    Ok(())
+}
+
+fn details_text(v: &Value) -> String {
+    match v.get("statusDetails").and_then(Value::as_object) {
+        Some(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => String::new(),
+    }
+}
+
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>, out: &mut String| {
+        let s: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = w[i]))
+            .collect();
+        out.push_str(s.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(headers.iter().map(|s| s.to_string()).collect(), &mut out);
+    for r in rows {
+        line(r, &mut out);
+    }
+    out
+}
+
+/// The executions table printed by `ctl list-executions`.
+pub fn executions_table(execs: &[Value]) -> String {
+    let rows = execs
+        .iter()
+        .map(|e| {
+            vec![
+                e["jobId"].as_str().unwrap_or_default().to_string(),
+                e["thingName"].as_str().unwrap_or_default().to_string(),
+                e["status"].as_str().unwrap_or_default().to_string(),
+                e["versionNumber"].to_string(),
+                e["executionNumber"].to_string(),
+                details_text(e),
+            ]
+        })
+        .collect();
+    table(
+        &["JOB", "THING", "STATUS", "VERSION", "EXECUTION", "DETAILS"],
+        rows,
+    )
+}
+
+/// The jobs table printed by `ctl list-jobs`.
+pub fn jobs_table(jobs: &[Value]) -> String {
+    let rows = jobs
+        .iter()
+        .map(|j| {
+            let targets: Vec<&str> = j["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            vec![
+                j["jobId"].as_str().unwrap_or_default().to_string(),
+                j["status"].as_str().unwrap_or_default().to_string(),
+                targets.join(","),
+                j["document"].to_string(),
+            ]
+        })
+        .collect();
+    table(&["JOB", "STATUS", "TARGETS", "DOCUMENT"], rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables() {
+        let t = executions_table(&[
+            json!({"jobId": "j1", "thingName": "dev", "status": "SUCCEEDED",
+            "versionNumber": 3, "executionNumber": 1, "statusDetails": {"p": "100"}}),
+        ]);
+        assert_eq!(
+            t,
+            "JOB  THING  STATUS     VERSION  EXECUTION  DETAILS\nj1   dev    SUCCEEDED  3        1          p=100\n"
+        );
+    }
+
+    #[test]
+    fn args_errors() {
+        assert!(host(&mut Args {
+            items: vec!["--host".into(), "10.0.0.1".into()]
+        })
+        .unwrap_err()
+        .contains("loopback"));
+        assert!(parse_doc("[1]").unwrap_err().contains("bad job document"));
+        assert!(parse_doc("{").unwrap_err().contains("not JSON"));
+        let mut a = Args {
+            items: vec!["--port".into(), "x".into()],
+        };
+        assert!(a.port("--port").is_err());
+    }
+}
