@@ -19,8 +19,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use support::certs::certs;
-use support::mosquitto::{MosqOpts, Mosquitto};
+use support::certs::{certs, OpensslServer};
+use support::mosquitto::{MosqExtra, MosqOpts, Mosquitto};
 use tokio::time::timeout;
 
 const NEEDS: &str = "needs mosquitto: run by .ci/run with --ignored";
@@ -389,6 +389,78 @@ async fn alpn_can_be_requested() {
     let mut buf = BytesMut::new();
     connect_ok(&mut s, &mut buf, &client_id("alpn")).await;
     round_trip(&mut s, &mut buf).await;
+}
+
+fn mtls_rsa_pkcs1(alpn: Vec<Vec<u8>>) -> Arc<rustls::ClientConfig> {
+    let c = certs();
+    tls_config(TlsSettings {
+        ca: file(&c.ca),
+        client_cert: file(&c.client_rsa_cert),
+        client_key: file(&c.client_rsa_pkcs1_key),
+        alpn,
+    })
+}
+
+#[tokio::test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+async fn tls_1_3_only_broker_accepts_us() {
+    // `tls_version tlsv1.3` pins mosquitto 2.0 to TLS 1.3 (its `tlsv1.2` still allows 1.3).
+    let m = Mosquitto::start_with(
+        MosqOpts {
+            tls: true,
+            require_cert: true,
+            websockets: true,
+        },
+        MosqExtra {
+            tls_lines: "tls_version tlsv1.3\n".into(),
+            ..MosqExtra::default()
+        },
+    );
+    for e in [
+        ep("localhost", m.tls_port(), TransportKind::Tls),
+        ep("localhost", m.wss_port(), TransportKind::WebSocketTls),
+    ] {
+        let mut s = open(&e, Some(mtls_rsa_pkcs1(Vec::new())), None).await;
+        let mut buf = BytesMut::new();
+        connect_ok(&mut s, &mut buf, &client_id("tls13")).await;
+        round_trip(&mut s, &mut buf).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+async fn tls_1_2_only_server_accepts_us_and_sees_our_alpn() {
+    // openssl s_server: TLS 1.2 only, client certificate required, ALPN as AWS IoT on 443.
+    let server = OpensslServer::start(&[
+        "-tls1_2",
+        "-Verify",
+        "1",
+        "-verify_return_error",
+        "-alpn",
+        "x-amzn-mqtt-ca",
+    ]);
+    let cfg = mtls_rsa_pkcs1(vec![ALPN_AWS_MQTT_CA.to_vec()]);
+    let mut s = open(
+        &ep("localhost", server.port, TransportKind::Tls),
+        Some(cfg),
+        None,
+    )
+    .await;
+    timeout(LIMIT, s.write_all(b"hello-from-iotjobs\n"))
+        .await
+        .unwrap_or_else(|_| panic!("write timed out"))
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    assert!(
+        server.wait_for("hello-from-iotjobs", LIMIT),
+        "{}",
+        server.output()
+    );
+    let out = server.output();
+    assert!(
+        out.contains("ALPN protocols selected: x-amzn-mqtt-ca"),
+        "{out}"
+    );
+    s.shutdown().await;
 }
 
 #[tokio::test]

@@ -356,3 +356,105 @@ fn generate() -> Certs {
         dir,
     }
 }
+
+/// An `openssl s_server` child for checks mosquitto cannot make (TLS 1.2 only: mosquitto's
+/// `tls_version tlsv1.2` still allows 1.3; ALPN: mosquitto ignores it). Killed by pid on drop.
+pub struct OpensslServer {
+    child: std::process::Child,
+    /// The loopback port it listens on.
+    pub port: u16,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl OpensslServer {
+    /// Starts `openssl s_server` on a free loopback port with the test server certificate and
+    /// CA plus `args` (e.g. `["-tls1_2", "-Verify", "1", "-alpn", "x-amzn-mqtt-ca"]`), and
+    /// waits (bounded) until it accepts.
+    pub fn start(args: &[&str]) -> OpensslServer {
+        use std::io::Read;
+        use std::process::Stdio;
+        let c = certs();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap_or_else(|e| panic!("free port: {e}"))
+            .port();
+        let mut child = Command::new("openssl")
+            .arg("s_server")
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .arg("-cert")
+            .arg(&c.server_cert)
+            .arg("-key")
+            .arg(&c.server_key)
+            .arg("-CAfile")
+            .arg(&c.ca)
+            .args(args)
+            // s_server exits at EOF on stdin: keep the pipe open for the child's lifetime.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run openssl s_server: {e}"));
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipes: Vec<Box<dyn Read + Send>> = [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for mut pipe in pipes {
+            let out = output.clone();
+            // Ends by itself at EOF, when the child is killed.
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut o) = out.lock() {
+                        o.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                    }
+                }
+            });
+        }
+        let server = OpensslServer {
+            child,
+            port,
+            output,
+        };
+        if !server.wait_for("ACCEPT", std::time::Duration::from_secs(10)) {
+            panic!("openssl s_server did not start:\n{}", server.output());
+        }
+        server
+    }
+
+    /// Everything it printed so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for `needle` in its output; true if it appeared.
+    pub fn wait_for(&self, needle: &str, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if self.output().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.output().contains(needle)
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

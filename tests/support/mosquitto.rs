@@ -23,6 +23,18 @@ pub struct MosqOpts {
     pub websockets: bool,
 }
 
+/// Less common broker settings for [`Mosquitto::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct MosqExtra {
+    /// Server certificate and key for the TLS listeners instead of `certs().server_cert`/`_key`
+    /// (e.g. `certs().wrong_name_cert` for wrong-host-name tests).
+    pub server_cert: Option<(PathBuf, PathBuf)>,
+    /// Extra lines appended to every TLS listener, e.g. `"tls_version tlsv1.2\n"`.
+    pub tls_lines: String,
+    /// Extra global lines placed before the listeners, e.g. `"max_inflight_messages 1\n"`.
+    pub global_lines: String,
+}
+
 /// The ports of a running broker (`None`: listener not configured).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MosqPorts {
@@ -123,20 +135,20 @@ fn tls_lines(cert: &Path, key: &Path, require_cert: bool) -> String {
     s
 }
 
-fn config(
-    opts: MosqOpts,
-    ports: &MosqPorts,
-    log: &Path,
-    server_cert: &Path,
-    server_key: &Path,
-) -> String {
+fn config(opts: MosqOpts, ports: &MosqPorts, log: &Path, extra: &MosqExtra) -> String {
+    let c = certs();
+    let (server_cert, server_key) = match &extra.server_cert {
+        Some((cert, key)) => (cert.as_path(), key.as_path()),
+        None => (c.server_cert.as_path(), c.server_key.as_path()),
+    };
     // per_listener_settings true: TLS options and allow_anonymous belong to each listener.
     let mut s = format!(
         "per_listener_settings true\npersistence false\nlog_dest file {}\nlog_type all\n\
          log_timestamp_format %Y-%m-%dT%H:%M:%S\nconnection_messages true\n\
-         set_tcp_nodelay true\n\
+         set_tcp_nodelay true\n{}\
          listener {} 127.0.0.1\nprotocol mqtt\nallow_anonymous true\n",
         log.display(),
+        extra.global_lines,
         ports.plain
     );
     if let Some(p) = ports.tls {
@@ -144,6 +156,7 @@ fn config(
             "listener {p} 127.0.0.1\nprotocol mqtt\nallow_anonymous true\n"
         ));
         s.push_str(&tls_lines(server_cert, server_key, opts.require_cert));
+        s.push_str(&extra.tls_lines);
     }
     if let Some(p) = ports.ws {
         s.push_str(&format!(
@@ -155,6 +168,7 @@ fn config(
             "listener {p} 127.0.0.1\nprotocol websockets\nallow_anonymous true\n"
         ));
         s.push_str(&tls_lines(server_cert, server_key, opts.require_cert));
+        s.push_str(&extra.tls_lines);
     }
     s
 }
@@ -162,13 +176,23 @@ fn config(
 impl Mosquitto {
     /// Starts a broker with the listeners `opts` asks for and waits (bounded) until it accepts.
     pub fn start(opts: MosqOpts) -> Mosquitto {
-        let c = certs();
-        Self::start_with_server_cert(opts, &c.server_cert, &c.server_key)
+        Self::start_with(opts, MosqExtra::default())
     }
 
     /// Like [`Mosquitto::start`], with another server certificate for the TLS listeners (e.g.
     /// `certs().wrong_name_cert` for wrong-host-name tests).
     pub fn start_with_server_cert(opts: MosqOpts, cert: &Path, key: &Path) -> Mosquitto {
+        Self::start_with(
+            opts,
+            MosqExtra {
+                server_cert: Some((cert.to_path_buf(), key.to_path_buf())),
+                ..MosqExtra::default()
+            },
+        )
+    }
+
+    /// Like [`Mosquitto::start`], with the less common settings of `extra`.
+    pub fn start_with(opts: MosqOpts, extra: MosqExtra) -> Mosquitto {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let bin = mosquitto_binary();
         let mut last_failure = String::new();
@@ -193,7 +217,7 @@ impl Mosquitto {
             };
             let log = dir.join("mosquitto.log");
             let conf = dir.join("mosquitto.conf");
-            std::fs::write(&conf, config(opts, &ports, &log, cert, key))
+            std::fs::write(&conf, config(opts, &ports, &log, &extra))
                 .unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
             set_mode(&conf, 0o644);
             // Pre-created and world-writable: the broker writes it after dropping privileges.
