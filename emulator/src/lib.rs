@@ -285,6 +285,20 @@ impl Emulator {
         self.shared.connected_clients()
     }
 
+    /// Waits until `client_id` has a live connection (true) or `timeout` passes (false).
+    pub fn wait_connected(&self, client_id: &str, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if self.connected_clients().iter().any(|c| c == client_id) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// MQTT protocol level of a connected client: 3 (MQTT 3.1) or 4 (3.1.1).
     pub fn client_protocol_level(&self, client_id: &str) -> Option<u8> {
         let b = lock(&self.shared.broker);

@@ -127,15 +127,29 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
         self.shared.log.log(&self.client_id, msg);
     }
 
-    async fn write(&mut self, p: Packet) -> std::io::Result<()> {
-        self.wbuf.clear();
+    /// Encodes one packet into the write buffer and records it.
+    fn queue(&mut self, p: Packet) {
         if let Err(e) = p.write(&mut self.wbuf, usize::MAX >> 4) {
             self.log(format_args!("cannot encode {p:?}: {e}"));
-            return Ok(());
+            return;
         }
         self.shared.record(&self.client_id, Dir::Out, &p);
-        self.wr.write_all(&self.wbuf).await?;
+    }
+
+    /// Writes out everything queued.
+    async fn flush_out(&mut self) -> std::io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let r = self.wr.write_all(&self.wbuf).await;
+        self.wbuf.clear();
+        r?;
         self.wr.flush().await
+    }
+
+    async fn write(&mut self, p: Packet) -> std::io::Result<()> {
+        self.queue(p);
+        self.flush_out().await
     }
 
     /// Sends an ack now, or later through the channel when a reply delay is set.
@@ -434,8 +448,24 @@ where
                     if conn.blackholed.load(Ordering::Relaxed) {
                         continue;
                     }
-                    if let Err(e) = conn.write(p).await {
+                    // Batch whatever else is already waiting into one write.
+                    conn.queue(p);
+                    let mut close = false;
+                    while conn.wbuf.len() < 64 * 1024 {
+                        match rx.try_recv() {
+                            Ok(ConnCmd::Send(p)) => conn.queue(p),
+                            Ok(ConnCmd::Close) => {
+                                close = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = conn.flush_out().await {
                         return End::Abrupt(format!("write error: {e}"));
+                    }
+                    if close {
+                        return End::Abrupt("closed by the emulator".into());
                     }
                 }
                 Some(ConnCmd::Close) | None => return End::Abrupt("closed by the emulator".into()),
@@ -511,13 +541,22 @@ async fn on_publish<W: AsyncWrite + Unpin>(conn: &mut Conn<W>, p: Publish) -> Re
             "RETAIN on a reserved topic (AWS disconnects)".into(),
         ));
     }
-    conn.log(format_args!(
-        "PUBLISH {} qos={}{} ({} bytes)",
-        p.topic,
-        p.qos as u8,
-        if p.dup { " dup" } else { "" },
-        p.payload.len()
-    ));
+    if jobs_req {
+        conn.log(format_args!(
+            "-> {}{} {}",
+            crate::jobs::service::short_topic(&p.topic),
+            if p.dup { " (dup)" } else { "" },
+            crate::jobs::service::short_text(&String::from_utf8_lossy(&p.payload))
+        ));
+    } else {
+        conn.log(format_args!(
+            "PUBLISH {} qos={}{} ({} bytes)",
+            p.topic,
+            p.qos as u8,
+            if p.dup { " dup" } else { "" },
+            p.payload.len()
+        ));
+    }
     if p.qos == QoS::AtLeastOnce {
         if shared.faults.take_drop_puback() {
             conn.log(format_args!("fault: PUBACK {} dropped", p.pkid));

@@ -53,19 +53,20 @@ pub(crate) fn notify(shared: &Shared, msgs: Vec<Msg>) {
 }
 
 fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 300 {
-        format!(
-            "{}…",
-            &s[..s
-                .char_indices()
-                .take_while(|(i, _)| *i < 300)
-                .last()
-                .map_or(0, |(i, c)| i + c.len_utf8())]
-        )
-    } else {
-        s
+    short_text(&v.to_string())
+}
+
+/// At most ~300 characters of `s`, for log lines.
+pub(crate) fn short_text(s: &str) -> String {
+    match s.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
     }
+}
+
+/// `$aws/things/dev1/jobs/x` → `dev1/jobs/x` for log lines.
+pub(crate) fn short_topic(t: &str) -> &str {
+    t.strip_prefix("$aws/things/").unwrap_or(t)
 }
 
 /// Handles a PUBLISH from `client` to a Jobs topic.
@@ -93,9 +94,10 @@ pub(crate) fn on_request(shared: &Arc<Shared>, client: &str, topic: &str, payloa
                 .log
                 .log(client, format_args!("fault: reply on {} dropped", r.topic));
         } else {
-            shared
-                .log
-                .log(client, format_args!("<- {} {}", r.topic, short(&r.payload)));
+            shared.log.log(
+                client,
+                format_args!("<- {} {}", short_topic(&r.topic), short(&r.payload)),
+            );
             let delay = shared.faults.reply_delay();
             let bytes = payload_bytes(&r.payload);
             if delay.is_zero() {
