@@ -247,6 +247,14 @@ fn c_tests_pass_as_c99_and_as_cxx11() {
                         "ok   {name}: {}",
                         String::from_utf8_lossy(&out.stdout).trim()
                     );
+                    // Under a wrapper (valgrind), show its verdict in the log.
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    for line in stderr
+                        .lines()
+                        .filter(|l| l.contains("ERROR SUMMARY") || l.contains("definitely lost"))
+                    {
+                        println!("     {line}");
+                    }
                 }
                 Ok(out) => failures.push(format!(
                     "{name} exited with {}\n--- stdout\n{}--- stderr\n{}",
