@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 /* Not valid UTF-8: a lone continuation byte, and a truncated two-byte sequence. */
 static const char BAD_UTF8[] = "topic/\x80/x";
@@ -665,7 +666,8 @@ static void test_round_trip(const char *host, uint16_t port) {
     uint16_t packet_id = 0;
     uint8_t granted = 99;
     uint64_t value = 0;
-    unsigned long tag = (unsigned long)time(NULL) ^ (unsigned long)clock();
+    /* Unique per process, so parallel runs (ctest -j, C and C++ builds) never share a client id. */
+    unsigned long tag = ((unsigned long)getpid() << 16) ^ (unsigned long)time(NULL);
 
     snprintf(client_id, sizeof client_id, "iotjobs-c-args-%lx", tag);
     snprintf(filter, sizeof filter, "iotjobs-test/%lx/+", tag);
