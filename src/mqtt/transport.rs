@@ -523,11 +523,17 @@ mod tests {
     use super::*;
     use tokio::net::TcpListener;
 
-    fn rt() -> tokio::runtime::Runtime {
+    /// Runs a test body on a fresh runtime, failing it instead of hanging after 20 s.
+    fn run<F: std::future::Future<Output = ()>>(body: F) {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(20), body)
+                    .await
+                    .expect("test timed out")
+            })
     }
 
     fn ep(host: &str, port: u16, kind: TransportKind) -> Endpoint {
@@ -568,7 +574,7 @@ mod tests {
 
     #[test]
     fn tcp_round_trip_and_close() {
-        rt().block_on(async {
+        run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let port = l.local_addr().unwrap().port();
             let server = tokio::spawn(async move {
@@ -594,7 +600,7 @@ mod tests {
 
     #[test]
     fn errors_are_classified() {
-        rt().block_on(async {
+        run(async {
             // A port nobody listens on (bound, then released).
             let port = {
                 let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -632,7 +638,7 @@ mod tests {
 
     #[test]
     fn tls_to_a_non_tls_server_is_a_tls_error() {
-        rt().block_on(async {
+        run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let port = l.local_addr().unwrap().port();
             tokio::spawn(async move {
@@ -656,6 +662,189 @@ mod tests {
             .unwrap_err();
             assert!(e.is_tls(), "{e}");
             assert!(e.to_string().contains(&format!("localhost:{port}")), "{e}");
+        });
+    }
+
+    use std::sync::Mutex;
+    use tokio_tungstenite::tungstenite::handshake::server::{
+        Request as ServerRequest, Response as ServerResponse,
+    };
+
+    /// An in-process WebSocket server: accepts one client, records the request line and the
+    /// subprotocol it asked for, answers `mqtt` (unless `echo_protocol` is false), then runs
+    /// `script` on the connection.
+    // The callback signature (with its large error type) is tungstenite's.
+    #[allow(clippy::result_large_err)]
+    async fn ws_server<F, Fut>(
+        echo_protocol: bool,
+        script: F,
+    ) -> (u16, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>)
+    where
+        F: FnOnce(WebSocketStream<TcpStream>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let task = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            let cb = move |req: &ServerRequest, mut resp: ServerResponse| {
+                let mut v = seen2.lock().unwrap();
+                v.push(req.uri().to_string());
+                let proto = req
+                    .headers()
+                    .get("sec-websocket-protocol")
+                    .map(|h| h.to_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                v.push(proto);
+                v.push(
+                    req.headers()
+                        .get("x-test")
+                        .map(|h| h.to_str().unwrap().to_owned())
+                        .unwrap_or_default(),
+                );
+                if echo_protocol {
+                    resp.headers_mut()
+                        .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
+                }
+                Ok(resp)
+            };
+            if let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await {
+                script(ws).await;
+            }
+        });
+        (port, seen, task)
+    }
+
+    #[test]
+    fn websocket_reads_are_cancel_safe_and_in_order() {
+        run(async {
+            const N: usize = 300;
+            let (port, _, server) = ws_server(true, |mut ws| async move {
+                for i in 0..N {
+                    let msg = vec![(i % 251) as u8; 1 + i % 700];
+                    ws.send(Message::Binary(msg.into())).await.unwrap();
+                    if i % 7 == 0 {
+                        tokio::time::sleep(Duration::from_micros(300)).await;
+                    }
+                }
+                ws.close(None).await.unwrap();
+                while ws.next().await.is_some() {}
+            })
+            .await;
+            let mut st =
+                Stream::connect(&ep("127.0.0.1", port, TransportKind::WebSocket), None, None)
+                    .await
+                    .unwrap();
+            let mut buf = BytesMut::new();
+            let mut cancelled = 0usize;
+            loop {
+                // A timer that often wins: dropping read_buf mid-way must lose nothing.
+                tokio::select! {
+                    r = st.read_buf(&mut buf) => if r.unwrap() == 0 { break },
+                    _ = tokio::time::sleep(Duration::from_micros(50)) => cancelled += 1,
+                }
+            }
+            let expected: Vec<u8> = (0..N)
+                .flat_map(|i| vec![(i % 251) as u8; 1 + i % 700])
+                .collect();
+            assert_eq!(buf.len(), expected.len());
+            assert!(buf[..] == expected[..]);
+            assert!(cancelled > 0, "the test never cancelled a read");
+            // Completes the close handshake the server is waiting for.
+            st.shutdown().await;
+            server.await.unwrap();
+        });
+    }
+
+    #[test]
+    fn tcp_reads_are_cancel_safe_and_in_order() {
+        run(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            let expected: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+            let data = expected.clone();
+            let server = tokio::spawn(async move {
+                let (mut s, _) = l.accept().await.unwrap();
+                for chunk in data.chunks(1000) {
+                    s.write_all(chunk).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            });
+            let mut st = Stream::connect(&ep("127.0.0.1", port, TransportKind::Tcp), None, None)
+                .await
+                .unwrap();
+            let mut buf = BytesMut::new();
+            loop {
+                tokio::select! {
+                    r = st.read_buf(&mut buf) => if r.unwrap() == 0 { break },
+                    _ = tokio::time::sleep(Duration::from_micros(50)) => {}
+                }
+            }
+            assert!(buf[..] == expected[..]);
+            server.await.unwrap();
+        });
+    }
+
+    #[test]
+    fn websocket_handshake_hook_ping_text_and_close() {
+        run(async {
+            let (port, seen, server) = ws_server(true, |mut ws| async move {
+                // Binary MQTT bytes from the client arrive as one binary message.
+                match ws.next().await {
+                    Some(Ok(Message::Binary(b))) => assert_eq!(&b[..], b"\x10\x00"),
+                    other => panic!("{other:?}"),
+                }
+                ws.send(Message::Ping(b"p".to_vec().into())).await.unwrap();
+                ws.send(Message::Binary(Vec::new().into())).await.unwrap();
+                ws.send(Message::Binary(b"ok".to_vec().into()))
+                    .await
+                    .unwrap();
+                // The client answered the ping by itself.
+                match ws.next().await {
+                    Some(Ok(Message::Pong(p))) => assert_eq!(&p[..], b"p"),
+                    other => panic!("{other:?}"),
+                }
+                ws.send(Message::Text("nope".into())).await.unwrap();
+                ws.close(None).await.unwrap();
+                while ws.next().await.is_some() {}
+            })
+            .await;
+            let hook = |req: &mut WsRequest| {
+                *req.uri_mut() = "ws://127.0.0.1/mqtt?signed=1".parse().unwrap();
+                req.headers_mut()
+                    .insert("x-test", HeaderValue::from_static("hooked"));
+            };
+            let mut e = ep("127.0.0.1", port, TransportKind::WebSocket);
+            e.ws_path = "mqtt".into();
+            let mut st = Stream::connect(&e, None, Some(&hook)).await.unwrap();
+            assert_eq!(
+                *seen.lock().unwrap(),
+                vec!["/mqtt?signed=1".to_owned(), "mqtt".into(), "hooked".into()]
+            );
+            st.write_all(b"\x10\x00").await.unwrap();
+            let mut buf = BytesMut::new();
+            // The empty message is skipped (Ok(0) would mean "closed").
+            assert_eq!(st.read_buf(&mut buf).await.unwrap(), 2);
+            assert_eq!(&buf[..], b"ok");
+            let err = st.read_buf(&mut buf).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            assert_eq!(st.read_buf(&mut buf).await.unwrap(), 0);
+            st.shutdown().await;
+            server.await.unwrap();
+        });
+    }
+
+    #[test]
+    fn websocket_without_the_mqtt_subprotocol_is_refused() {
+        run(async {
+            let (port, _, server) = ws_server(false, |_ws| async {}).await;
+            let e = Stream::connect(&ep("127.0.0.1", port, TransportKind::WebSocket), None, None)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), TransportErrorKind::WebSocket, "{e}");
+            let _ = server.await;
         });
     }
 }
