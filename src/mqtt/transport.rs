@@ -382,6 +382,10 @@ fn ws_failure(url: &str, e: tungstenite::Error) -> TransportError {
         }
     }
     let detail = match &e {
+        tungstenite::Error::Http(resp) if resp.status().as_u16() == 403 => format!(
+            "HTTP status {} (for AWS SigV4: check the credentials, the region and the clock)",
+            resp.status()
+        ),
         tungstenite::Error::Http(resp) => format!("HTTP status {}", resp.status()),
         other => other.to_string(),
     };
@@ -433,7 +437,13 @@ impl Stream {
         if let Some(hook) = request_hook {
             hook(&mut req);
         }
-        let url = req.uri().to_string();
+        // Without the query: a presigned query carries a signature and a session token.
+        let url = {
+            let u = req.uri();
+            let scheme = u.scheme_str().unwrap_or("ws");
+            let authority = u.authority().map(|a| a.as_str()).unwrap_or_default();
+            format!("{scheme}://{authority}{}", u.path())
+        };
         // MQTT enforces its own packet limit; this only guards against absurd frames.
         let config = WebSocketConfig::default()
             .max_message_size(Some(64 << 20))
@@ -844,6 +854,27 @@ mod tests {
                 .await
                 .unwrap_err();
             assert_eq!(e.kind(), TransportErrorKind::WebSocket, "{e}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("ws://127.0.0.1:{port}/mqtt ")),
+                "{e}"
+            );
+            let _ = server.await;
+            // A presigned query (signature, session token) never appears in error messages.
+            let (port, _, server) = ws_server(false, |_ws| async {}).await;
+            let hook = move |req: &mut WsRequest| {
+                *req.uri_mut() = format!("ws://127.0.0.1:{port}/mqtt?X-Amz-Security-Token=secret")
+                    .parse()
+                    .unwrap();
+            };
+            let e = Stream::connect(
+                &ep("127.0.0.1", port, TransportKind::WebSocket),
+                None,
+                Some(&hook),
+            )
+            .await
+            .unwrap_err();
+            assert!(!e.to_string().contains("secret"), "{e}");
             let _ = server.await;
         });
     }
