@@ -331,7 +331,12 @@ impl Inner {
 
     fn finish_resubscribe_if_done(&mut self, fx: &mut Effects) {
         if self.status == Status::Resubscribing && self.resub_pending == 0 {
-            self.status = Status::Draining;
+            // Nothing queued: online at once, so a request made from on_online goes straight out.
+            self.status = if self.queue.is_empty() {
+                Status::Online
+            } else {
+                Status::Draining
+            };
             if !self.online_announced {
                 self.online_announced = true;
                 fx.online = true;
