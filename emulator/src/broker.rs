@@ -180,6 +180,9 @@ pub(crate) struct Shared {
     pub log: Logger,
     pub jobs: Mutex<JobsService>,
     pub rt: OnceLock<tokio::runtime::Handle>,
+    pub ws_requests: Mutex<Vec<crate::WsRequest>>,
+    /// Restart requests, one sender per listener.
+    pub restarts: Mutex<Vec<UnboundedSender<std::time::Duration>>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -200,6 +203,8 @@ impl Shared {
             log,
             jobs: Mutex::new(jobs),
             rt: OnceLock::new(),
+            ws_requests: Mutex::new(Vec::new()),
+            restarts: Mutex::new(Vec::new()),
         }
     }
 
@@ -245,6 +250,21 @@ impl Shared {
         let q = s.matching_qos(topic_name).unwrap_or(QoS::AtMostOnce);
         s.push(Publish::from_bytes(topic_name, q, payload));
         true
+    }
+
+    pub fn ws_requests_push(&self, r: crate::WsRequest) {
+        let mut v = lock(&self.ws_requests);
+        if v.len() >= 1000 {
+            v.remove(0);
+        }
+        v.push(r);
+    }
+
+    /// Closes every listener and connection; listeners rebind after `down_for`.
+    pub fn restart_listeners(&self, down_for: std::time::Duration) {
+        for tx in lock(&self.restarts).iter() {
+            let _ = tx.send(down_for);
+        }
     }
 
     pub fn cut(&self, client_id: &str) -> bool {

@@ -26,6 +26,8 @@ SERVE OPTIONS:
     --key FILE            server private key (PEM)
     --client-ca FILE      CA (PEM) that client certificates must chain to (required)
     --ws-port PORT        also listen for MQTT over WebSocket (ws://HOST:PORT/mqtt)
+    --wss-port PORT       also listen for MQTT over secure WebSocket (wss://localhost:PORT/mqtt,
+                          server certificate only, SigV4 query not checked); needs --cert, --key
     --minute-ms N         length of a step-timer minute in milliseconds (default 60000)
     --aws-keepalive       clamp keep-alive to AWS's 30..1200 s instead of the client's value
     --max-payload BYTES   largest PUBLISH payload (default 131072, AWS's 128 KiB)
@@ -44,6 +46,10 @@ CTL COMMANDS (iotjobs-emulator ctl [--host ADDR] --port CONTROL_PORT …):
     list-executions [--json]
     list-jobs [--json]
     clients
+    cut --client ID | blackhole --client ID
+    throttle --count N | drop-replies --count N | drop-pubacks --count N
+    refuse-connack --code C --count N | refuse-suback --filter F --count N
+    reply-delay --ms N | restart --down-ms N
     wait --id JOB --thing THING --status S[,S…] [--timeout SECONDS]
         waits until the execution has one of the statuses (exit 1 on timeout)
 ";
@@ -149,6 +155,7 @@ fn serve(mut args: Args) -> Result<(), String> {
     let control = args.port("--control-port")?.unwrap_or(0);
     let tls_port = args.port("--tls-port")?;
     let ws_port = args.port("--ws-port")?;
+    let wss_port = args.port("--wss-port")?;
     let cert = args.value("--cert")?;
     let key = args.value("--key")?;
     let ca = args.value("--client-ca")?;
@@ -171,6 +178,20 @@ fn serve(mut args: Args) -> Result<(), String> {
     let aws_keepalive = args.switch("--aws-keepalive");
     let quiet = args.switch("--quiet");
     args.finish()?;
+    let wss = match (wss_port, &cert, &key) {
+        (None, _, _) => None,
+        (Some(p), Some(c), Some(k)) => Some(crate::WssConfig {
+            bind: SocketAddr::new(ip, p),
+            cert: PathBuf::from(c),
+            key: PathBuf::from(k),
+        }),
+        _ => return Err("--wss-port needs --cert and --key".to_string()),
+    };
+    let (cert, key) = if tls_port.is_none() && ca.is_none() {
+        (None, None)
+    } else {
+        (cert, key)
+    };
     let tls = match (tls_port, cert, key, ca) {
         (None, None, None, None) => None,
         (Some(p), Some(c), Some(k), Some(a)) => Some(TlsConfig {
@@ -185,6 +206,7 @@ fn serve(mut args: Args) -> Result<(), String> {
         bind: SocketAddr::new(ip, port),
         tls,
         ws: ws_port.map(|p| SocketAddr::new(ip, p)),
+        wss,
         control: Some(SocketAddr::new(ip, control)),
         aws_keepalive_limits: aws_keepalive,
         log: !quiet,
@@ -207,6 +229,9 @@ fn serve(mut args: Args) -> Result<(), String> {
     }
     if let Some(w) = emu.ws_addr() {
         line.push_str(&format!(" ws={w}"));
+    }
+    if let Some(w) = emu.wss_addr() {
+        line.push_str(&format!(" wss={w}"));
     }
     println!("{line}");
     let _ = std::io::stdout().flush();
@@ -287,6 +312,12 @@ impl CtlClient {
             Err(v["error"].as_str().unwrap_or("unknown error").to_string())
         }
     }
+}
+
+fn num_arg(args: &mut Args, name: &str) -> Result<u64, String> {
+    let v = args.required(name)?;
+    v.parse()
+        .map_err(|_| format!("{name} {v:?} is not a non-negative number"))
 }
 
 fn parse_doc(s: &str) -> Result<Value, String> {
@@ -388,6 +419,47 @@ fn ctl(mut args: Args) -> Result<(), String> {
             for id in v.as_array().into_iter().flatten() {
                 println!("{}", id.as_str().unwrap_or_default());
             }
+        }
+        "cut" | "blackhole" => {
+            let client = args.required("--client")?;
+            args.finish()?;
+            let hit = c.call(&json!({"cmd": cmd, "client": client}))?;
+            if hit != json!(true) {
+                return Err(format!("client {client} is not connected"));
+            }
+            println!("{cmd}: {client}");
+        }
+        "throttle" | "drop-replies" | "drop-pubacks" => {
+            let n = num_arg(&mut args, "--count")?;
+            args.finish()?;
+            c.call(&json!({"cmd": cmd, "count": n}))?;
+            println!("{cmd}: next {n}");
+        }
+        "refuse-connack" => {
+            let code = num_arg(&mut args, "--code")?;
+            let n = num_arg(&mut args, "--count")?;
+            args.finish()?;
+            c.call(&json!({"cmd": cmd, "code": code, "count": n}))?;
+            println!("refuse-connack: next {n} with code {code}");
+        }
+        "refuse-suback" => {
+            let filter = args.required("--filter")?;
+            let n = num_arg(&mut args, "--count")?;
+            args.finish()?;
+            c.call(&json!({"cmd": cmd, "filter": filter, "count": n}))?;
+            println!("refuse-suback: next {n} for {filter}");
+        }
+        "reply-delay" => {
+            let ms = num_arg(&mut args, "--ms")?;
+            args.finish()?;
+            c.call(&json!({"cmd": cmd, "ms": ms}))?;
+            println!("reply-delay: {ms} ms");
+        }
+        "restart" => {
+            let ms = num_arg(&mut args, "--down-ms")?;
+            args.finish()?;
+            c.call(&json!({"cmd": cmd, "down_ms": ms}))?;
+            println!("restart: listeners down for {ms} ms");
         }
         "wait" => {
             let id = args.required("--id")?;

@@ -17,8 +17,12 @@
 //! | `list-executions` | | array of executions |
 //! | `list-jobs` | | array of jobs |
 //! | `clients` | | array of connected client ids |
-//! | `cut` | `client` | bool |
-//! | `throttle` / `drop-replies` | `count` | `null` |
+//! | `cut` / `blackhole` | `client` | bool (false: not connected) |
+//! | `throttle` / `drop-replies` / `drop-pubacks` | `count` | `null` |
+//! | `refuse-connack` | `code`, `count` | `null` |
+//! | `refuse-suback` | `filter`, `count` | `null` |
+//! | `reply-delay` | `ms` | `null` |
+//! | `restart` | `down_ms` | `null` (listeners close, rebind after down_ms) |
 //!
 //! Example with a shell: `echo '{"cmd":"list-jobs"}' | nc 127.0.0.1 PORT`, or the
 //! `iotjobs-emulator ctl --port PORT …` subcommands.
@@ -115,6 +119,12 @@ fn str_field<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
         .ok_or_else(|| format!("missing string field {k:?}"))
 }
 
+fn num_field(req: &Value, k: &str) -> Result<u64, String> {
+    req.get(k)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("missing number field {k:?}"))
+}
+
 /// Executes one control request.
 pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
     let cmd = str_field(req, "cmd")?;
@@ -156,16 +166,37 @@ pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
         "list-jobs" => Ok(Value::Array(list_jobs(shared))),
         "clients" => Ok(json!(shared.connected_clients())),
         "cut" => Ok(json!(shared.cut(str_field(req, "client")?))),
-        "throttle" | "drop-replies" => {
-            let n = req
-                .get("count")
-                .and_then(Value::as_u64)
-                .ok_or("missing number field \"count\"")? as usize;
-            if cmd == "throttle" {
-                shared.faults.set_throttle(n);
-            } else {
-                shared.faults.set_drop_replies(n);
+        "blackhole" => Ok(json!(shared.blackhole(str_field(req, "client")?))),
+        "throttle" | "drop-replies" | "drop-pubacks" => {
+            let n = num_field(req, "count")? as usize;
+            match cmd {
+                "throttle" => shared.faults.set_throttle(n),
+                "drop-replies" => shared.faults.set_drop_replies(n),
+                _ => shared.faults.set_drop_pubacks(n),
             }
+            Ok(Value::Null)
+        }
+        "refuse-connack" => {
+            let code = u8::try_from(num_field(req, "code")?).map_err(|_| "code must be 1-5")?;
+            shared
+                .faults
+                .set_refuse_connack(code, num_field(req, "count")? as usize);
+            Ok(Value::Null)
+        }
+        "refuse-suback" => {
+            shared
+                .faults
+                .set_refuse_suback(str_field(req, "filter")?, num_field(req, "count")? as usize);
+            Ok(Value::Null)
+        }
+        "reply-delay" => {
+            shared
+                .faults
+                .set_reply_delay(std::time::Duration::from_millis(num_field(req, "ms")?));
+            Ok(Value::Null)
+        }
+        "restart" => {
+            shared.restart_listeners(std::time::Duration::from_millis(num_field(req, "down_ms")?));
             Ok(Value::Null)
         }
         other => Err(format!("unknown cmd {other:?}")),

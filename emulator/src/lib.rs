@@ -57,7 +57,7 @@ use bytes::Bytes;
 pub use rumqttc::mqttbytes::v4::Packet;
 pub use rumqttc::mqttbytes::QoS;
 use server::Kind;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::mpsc::unbounded_channel;
 
 /// TLS listener settings: the server presents `cert`/`key` (PEM) and requires a client
 /// certificate that chains to `client_ca` (PEM).
@@ -67,6 +67,24 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub client_ca: PathBuf,
+}
+
+/// MQTT over secure WebSocket (AWS's SigV4 path): TLS with server authentication only, path
+/// `/mqtt`. The SigV4 query is not verified; [`Emulator::ws_requests`] shows what arrived.
+#[derive(Clone, Debug)]
+pub struct WssConfig {
+    pub bind: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// One WebSocket upgrade request as the server received it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsRequest {
+    /// Request target, e.g. `/mqtt?X-Amz-Algorithm=…`.
+    pub uri: String,
+    /// Header names (lower case) and values, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Emulator settings. `Default`: plain MQTT on 127.0.0.1:0 (a free port), no TLS, no WebSocket,
@@ -80,6 +98,8 @@ pub struct EmulatorConfig {
     pub tls: Option<TlsConfig>,
     /// Optional MQTT-over-WebSocket listener (plain ws, path `/mqtt`).
     pub ws: Option<SocketAddr>,
+    /// Optional MQTT-over-secure-WebSocket listener.
+    pub wss: Option<WssConfig>,
     /// Optional control port (line-based JSON, see [`control`]).
     pub control: Option<SocketAddr>,
     /// Largest PUBLISH payload accepted (AWS: 128 KiB); bigger ones close the connection.
@@ -102,6 +122,7 @@ impl Default for EmulatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: None,
             ws: None,
+            wss: None,
             control: None,
             max_payload: 128 * 1024,
             aws_keepalive_limits: false,
@@ -138,8 +159,8 @@ pub struct Emulator {
     mqtt: SocketAddr,
     tls: Option<SocketAddr>,
     ws: Option<SocketAddr>,
+    wss: Option<SocketAddr>,
     control: Option<SocketAddr>,
-    restarts: Vec<UnboundedSender<Duration>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -182,29 +203,41 @@ impl Emulator {
         let mut ctx = transport::AcceptCtx::default();
         let tls_l = match &cfg.tls {
             Some(t) => {
-                ctx.tls = Some(transport::tls_acceptor(&t.cert, &t.key, &t.client_ca)?);
+                ctx.tls = Some(transport::tls_acceptor(
+                    &t.cert,
+                    &t.key,
+                    Some(&t.client_ca),
+                )?);
                 Some(bind(t.bind, "MQTT over TLS")?)
             }
             None => None,
         };
         let ws_l = cfg.ws.map(|a| bind(a, "MQTT over WebSocket")).transpose()?;
+        let wss_l = match &cfg.wss {
+            Some(w) => {
+                ctx.wss = Some(transport::tls_acceptor(&w.cert, &w.key, None)?);
+                Some(bind(w.bind, "MQTT over secure WebSocket")?)
+            }
+            None => None,
+        };
         let ctl_l = cfg.control.map(|a| bind(a, "control")).transpose()?;
         let mqtt = mqtt_l.local_addr()?;
         let tls = tls_l.as_ref().map(|l| l.local_addr()).transpose()?;
         let ws = ws_l.as_ref().map(|l| l.local_addr()).transpose()?;
+        let wss = wss_l.as_ref().map(|l| l.local_addr()).transpose()?;
         let control = ctl_l.as_ref().map(|l| l.local_addr()).transpose()?;
         let shared = Arc::new(Shared::new(cfg));
         let ctx = Arc::new(ctx);
-        let mut restarts = Vec::new();
         let mut listeners = Vec::new();
         for (kind, l) in [
             (Kind::Tcp, Some(mqtt_l)),
             (Kind::Tls, tls_l),
             (Kind::Ws, ws_l),
+            (Kind::Wss, wss_l),
         ] {
             if let Some(l) = l {
                 let (tx, rx) = unbounded_channel();
-                restarts.push(tx);
+                lock(&shared.restarts).push(tx);
                 listeners.push((kind, l, rx));
             }
         }
@@ -233,8 +266,8 @@ impl Emulator {
             mqtt,
             tls,
             ws,
+            wss,
             control,
-            restarts,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -252,6 +285,16 @@ impl Emulator {
     pub fn ws_addr(&self) -> Option<SocketAddr> {
         self.ws
     }
+    /// The secure WebSocket listener, when configured (URL `wss://localhost:PORT/mqtt`).
+    pub fn wss_addr(&self) -> Option<SocketAddr> {
+        self.wss
+    }
+
+    /// Every WebSocket upgrade request received (ws and wss; the last 1000).
+    pub fn ws_requests(&self) -> Vec<WsRequest> {
+        lock(&self.shared.ws_requests).clone()
+    }
+
     /// The control port, when configured.
     pub fn control_addr(&self) -> Option<SocketAddr> {
         self.control
@@ -359,9 +402,7 @@ impl Emulator {
     /// Closes every listener and connection, and binds the same ports again after `down_for`.
     /// Returns at once; the restart happens on the emulator thread.
     pub fn restart_listener(&self, down_for: Duration) {
-        for tx in &self.restarts {
-            let _ = tx.send(down_for);
-        }
+        self.shared.restart_listeners(down_for);
     }
 
     /// Server-originated publish to every matching subscriber. `qos` above 1 is treated as 1.

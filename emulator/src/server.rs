@@ -35,6 +35,7 @@ pub(crate) enum Kind {
     Tcp,
     Tls,
     Ws,
+    Wss,
 }
 
 /// Accept loop for one listener. `restart` carries restart requests (down time).

@@ -22,14 +22,20 @@ use crate::server::{serve, Kind};
 #[derive(Default)]
 pub(crate) struct AcceptCtx {
     pub tls: Option<TlsAcceptor>,
+    pub wss: Option<TlsAcceptor>,
 }
 
-/// Builds the TLS acceptor: server certificate chain + key, client certificates required and
-/// verified against `client_ca`.
+/// ALPN protocols the TLS listeners accept: AWS's `x-amzn-mqtt-ca` (MQTT with a certificate on
+/// port 443), `mqtt` (custom authorizer) and `http/1.1` (WebSocket). A client offering none of
+/// these fails the handshake, as with AWS; a client offering no ALPN is fine.
+pub const ALPN: [&[u8]; 3] = [b"x-amzn-mqtt-ca", b"mqtt", b"http/1.1"];
+
+/// Builds a TLS acceptor: server certificate chain + key; when `client_ca` is given, client
+/// certificates are required and verified against it.
 pub(crate) fn tls_acceptor(
     cert: &Path,
     key: &Path,
-    client_ca: &Path,
+    client_ca: Option<&Path>,
 ) -> std::io::Result<TlsAcceptor> {
     let bad = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
         std::io::Error::new(
@@ -45,26 +51,31 @@ pub(crate) fn tls_acceptor(
         return Err(bad("server certificate", cert, &"no CERTIFICATE in file"));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("server key", key, &e))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in
-        CertificateDer::pem_file_iter(client_ca).map_err(|e| bad("client CA", client_ca, &e))?
-    {
-        let c = c.map_err(|e| bad("client CA", client_ca, &e))?;
-        roots.add(c).map_err(|e| bad("client CA", client_ca, &e))?;
-    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .map_err(|e| bad("client CA", client_ca, &e))?;
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| bad("TLS", cert, &e))?
-        .with_client_cert_verifier(verifier)
+        .map_err(|e| bad("TLS", cert, &e))?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| bad("client CA", ca, &e))? {
+                let c = c.map_err(|e| bad("client CA", ca, &e))?;
+                roots.add(c).map_err(|e| bad("client CA", ca, &e))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| bad("client CA", ca, &e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder
         .with_single_cert(chain, key)
         .map_err(|e| bad("server certificate/key", cert, &e))?;
+    cfg.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
@@ -75,30 +86,61 @@ pub(crate) async fn accept(
     peer: SocketAddr,
     ctx: Arc<AcceptCtx>,
 ) {
-    match kind {
-        Kind::Tcp => serve(shared, sock, peer, kind).await,
-        Kind::Tls => {
-            let Some(acc) = ctx.tls.clone() else { return };
-            let hs = tokio::time::timeout(shared.cfg.connect_timeout, acc.accept(sock)).await;
-            match hs {
-                Ok(Ok(tls)) => serve(shared, tls, peer, kind).await,
-                Ok(Err(e)) => shared.log.log(
-                    &format!("<{peer} Tls>"),
-                    format_args!("TLS handshake failed: {e}"),
+    let acceptor = match kind {
+        Kind::Tcp => return serve(shared, sock, peer, kind).await,
+        Kind::Ws => return websocket(shared, sock, peer, kind).await,
+        Kind::Tls => ctx.tls.clone(),
+        Kind::Wss => ctx.wss.clone(),
+    };
+    let Some(acc) = acceptor else { return };
+    let who = format!("<{peer} {kind:?}>");
+    match tokio::time::timeout(shared.cfg.connect_timeout, acc.accept(sock)).await {
+        Ok(Ok(tls)) => {
+            let (_, c) = tls.get_ref();
+            shared.log.log(
+                &who,
+                format_args!(
+                    "TLS ok: SNI {:?}, ALPN {:?}",
+                    c.server_name().unwrap_or("-"),
+                    c.alpn_protocol().map(String::from_utf8_lossy)
                 ),
-                Err(_) => shared.log.log(
-                    &format!("<{peer} Tls>"),
-                    format_args!("TLS handshake timed out"),
-                ),
+            );
+            if kind == Kind::Wss {
+                websocket(shared, tls, peer, kind).await
+            } else {
+                serve(shared, tls, peer, kind).await
             }
         }
-        Kind::Ws => websocket(shared, sock, peer).await,
+        Ok(Err(e)) => shared
+            .log
+            .log(&who, format_args!("TLS handshake failed: {e}")),
+        Err(_) => shared
+            .log
+            .log(&who, format_args!("TLS handshake timed out")),
     }
 }
 
-/// Chooses the WebSocket subprotocol: `mqtt` or `mqttv3.1`; refuses other paths.
+/// Chooses the WebSocket subprotocol: `mqtt` or `mqttv3.1`; refuses other paths. Every
+/// upgrade request is kept (URI and headers) for [`crate::Emulator::ws_requests`].
 #[allow(clippy::result_large_err)]
-fn ws_callback(req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+fn ws_callback(
+    shared: &Shared,
+    req: &Request,
+    mut resp: Response,
+) -> Result<Response, ErrorResponse> {
+    shared.ws_requests_push(crate::WsRequest {
+        uri: req.uri().to_string(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    });
     if req.uri().path() != "/mqtt" {
         let mut e = ErrorResponse::new(Some("MQTT over WebSocket lives at /mqtt".into()));
         *e.status_mut() = StatusCode::NOT_FOUND;
@@ -123,11 +165,17 @@ fn ws_callback(req: &Request, mut resp: Response) -> Result<Response, ErrorRespo
     Ok(resp)
 }
 
-async fn websocket(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
-    let who = format!("<{peer} Ws>");
+async fn websocket<S>(shared: Arc<Shared>, sock: S, peer: SocketAddr, kind: Kind)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let who = format!("<{peer} {kind:?}>");
+    let sh = shared.clone();
+    #[allow(clippy::result_large_err)]
+    let cb = move |req: &Request, resp: Response| ws_callback(&sh, req, resp);
     let hs = tokio::time::timeout(
         shared.cfg.connect_timeout,
-        tokio_tungstenite::accept_hdr_async(sock, ws_callback),
+        tokio_tungstenite::accept_hdr_async(sock, cb),
     )
     .await;
     let ws = match hs {
@@ -147,7 +195,7 @@ async fn websocket(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     };
     // Bridge WebSocket binary frames to a byte pipe that the MQTT session reads and writes.
     let (mqtt_side, mut pump_side) = tokio::io::duplex(256 * 1024);
-    let session = tokio::spawn(serve(shared.clone(), mqtt_side, peer, Kind::Ws));
+    let session = tokio::spawn(serve(shared.clone(), mqtt_side, peer, kind));
     let (mut sink, mut stream) = ws.split();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

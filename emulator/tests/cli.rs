@@ -145,6 +145,26 @@ fn ctl_round_trip() {
     let o = ctl(&s, &["describe-execution", "--id", "j1", "--thing", "a"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["jobDocument"]["op"], "x");
+    let o = ctl(&s, &["cut", "--client", "nobody"]);
+    assert!(!o.status.success() && text(&o).contains("not connected"));
+    for args in [
+        &["throttle", "--count", "1"][..],
+        &["drop-replies", "--count", "0"],
+        &["drop-pubacks", "--count", "0"],
+        &["refuse-connack", "--code", "5", "--count", "0"],
+        &["refuse-suback", "--filter", "a/b", "--count", "0"],
+        &["reply-delay", "--ms", "0"],
+        &["restart", "--down-ms", "50"],
+    ] {
+        let o = ctl(&s, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    // after the restart the MQTT port is back
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", s.mqtt)).is_err() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let o = ctl(&s, &["nonsense"]);
     assert!(text(&o).contains("unknown ctl command"));
 }

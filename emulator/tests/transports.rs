@@ -263,3 +263,65 @@ fn websocket_with_mqtt_subprotocols() {
         assert!(tokio_tungstenite::client_async(req, tcp).await.is_err());
     });
 }
+
+#[test]
+fn secure_websocket_with_alpn_and_recorded_request() {
+    let Some(dir) = make_certs() else {
+        eprintln!("skipped: openssl not available");
+        return;
+    };
+    let cfg = EmulatorConfig {
+        wss: Some(iotjobs_emulator::WssConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        }),
+        ..Default::default()
+    };
+    let e = Emulator::start(cfg).unwrap();
+    let addr = e.wss_addr().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap())
+        .unwrap();
+    let mut cc = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cc.alpn_protocols = vec![b"http/1.1".to_vec()];
+    rt().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cc))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+        let mut req = format!("wss://localhost:{}/mqtt?X-Amz-Signature=abc", addr.port())
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.unwrap();
+        ws.send(Message::binary(connect_bytes("wss-dev")))
+            .await
+            .unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&msg.into_data()[..], &[0x20, 0x02, 0x00, 0x00]);
+    });
+    let reqs = e.ws_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].uri, "/mqtt?X-Amz-Signature=abc");
+    assert!(reqs[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "sec-websocket-protocol" && v == "mqtt"));
+    drop(e);
+    let _ = std::fs::remove_dir_all(dir);
+}
