@@ -24,7 +24,8 @@ fn main() {
         .expect("cbindgen could not generate the header")
         .write_to_file(&generated);
     if env::var_os("IOTJOBS_UPDATE_HEADER").is_some() {
-        std::fs::copy(&generated, dir.join("include/iotjobs.h")).expect("writing include/iotjobs.h");
+        std::fs::copy(&generated, dir.join("include/iotjobs.h"))
+            .expect("writing include/iotjobs.h");
     }
 
     // Before 1.0 the SONAME carries major.minor: every minor release may break the ABI.

@@ -1119,6 +1119,24 @@ jobs_result jobs_config_set_log(struct jobs_config *cfg,
                                 uint32_t level);
 
 /**
+ * Sets IAM credentials for MQTT over WebSocket with SigV4 (the SDK's
+ * `configureIAMCredentials`); use with `JOBS_TRANSPORT_WEBSOCKET_TLS` on port 443. The upgrade
+ * request is presigned afresh on every connect (service `iotdevicegateway`, the session token
+ * appended unsigned, as AWS IoT requires). `region` NULL means "take it from the endpoint"
+ * (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; NULL `access_key_id` clears the
+ * credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
+ * id), `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty values).
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; strings NULL or NUL-terminated.
+ */
+jobs_result jobs_config_set_iam_credentials(struct jobs_config *cfg,
+                                            const char *access_key_id,
+                                            const char *secret_access_key,
+                                            const char *session_token,
+                                            const char *region);
+
+/**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without
  * connecting. Reads and checks the TLS files now, so a bad key or CA is reported here.
  * On success `*out` owns the connection: free it with `jobs_connection_free`. On error `*out`

@@ -569,3 +569,50 @@ fn oversized_publishes_and_bad_topics_are_refused_before_the_wire() {
     assert!(publishes_in(&emu, "limits").is_empty());
     conn.close();
 }
+
+#[test]
+fn websocket_transport_with_sigv4_signing_connects_and_round_trips() {
+    let emu = Emulator::start(EmulatorConfig {
+        ws: Some("127.0.0.1:0".parse().unwrap()),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let ws = emu.ws_addr().expect("ws listener");
+    let (cb, rx) = observed();
+    let mut cfg = config(&emu, "ws-dev");
+    cfg.port = ws.port();
+    cfg.transport = TransportKind::WebSocket;
+    cfg.sigv4 = Some((
+        "us-east-1".into(),
+        iotjobs::mqtt::sigv4::Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some("token/with+chars".into()),
+        },
+    ));
+    let conn = Connection::new(cfg, cb).unwrap();
+    conn.connect().unwrap();
+    conn.subscribe_sync("$aws/things/ws-dev/jobs/notify", 1, None)
+        .unwrap();
+    emu.publish("$aws/things/ws-dev/jobs/notify", b"{}", 1);
+    wait_for(&rx, |s| {
+        *s == Seen::Message("$aws/things/ws-dev/jobs/notify".into(), b"{}".to_vec())
+    });
+    conn.close();
+}
+
+#[test]
+fn sigv4_needs_a_websocket_transport() {
+    let emu = emulator();
+    let mut cfg = config(&emu, "tcp-sig");
+    cfg.sigv4 = Some((
+        "us-east-1".into(),
+        iotjobs::mqtt::sigv4::Credentials {
+            access_key_id: "A".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        },
+    ));
+    let err = Connection::new(cfg, Callbacks::default()).err().unwrap();
+    assert_eq!(err.code, jobs_result::InvalidArgument);
+}

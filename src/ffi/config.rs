@@ -102,6 +102,8 @@ pub type jobs_log_callback =
 pub struct jobs_config {
     pub(crate) conn: ConnectionConfig,
     pub(crate) alpn_set: bool,
+    /// IAM credentials and an optional explicit region (else taken from the endpoint).
+    pub(crate) iam: Option<(Option<String>, crate::mqtt::sigv4::Credentials)>,
     pub(crate) user_data: UserData,
     pub(crate) on_online: jobs_state_callback,
     pub(crate) on_offline: jobs_state_callback,
@@ -141,6 +143,7 @@ pub unsafe extern "C" fn jobs_config_new(out: *mut *mut jobs_config) -> jobs_res
         let cfg = Box::new(jobs_config {
             conn: ConnectionConfig::default(),
             alpn_set: false,
+            iam: None,
             user_data: UserData(std::ptr::null_mut()),
             on_online: None,
             on_offline: None,
@@ -686,6 +689,50 @@ pub unsafe extern "C" fn jobs_config_set_log(
         }
         c.on_log = on_log;
         c.log_level = level;
+        Ok(())
+    })
+}
+
+/// Sets IAM credentials for MQTT over WebSocket with SigV4 (the SDK's
+/// `configureIAMCredentials`); use with `JOBS_TRANSPORT_WEBSOCKET_TLS` on port 443. The upgrade
+/// request is presigned afresh on every connect (service `iotdevicegateway`, the session token
+/// appended unsigned, as AWS IoT requires). `region` NULL means "take it from the endpoint"
+/// (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; NULL `access_key_id` clears the
+/// credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
+/// id), `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty values).
+///
+/// # Safety
+/// `cfg` is NULL or a live config; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_iam_credentials(
+    cfg: *mut jobs_config,
+    access_key_id: *const c_char,
+    secret_access_key: *const c_char,
+    session_token: *const c_char,
+    region: *const c_char,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let Some(key) = opt_str_arg(access_key_id, "access_key_id")? else {
+            c.iam = None;
+            return Ok(());
+        };
+        let secret = str_arg(secret_access_key, "secret_access_key")?;
+        let token = opt_str_arg(session_token, "session_token")?;
+        let region = opt_str_arg(region, "region")?;
+        if key.is_empty() || secret.is_empty() || region == Some("") {
+            return Err(invalid(
+                "access key id, secret and region must not be empty",
+            ));
+        }
+        c.iam = Some((
+            region.map(str::to_owned),
+            crate::mqtt::sigv4::Credentials {
+                access_key_id: key.to_owned(),
+                secret_access_key: secret.to_owned(),
+                session_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+            },
+        ));
         Ok(())
     })
 }

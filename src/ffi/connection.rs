@@ -202,13 +202,33 @@ fn conn_arg<'a>(conn: *const jobs_connection) -> Result<&'a Connection> {
     unsafe { handle_arg(conn, "connection").map(|c| &c.conn) }
 }
 
-/// The engine configuration a config describes, with ALPN filled in for AWS's port 443.
-pub(crate) fn connection_config(cfg: &jobs_config) -> crate::mqtt::config::ConnectionConfig {
+/// The engine configuration a config describes: ALPN filled in for AWS's port 443, and the
+/// SigV4 region taken from the endpoint when not given.
+pub(crate) fn connection_config(
+    cfg: &jobs_config,
+) -> Result<crate::mqtt::config::ConnectionConfig> {
     let mut conn = cfg.conn.clone();
     if !cfg.alpn_set && conn.port == 443 && conn.transport == TransportKind::Tls {
-        conn.tls.alpn = vec![b"x-amzn-mqtt-ca".to_vec()];
+        conn.tls.alpn = vec![crate::mqtt::tls::ALPN_AWS_MQTT_CA.to_vec()];
     }
-    conn
+    if let Some((region, creds)) = &cfg.iam {
+        let region = match region {
+            Some(r) => r.clone(),
+            None => crate::mqtt::sigv4::region_from_endpoint(&conn.host)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Error::new(
+                        jobs_result::IncompleteConfig,
+                        format!(
+                            "no region given and none in the endpoint '{}' (expected xxx.iot.REGION.amazonaws.com)",
+                            conn.host
+                        ),
+                    )
+                })?,
+        };
+        conn.sigv4 = Some((region, creds.clone()));
+    }
+    Ok(conn)
 }
 
 /// Creates a connection from `cfg` (copied: the config may be freed afterwards) without
@@ -230,7 +250,7 @@ pub unsafe extern "C" fn jobs_connection_new(
         if out.is_null() {
             return Err(Error::new(jobs_result::NullArgument, "out is NULL"));
         }
-        let conn = Connection::new(connection_config(cfg), callbacks_from(cfg))?;
+        let conn = Connection::new(connection_config(cfg)?, callbacks_from(cfg))?;
         write_out(out, Box::into_raw(Box::new(jobs_connection { conn })));
         Ok(())
     })

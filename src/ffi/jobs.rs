@@ -216,7 +216,7 @@ pub unsafe extern "C" fn jobs_client_new(
         })?;
         let token = cfg.conn.client_id.clone();
         let conn = Connection::new(
-            connection_config(cfg),
+            connection_config(cfg)?,
             super::connection::callbacks_from(cfg),
         )?;
         match new_client(conn.clone(), true, &thing, Some(&token), cfg.jobs_qos) {

@@ -99,7 +99,10 @@ mod tests {
         assert_eq!(p.keep_alive, 30);
         assert!(p.clean_session);
         let login = p.login.unwrap();
-        assert_eq!((login.username.as_str(), login.password.as_str()), ("user", "pw"));
+        assert_eq!(
+            (login.username.as_str(), login.password.as_str()),
+            ("user", "pw")
+        );
         let will = p.last_will.unwrap();
         assert_eq!(will.topic, "will/t");
         assert_eq!(&will.message[..], b"bye");

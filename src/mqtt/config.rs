@@ -2,6 +2,7 @@
 
 use super::backoff::BackoffConfig;
 use super::queue::{DropPolicy, QueueLimit};
+use super::sigv4::Credentials;
 use super::tls::TlsSettings;
 use super::topic;
 use super::transport::TransportKind;
@@ -57,6 +58,9 @@ pub struct ConnectionConfig {
     pub drop_policy: DropPolicy,
     /// Queued requests sent per second after a reconnect; 0 means as fast as possible.
     pub drain_rate_hz: f64,
+    /// SigV4 signing of the WebSocket upgrade (AWS IoT over WSS): region and credentials,
+    /// signed afresh on every connect.
+    pub sigv4: Option<(String, Credentials)>,
 }
 
 impl Default for ConnectionConfig {
@@ -84,6 +88,7 @@ impl Default for ConnectionConfig {
             queue_limit: QueueLimit::Unbounded,
             drop_policy: DropPolicy::DropNewest,
             drain_rate_hz: 2.0,
+            sigv4: None,
         }
     }
 }
@@ -143,7 +148,9 @@ impl ConnectionConfig {
             topic::validate_topic(&will.topic)
                 .map_err(|e| Error::new(jobs_result::InvalidTopic, format!("last will: {e}")))?;
             if will.qos > 1 {
-                return Err(invalid("last will QoS must be 0 or 1 (AWS IoT has no QoS 2)"));
+                return Err(invalid(
+                    "last will QoS must be 0 or 1 (AWS IoT has no QoS 2)",
+                ));
             }
         }
         if self.connect_timeout.is_zero() || self.operation_timeout.is_zero() {
@@ -166,6 +173,11 @@ impl ConnectionConfig {
             return Err(Error::new(
                 jobs_result::IncompleteConfig,
                 "TLS needs a CA certificate (jobs_config_set_ca_file or _pem); plain TCP must be asked for explicitly",
+            ));
+        }
+        if self.sigv4.is_some() && !self.transport.is_websocket() {
+            return Err(invalid(
+                "IAM (SigV4) credentials apply to the WebSocket transports only",
             ));
         }
         Ok(self)

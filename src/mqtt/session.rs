@@ -12,8 +12,9 @@ use super::codec::encode_connect;
 use super::config::ConnectionConfig;
 use super::packet_id::PacketIds;
 use super::queue::{OfflineQueue, Push};
+use super::sigv4;
 use super::topic;
-use super::transport::{Endpoint, Stream};
+use super::transport::{describe_io_error, is_tls_io_error, Endpoint, Stream};
 use super::types::*;
 use crate::error::{jobs_result, Error, Result};
 use crate::runtime;
@@ -883,7 +884,12 @@ async fn open(shared: &Shared) -> Result<(Stream, bool, BytesMut)> {
         kind: cfg.transport,
         ws_path: cfg.ws_path.clone(),
     };
-    let mut stream = Stream::connect(&ep, shared.tls.clone(), None)
+    // Signed afresh on every attempt: a presigned URL carries its time and credentials.
+    let hook = cfg
+        .sigv4
+        .as_ref()
+        .map(|(region, creds)| sigv4::request_hook(region.clone(), creds.clone()));
+    let mut stream = Stream::connect(&ep, shared.tls.clone(), hook.as_deref())
         .await
         .map_err(|e| {
             let code = if e.is_tls() {
@@ -925,10 +931,18 @@ async fn open(shared: &Shared) -> Result<(Stream, bool, BytesMut)> {
             }
             Err(e) => return Err(Error::new(jobs_result::Protocol, format!("CONNACK: {e}"))),
         }
-        let n = stream
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| Error::new(jobs_result::Network, format!("waiting for CONNACK: {e}")))?;
+        // With TLS 1.3 a refused client certificate surfaces here, on the first read.
+        let n = stream.read_buf(&mut buf).await.map_err(|e| {
+            let code = if is_tls_io_error(&e) {
+                jobs_result::Tls
+            } else {
+                jobs_result::Network
+            };
+            Error::new(
+                code,
+                format!("waiting for CONNACK: {}", describe_io_error(&e)),
+            )
+        })?;
         if n == 0 {
             return Err(Error::new(
                 jobs_result::Network,

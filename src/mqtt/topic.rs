@@ -102,7 +102,13 @@ mod tests {
 
     #[test]
     fn filters_need_whole_level_wildcards() {
-        for ok in ["#", "+", "a/+/b", "a/#", "$aws/things/t/jobs/+/update/accepted"] {
+        for ok in [
+            "#",
+            "+",
+            "a/+/b",
+            "a/#",
+            "$aws/things/t/jobs/+/update/accepted",
+        ] {
             assert!(validate_filter(ok).is_ok(), "{ok}");
         }
         for bad in ["a/b#", "a/#/b", "a+/b", "", "a/++"] {
@@ -122,9 +128,21 @@ mod tests {
             ("+/b", "a/b", true),
             ("#", "$aws/things/t/jobs/notify", false),
             ("+/things/t/jobs/notify", "$aws/things/t/jobs/notify", false),
-            ("$aws/things/+/jobs/#", "$aws/things/t/jobs/j/update/accepted", true),
-            ("$aws/things/t/jobs/+/update/accepted", "$aws/things/t/jobs/j/update/accepted", true),
-            ("$aws/things/t/jobs/+/update/accepted", "$aws/things/t/jobs/j/get/accepted", false),
+            (
+                "$aws/things/+/jobs/#",
+                "$aws/things/t/jobs/j/update/accepted",
+                true,
+            ),
+            (
+                "$aws/things/t/jobs/+/update/accepted",
+                "$aws/things/t/jobs/j/update/accepted",
+                true,
+            ),
+            (
+                "$aws/things/t/jobs/+/update/accepted",
+                "$aws/things/t/jobs/j/get/accepted",
+                false,
+            ),
             ("a/b", "a/b/c", false),
         ];
         for (f, t, want) in cases {
