@@ -153,3 +153,70 @@ fn header_declares_exactly_the_exported_functions() {
         lib.display()
     );
 }
+
+/// Every name the header defines is in the library's namespace — `jobs_*` for types and
+/// functions, `JOBS_*` for macros and constants (the header's own overview promises this) —
+/// and none is one of the names AWS's `jobs.h` owns, so firmware can include both.
+#[test]
+fn header_names_stay_in_the_jobs_namespace() {
+    let header = committed();
+    let mut bad = Vec::new();
+    let mut names = 0;
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    for (n, line) in header.lines().enumerate() {
+        let mut check = |name: String, want: &str| {
+            if name.is_empty() {
+                return;
+            }
+            names += 1;
+            let aws_owned = name.starts_with("JOBS_API_")
+                || name == "JOBS_THINGNAME_MAX_LENGTH"
+                || name == "JOBS_JOBID_MAX_LENGTH"
+                || name.starts_with("Jobs_");
+            if !name.starts_with(want) || aws_owned {
+                bad.push(format!("line {}: {name} (expected a {want}* name)", n + 1));
+            }
+        };
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("#define ") {
+            let name = ident(rest);
+            if name != "IOTJOBS_H" {
+                check(name, "JOBS_");
+            }
+        } else if let Some(rest) = line.strip_prefix("typedef ") {
+            // `typedef struct x x;`, `typedef uint32_t x;`, `typedef void (*x)(...`
+            let name = match rest.find("(*") {
+                Some(p) => ident(&rest[p + 2..]),
+                None => ident(
+                    rest.trim_end_matches(';')
+                        .rsplit(' ')
+                        .next()
+                        .unwrap_or_default(),
+                ),
+            };
+            check(name, "jobs_");
+        } else if let Some(rest) = line
+            .strip_prefix("enum ")
+            .or_else(|| line.strip_prefix("struct "))
+        {
+            check(ident(rest), "jobs_");
+        } else if line.starts_with("  ") && t.contains(" = ") && !t.starts_with('*') {
+            // An enum constant: `  JOBS_RESULT_OK = 0,`
+            check(ident(t), "JOBS_");
+        }
+    }
+    assert!(
+        names > 50,
+        "found only {names} names: is the parser broken?"
+    );
+    assert!(
+        bad.is_empty(),
+        "include/iotjobs.h defines names outside its namespace (make the Rust items \
+         pub(crate), or exclude them in cbindgen.toml):\n{}",
+        bad.join("\n")
+    );
+}
