@@ -55,6 +55,8 @@ pub(crate) struct Session {
     pub inflight: BTreeMap<u16, Publish>,
     /// QoS 1 publishes that arrived while a persistent session was offline.
     pub queued: VecDeque<Publish>,
+    /// When the last connection of a persistent session ended (for expiry).
+    pub offline_since: Option<Instant>,
     next_pkid: u16,
 }
 
@@ -66,6 +68,7 @@ impl Session {
             conn: None,
             inflight: BTreeMap::new(),
             queued: VecDeque::new(),
+            offline_since: None,
             next_pkid: 0,
         }
     }
@@ -221,8 +224,21 @@ impl Shared {
     }
 
     /// Routes a publish to every matching subscriber (once per client, highest matching QoS).
+    /// Drops persistent sessions offline for longer than the configured expiry.
+    pub fn expire_sessions(&self, b: &mut BrokerState) {
+        let ttl = self.cfg.session_expiry;
+        b.sessions.retain(|id, s| {
+            let keep = s.conn.is_some() || s.offline_since.is_none_or(|t| t.elapsed() < ttl);
+            if !keep {
+                self.log.log(id, format_args!("persistent session expired"));
+            }
+            keep
+        });
+    }
+
     pub fn route(&self, topic_name: &str, payload: Bytes, qos: QoS, retain: bool) {
         let mut b = lock(&self.broker);
+        self.expire_sessions(&mut b);
         if retain && !topic_name.starts_with('$') {
             if payload.is_empty() {
                 b.retained.remove(topic_name);

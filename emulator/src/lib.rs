@@ -24,8 +24,10 @@
 //!   routed to subscribers: they go to the Jobs service, whose replies are sent to the requesting
 //!   client only, whether or not it subscribed (QoS of its best matching subscription, else 0).
 //! - Persistent sessions (clean_session=0): subscriptions, unacknowledged QoS 1 publishes
-//!   (resent with DUP=1) and QoS 1 publishes that arrived while offline are kept; CONNACK reports
-//!   session_present=1. No expiry.
+//!   (resent with DUP=1) and QoS 1 publishes that arrived while offline (up to 1000) are kept;
+//!   CONNACK reports session_present=1. Sessions expire after
+//!   [`EmulatorConfig::session_expiry`] offline (AWS: 1 h); [`Emulator::drop_session`] forgets
+//!   one at once.
 //! - Retained messages on non-`$` topics; delivered on non-wildcard subscriptions only (AWS).
 //! - Last will published when a connection ends without DISCONNECT (including cut/takeover).
 //! - Malformed packets close that connection (logged); no panic.
@@ -114,6 +116,8 @@ pub struct EmulatorConfig {
     pub log: bool,
     /// Keep the packet record (`records()`); turn off for long-running demos.
     pub record: bool,
+    /// A persistent session offline for longer than this is discarded (AWS default: 1 hour).
+    pub session_expiry: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -130,6 +134,7 @@ impl Default for EmulatorConfig {
             minute: Duration::from_secs(60),
             log: std::env::var_os("IOTJOBS_EMULATOR_LOG").is_some(),
             record: true,
+            session_expiry: Duration::from_secs(3600),
         }
     }
 }
@@ -376,6 +381,21 @@ impl Emulator {
     /// Closes that client's socket now (its will is published). False when not connected.
     pub fn cut(&self, client_id: &str) -> bool {
         self.shared.cut(client_id)
+    }
+
+    /// Forgets a client's session (subscriptions, queued and unacknowledged messages), as if it
+    /// had expired; a live connection is closed too. The next CONNECT gets session_present=0.
+    pub fn drop_session(&self, client_id: &str) -> bool {
+        let mut b = lock(&self.shared.broker);
+        match b.sessions.remove(client_id) {
+            Some(s) => {
+                if let Some(c) = s.conn {
+                    let _ = c.tx.send(broker::ConnCmd::Close);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// Closes every connection.

@@ -210,6 +210,7 @@ where
         if let Some(s) = b.sessions.get_mut(&conn.client_id) {
             if s.conn.as_ref().map(|c| c.id) == Some(id) {
                 s.conn = None;
+                s.offline_since = Some(std::time::Instant::now());
                 remove = s.clean;
             }
         }
@@ -350,6 +351,7 @@ where
             );
         }
         // A clean session (new or old) ends with its connection: never resume it.
+        shared.expire_sessions(&mut b);
         if c.clean_session || b.sessions.get(&c.client_id).is_some_and(|s| s.clean) {
             b.sessions.remove(&c.client_id);
         }
@@ -360,6 +362,7 @@ where
             .or_insert_with(|| Session::new(c.clean_session));
         s.clean = c.clean_session;
         s.conn = Some(handle);
+        s.offline_since = None;
         session_present = existed && pc.level == 4;
         // CONNACK must go out before anything queued for the session: write it while holding
         // the lock would block, so send it through the channel first (FIFO with what follows).

@@ -370,3 +370,31 @@ fn drop_stops_the_server() {
     assert!(c.closed_within(T));
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn persistent_sessions_expire_or_can_be_dropped() {
+    let e = Emulator::start(EmulatorConfig {
+        session_expiry: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut c = Connect::new("exp");
+    c.clean_session = false;
+    let (mut r, _) = Raw::connect_with(e.mqtt_addr(), c.clone());
+    r.subscribe("x", QoS::AtLeastOnce);
+    drop(r);
+    std::thread::sleep(Duration::from_millis(100));
+    let (r, a) = Raw::connect_with(e.mqtt_addr(), c.clone());
+    assert!(a.session_present, "within the expiry");
+    drop(r);
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut r, a) = Raw::connect_with(e.mqtt_addr(), c.clone());
+    assert!(!a.session_present, "expired");
+    assert!(e.subscriptions("exp").is_empty());
+    r.subscribe("x", QoS::AtLeastOnce);
+    assert!(e.drop_session("exp"));
+    assert!(r.closed_within(T));
+    let (_r, a) = Raw::connect_with(e.mqtt_addr(), c);
+    assert!(!a.session_present, "dropped");
+    assert!(!e.drop_session("nobody"));
+}
