@@ -186,6 +186,35 @@ def test_paho_websocket(emu, certs):
     pubsub_roundtrip(ws_client, emu.ports["ws"], "ws")
 
 
+def test_paho_jobs_reply_without_subscription(emu, certs):
+    """AWS sends jobs replies to the requester even when it did not subscribe, and only to it."""
+    emu.ctl("create-job", "--id", "paho-j1", "--doc", '{"a":"b"}', "--things", "paho-thing")
+    dev, spy = paho_client("paho-dev"), paho_client("paho-spy")
+    try:
+        paho_connect(dev, emu.ports["mqtt"])
+        paho_connect(spy, emu.ports["mqtt"])
+        spy.subscribe("$aws/things/paho-thing/jobs/+/get/accepted", qos=1)
+        spy.subscribe("$aws/things/paho-thing/jobs/get/accepted", qos=1)
+        time.sleep(0.3)
+        dev.publish("$aws/things/paho-thing/jobs/get", b'{"clientToken":"p1"}', qos=1)
+        msg = dev.q.get(timeout=WAIT)
+        assert msg.topic == "$aws/things/paho-thing/jobs/get/accepted", msg.topic
+        body = json.loads(msg.payload)
+        assert body["clientToken"] == "p1" and body["queuedJobs"][0]["jobId"] == "paho-j1", body
+        dev.publish("$aws/things/paho-thing/jobs/paho-j1/update", b'{"status":"NOPE"}', qos=1)
+        msg = dev.q.get(timeout=WAIT)
+        assert msg.topic.endswith("/paho-j1/update/rejected"), msg.topic
+        assert json.loads(msg.payload)["code"] == "InvalidRequest"
+        dev.publish("$aws/things/paho-thing/jobs/paho-j1/update", b'{not json', qos=1)
+        assert json.loads(dev.q.get(timeout=WAIT).payload)["code"] == "InvalidJson"
+        time.sleep(0.3)
+        assert spy.q.empty(), "another client received a jobs reply"
+    finally:
+        for c in (dev, spy):
+            c.disconnect()
+            c.loop_stop()
+
+
 # ---------------------------------------------------------------- AWSIoTPythonSDK v1 jobs
 
 class Jobs:
@@ -346,6 +375,7 @@ TESTS = [
     test_paho_tls_client_cert,
     test_paho_tls_without_client_cert_is_refused,
     test_paho_websocket,
+    test_paho_jobs_reply_without_subscription,
     test_sdk_start_update_describe,
     test_sdk_notify_next_flow,
     test_sdk_invalid_transition_and_version_mismatch,
