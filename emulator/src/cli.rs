@@ -38,7 +38,7 @@ SERVE OPTIONS:
     Then each device's actions are logged on stderr. Stop with Ctrl-C or SIGTERM.
 
 CTL COMMANDS (iotjobs-emulator ctl [--host ADDR] --port CONTROL_PORT …):
-    create-job --id JOB --doc JSON|@FILE --things THING[,THING…]
+    create-job --id JOB --doc JSON|@FILE --things THING[,THING…] [--in-progress-timeout MINUTES]
     cancel-job --id JOB [--force]
     cancel-execution --id JOB --thing THING [--force]
     remove-thing --id JOB --thing THING
@@ -354,8 +354,19 @@ fn ctl(mut args: Args) -> Result<(), String> {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
+            let ipt = args
+                .value("--in-progress-timeout")?
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| format!("--in-progress-timeout {v:?} is not a number"))
+                })
+                .transpose()?;
             args.finish()?;
-            c.call(&json!({"cmd": "create-job", "id": id, "document": doc, "things": things}))?;
+            let mut req = json!({"cmd": "create-job", "id": id, "document": doc, "things": things});
+            if let Some(m) = ipt {
+                req["inProgressTimeoutInMinutes"] = json!(m);
+            }
+            c.call(&req)?;
             println!("created job {id} for {}", things.join(", "));
         }
         "cancel-job" => {

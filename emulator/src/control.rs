@@ -9,7 +9,7 @@
 //! | `cmd` | other fields | `result` |
 //! |---|---|---|
 //! | `ping` | | `"pong"` |
-//! | `create-job` | `id`, `document` (object), `things` (array of names) | `null` |
+//! | `create-job` | `id`, `document` (object), `things` (array of names), optional `inProgressTimeoutInMinutes` | `null` |
 //! | `cancel-job` | `id`, `force` (bool, default false) | `null` |
 //! | `cancel-execution` | `id`, `thing`, `force` | `null` |
 //! | `remove-thing` | `id`, `thing` | `null` |
@@ -34,6 +34,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use crate::broker::{lock, Shared};
+use crate::jobs::machine::JobOptions;
 use crate::jobs::service::{notify, now_secs};
 
 pub(crate) fn create_job(
@@ -41,10 +42,12 @@ pub(crate) fn create_job(
     job_id: &str,
     document: Value,
     targets: &[&str],
+    options: JobOptions,
 ) -> Result<(), String> {
-    let msgs = lock(&shared.jobs)
-        .jobs
-        .create_job(job_id, document, targets, now_secs())?;
+    let msgs =
+        lock(&shared.jobs)
+            .jobs
+            .create_job_with(job_id, document, targets, options, now_secs())?;
     shared.log.log(
         "control",
         format_args!("job {job_id} created for {}", targets.join(", ")),
@@ -144,7 +147,12 @@ pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
                 .iter()
                 .map(|v| v.as_str().ok_or("thing names must be strings"))
                 .collect::<Result<_, _>>()?;
-            create_job(shared, id, doc, &things).map(|_| Value::Null)
+            let options = JobOptions {
+                in_progress_timeout_minutes: req
+                    .get("inProgressTimeoutInMinutes")
+                    .and_then(Value::as_i64),
+            };
+            create_job(shared, id, doc, &things, options).map(|_| Value::Null)
         }
         "cancel-job" => cancel_job(shared, str_field(req, "id")?, force).map(|_| Value::Null),
         "cancel-execution" => cancel_execution(

@@ -56,6 +56,7 @@ use std::time::{Duration, Instant};
 
 use broker::{lock, Shared};
 use bytes::Bytes;
+pub use jobs::machine::JobOptions;
 pub use rumqttc::mqttbytes::v4::Packet;
 pub use rumqttc::mqttbytes::QoS;
 use server::Kind;
@@ -461,7 +462,25 @@ impl Emulator {
         document: serde_json::Value,
         targets: &[&str],
     ) -> Result<(), String> {
-        control::create_job(&self.shared, job_id, document, targets)
+        control::create_job(
+            &self.shared,
+            job_id,
+            document,
+            targets,
+            JobOptions::default(),
+        )
+    }
+
+    /// [`Emulator::create_job`] with options, e.g. an in-progress timeout
+    /// (`timeoutConfig.inProgressTimeoutInMinutes`, scaled by [`EmulatorConfig::minute`]).
+    pub fn create_job_with(
+        &self,
+        job_id: &str,
+        document: serde_json::Value,
+        targets: &[&str],
+        options: JobOptions,
+    ) -> Result<(), String> {
+        control::create_job(&self.shared, job_id, document, targets, options)
     }
 
     /// Cancels a job: QUEUED executions become CANCELED; IN_PROGRESS ones too when `force`.

@@ -153,3 +153,36 @@ fn jobs_faults() {
     assert_eq!(p.topic, "$aws/things/dev1/jobs/notify/rejected");
     assert_eq!(json_of(&p)["code"], "InvalidTopic");
 }
+
+#[test]
+fn in_progress_timeout_over_mqtt() {
+    let e = Emulator::start(EmulatorConfig {
+        minute: Duration::from_millis(40),
+        ..Default::default()
+    })
+    .unwrap();
+    let opts = iotjobs_emulator::JobOptions {
+        in_progress_timeout_minutes: Some(2),
+    };
+    e.create_job_with("j", json!({}), &["dev1"], opts).unwrap();
+    let mut dev = Raw::connect(e.mqtt_addr(), "dev1");
+    dev.subscribe("$aws/things/dev1/jobs/notify-next", QoS::AtLeastOnce);
+    dev.publish(
+        "$aws/things/dev1/jobs/j/update",
+        br#"{"status":"IN_PROGRESS"}"#,
+        QoS::AtMostOnce,
+    );
+    // notify-next goes empty when the execution times out
+    let t0 = std::time::Instant::now();
+    let mut empty = false;
+    while t0.elapsed() < T && !empty {
+        if let Some(p) = dev.next_publish(Duration::from_millis(100)) {
+            empty = p.topic.ends_with("/notify-next") && json_of(&p).get("execution").is_none();
+        }
+    }
+    assert!(empty);
+    assert_eq!(
+        e.describe_execution("j", "dev1").unwrap()["status"],
+        "TIMED_OUT"
+    );
+}

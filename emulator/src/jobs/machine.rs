@@ -131,13 +131,29 @@ pub struct Msg {
     pub payload: Value,
 }
 
-/// A step timer to arm: after `minutes` "minutes", call [`Jobs::step_timeout`] with these values.
+/// Which timer: the execution's step timer or the job's in-progress timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    Step,
+    InProgress,
+}
+
+/// A timer to arm: after `minutes` "minutes", call [`Jobs::timer_fired`] with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimerReq {
+    pub kind: TimerKind,
     pub thing: String,
     pub job_id: String,
     pub generation: u64,
     pub minutes: i64,
+}
+
+/// Job options beyond the document and targets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobOptions {
+    /// `timeoutConfig.inProgressTimeoutInMinutes`: an execution still IN_PROGRESS this long
+    /// after it started becomes TIMED_OUT (1–10080).
+    pub in_progress_timeout_minutes: Option<i64>,
 }
 
 /// The result of one device request.
@@ -169,6 +185,8 @@ pub struct Execution {
     /// Step timer: deadline in seconds and the generation that must match when it fires.
     pub step_deadline: Option<i64>,
     pub timer_gen: u64,
+    /// Job-level in-progress timer deadline in seconds.
+    pub ip_deadline: Option<i64>,
 }
 
 /// A job.
@@ -181,6 +199,7 @@ pub struct Job {
     pub created_at: i64,
     /// Creation order.
     pub seq: u64,
+    pub options: JobOptions,
 }
 
 /// The parsed request topic.
@@ -414,7 +433,11 @@ impl Execution {
         m.insert("lastUpdatedAt".into(), json!(self.last_updated_at));
         m.insert("versionNumber".into(), json!(self.version));
         m.insert("executionNumber".into(), json!(self.execution_number));
-        if let Some(d) = self.step_deadline {
+        let deadline = match (self.step_deadline, self.ip_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(d) = deadline {
             m.insert(
                 "approximateSecondsBeforeTimedOut".into(),
                 json!((d - now).max(0)),
@@ -434,6 +457,7 @@ impl Execution {
         }
         if s.is_terminal() {
             self.cancel_timer();
+            self.ip_deadline = None;
         }
         self.status = s;
     }
@@ -449,12 +473,25 @@ impl Execution {
         self.timer_gen += 1;
         self.step_deadline = Some(now + minutes * 60);
         TimerReq {
+            kind: TimerKind::Step,
             thing: self.thing.clone(),
             job_id: self.job_id.clone(),
             generation: self.timer_gen,
             minutes,
         }
     }
+}
+
+fn start_ip_timer(e: &mut Execution, minutes: Option<i64>, now: i64) -> Option<TimerReq> {
+    let m = minutes?;
+    e.ip_deadline = Some(now + m * 60);
+    Some(TimerReq {
+        kind: TimerKind::InProgress,
+        thing: e.thing.clone(),
+        job_id: e.job_id.clone(),
+        generation: 0,
+        minutes: m,
+    })
 }
 
 fn with_token(mut m: Map<String, Value>, token: &Option<String>, now: i64) -> Value {
@@ -662,6 +699,14 @@ impl Jobs {
                     e.details = merged;
                     e.set_status(Status::InProgress, now);
                     e.touch(now);
+                    let ipt = self
+                        .jobs
+                        .get(&job_id)
+                        .and_then(|j| j.options.in_progress_timeout_minutes);
+                    let e = self.execs.get_mut(&key).expect("head exists");
+                    if let Some(t) = start_ip_timer(e, ipt, now) {
+                        out.timers.push(t);
+                    }
                     if let Some(m) = step {
                         out.timers.push(e.arm_timer(m, now));
                     }
@@ -809,9 +854,19 @@ impl Jobs {
         let key = (thing.to_string(), job.clone());
         let e = self.execs.get_mut(&key).expect("found above");
         let changed = e.status != status;
+        let starting = e.status == Status::Queued && status == Status::InProgress;
         e.details = merged;
         e.set_status(status, now);
         e.touch(now);
+        if starting {
+            let ipt = self
+                .jobs
+                .get(&job)
+                .and_then(|j| j.options.in_progress_timeout_minutes);
+            if let Some(t) = start_ip_timer(e, ipt, now) {
+                out.timers.push(t);
+            }
+        }
         if !status.is_terminal() {
             match step {
                 Some(-1) => e.cancel_timer(),
@@ -831,6 +886,24 @@ impl Jobs {
         }
         out.notifications = self.notices(thing, before, changed, now);
         Ok(with_token(m, &req.client_token, now))
+    }
+
+    /// A timer armed through [`Outcome::timers`] fired.
+    pub fn timer_fired(&mut self, t: &TimerReq, now: i64) -> Vec<Msg> {
+        match t.kind {
+            TimerKind::Step => self.step_timeout(&t.thing, &t.job_id, t.generation, now),
+            TimerKind::InProgress => {
+                let key = (t.thing.clone(), t.job_id.clone());
+                let live = self
+                    .execs
+                    .get(&key)
+                    .is_some_and(|e| e.ip_deadline.is_some() && !e.status.is_terminal());
+                if !live {
+                    return Vec::new();
+                }
+                self.end_execution(&t.thing, &t.job_id, Status::TimedOut, now)
+            }
+        }
     }
 
     /// A step timer fired: the execution times out if the timer is still the current one.
@@ -864,6 +937,25 @@ impl Jobs {
         targets: &[&str],
         now: i64,
     ) -> Result<Vec<Msg>, String> {
+        self.create_job_with(job_id, document, targets, JobOptions::default(), now)
+    }
+
+    /// [`Jobs::create_job`] with options (in-progress timeout).
+    pub fn create_job_with(
+        &mut self,
+        job_id: &str,
+        document: Value,
+        targets: &[&str],
+        options: JobOptions,
+        now: i64,
+    ) -> Result<Vec<Msg>, String> {
+        if let Some(m) = options.in_progress_timeout_minutes {
+            if !(1..=MAX_STEP_TIMEOUT).contains(&m) {
+                return Err(format!(
+                    "bad in-progress timeout {m}: 1-{MAX_STEP_TIMEOUT} minutes"
+                ));
+            }
+        }
         if !valid_job_id(job_id) {
             return Err(format!(
                 "bad job id {job_id:?}: 1-64 characters of [a-zA-Z0-9_-]"
@@ -905,6 +997,7 @@ impl Jobs {
                 canceled: false,
                 created_at: now,
                 seq: self.seq,
+                options,
             },
         );
         let mut msgs = Vec::new();
@@ -926,6 +1019,7 @@ impl Jobs {
                     seq: self.seq,
                     step_deadline: None,
                     timer_gen: 0,
+                    ip_deadline: None,
                 },
             );
             msgs.extend(self.notices(t, before, true, now));
@@ -1054,6 +1148,7 @@ impl Jobs {
         v.into_iter()
             .map(|j| {
                 json!({
+                    "inProgressTimeoutInMinutes": j.options.in_progress_timeout_minutes,
                     "jobId": j.id,
                     "status": self.job_status(&j.id),
                     "document": j.document,

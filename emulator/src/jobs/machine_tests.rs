@@ -697,3 +697,67 @@ fn topic_parsing() {
     assert_eq!(parse_topic("$aws/things/t/shadow/get"), None);
     assert_eq!(parse_topic("aws/things/t/jobs/get"), None);
 }
+
+#[test]
+fn in_progress_timeout_of_the_job() {
+    let mut j = Jobs::new();
+    let opts = JobOptions {
+        in_progress_timeout_minutes: Some(3),
+    };
+    assert!(j
+        .create_job_with(
+            "bad",
+            json!({}),
+            &["dev1"],
+            JobOptions {
+                in_progress_timeout_minutes: Some(0)
+            },
+            NOW
+        )
+        .is_err());
+    j.create_job_with("slow", json!({}), &["dev1", "dev2"], opts, NOW)
+        .unwrap();
+    // no timer while QUEUED; starting arms it (StartNext and Update alike)
+    let o = req(&mut j, "start-next", "{}");
+    let t = o
+        .timers
+        .iter()
+        .find(|t| t.kind == TimerKind::InProgress)
+        .unwrap()
+        .clone();
+    assert_eq!(t.minutes, 3);
+    assert_eq!(
+        reply(&o)["execution"]["approximateSecondsBeforeTimedOut"],
+        180
+    );
+    let o = j.request(
+        "$aws/things/dev2/jobs/slow/update",
+        br#"{"status":"IN_PROGRESS"}"#,
+        NOW,
+    );
+    let t2 = o.timers[0].clone();
+    assert_eq!(t2.kind, TimerKind::InProgress);
+    // progress updates do not re-arm it
+    assert!(req(&mut j, "slow/update", r#"{"status":"IN_PROGRESS"}"#)
+        .timers
+        .is_empty());
+    let m = j.timer_fired(&t, NOW + 180);
+    assert_eq!(topics(&m), [t_("notify"), t_("notify-next")]);
+    assert_eq!(
+        j.execs[&("dev1".into(), "slow".into())].status,
+        Status::TimedOut
+    );
+    assert!(j.timer_fired(&t, NOW).is_empty(), "once");
+    // finished first: nothing happens
+    j.request(
+        "$aws/things/dev2/jobs/slow/update",
+        br#"{"status":"SUCCEEDED"}"#,
+        NOW,
+    );
+    assert!(j.timer_fired(&t2, NOW).is_empty());
+    assert_eq!(j.list_jobs()[0]["inProgressTimeoutInMinutes"], 3);
+}
+
+fn t_(s: &str) -> String {
+    t(s)
+}

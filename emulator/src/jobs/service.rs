@@ -128,13 +128,11 @@ pub(crate) fn arm(shared: &Arc<Shared>, t: TimerReq) {
     let sh = shared.clone();
     rt.spawn(async move {
         tokio::time::sleep(d).await;
-        let msgs = lock(&sh.jobs)
-            .jobs
-            .step_timeout(&t.thing, &t.job_id, t.generation, now_secs());
+        let msgs = lock(&sh.jobs).jobs.timer_fired(&t, now_secs());
         if !msgs.is_empty() {
             sh.log.log(
-                &t.thing,
-                format_args!("step timer expired: {} is TIMED_OUT", t.job_id),
+                &format!("[thing {}]", t.thing),
+                format_args!("{:?} timer expired: {} is TIMED_OUT", t.kind, t.job_id),
             );
         }
         notify(&sh, msgs);
