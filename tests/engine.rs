@@ -616,3 +616,26 @@ fn sigv4_needs_a_websocket_transport() {
     let err = Connection::new(cfg, Callbacks::default()).err().unwrap();
     assert_eq!(err.code, jobs_result::InvalidArgument);
 }
+
+#[test]
+fn disconnect_while_waiting_to_retry_is_confirmed() {
+    let emu = emulator();
+    emu.refuse_connack(3, 1000);
+    let mut cfg = config(&emu, "give-up");
+    // The retry wait (60 s) outlasts the disconnect's own limit (the connect timeout, 3 s):
+    // an unconfirmed disconnect would come back as Timeout.
+    cfg.backoff.base = Duration::from_secs(60);
+    cfg.backoff.max = Duration::from_secs(60);
+    cfg.backoff.stable = Duration::from_secs(120);
+    cfg.connect_timeout = Duration::from_secs(3);
+    let conn = Connection::new(cfg, Callbacks::default()).unwrap();
+    conn.connect_async().unwrap();
+    assert!(emu.wait_for(WAIT, |r| r
+        .iter()
+        .any(|r| matches!(r.packet, Packet::ConnAck(_)))));
+    std::thread::sleep(Duration::from_millis(100)); // now inside the retry wait
+    conn.disconnect()
+        .expect("disconnect confirmed, not timed out");
+    assert_eq!(conn.status(), Status::Disconnected);
+    conn.close();
+}

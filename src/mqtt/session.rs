@@ -740,6 +740,9 @@ pub async fn run(shared: Arc<Shared>) {
             if want {
                 break;
             }
+            // Idle (never connected, disconnected, or interrupted while waiting to retry).
+            shared.set_status(Status::Disconnected);
+            notify_disconnected(&shared);
             shared.wake.notified().await;
         }
         shared.set_status(Status::Connecting);
@@ -1042,8 +1045,8 @@ async fn serve(
         if status == Status::Draining {
             wake_at = wake_at.min(next_drain);
         }
+        // Unbiased: a flood of sends must not starve reads (acks), nor the reverse.
         tokio::select! {
-            biased;
             _ = shared.wake.notified() => {
                 let (want, shutdown) = shared.flags();
                 if shutdown || !want {
