@@ -43,6 +43,7 @@ CTL COMMANDS (iotjobs-emulator ctl [--host ADDR] --port CONTROL_PORT …):
     cancel-execution --id JOB --thing THING [--force]
     remove-thing --id JOB --thing THING
     describe-execution --id JOB --thing THING
+    describe-job --id JOB
     list-executions [--json]
     list-jobs [--json]
     clients
@@ -396,6 +397,12 @@ fn ctl(mut args: Args) -> Result<(), String> {
             let thing = args.required("--thing")?;
             args.finish()?;
             let v = c.call(&json!({"cmd": "describe-execution", "id": id, "thing": thing}))?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        "describe-job" => {
+            let id = args.required("--id")?;
+            args.finish()?;
+            let v = c.call(&json!({"cmd": "describe-job", "id": id}))?;
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         "list-executions" => {

@@ -14,6 +14,7 @@
 //! | `cancel-execution` | `id`, `thing`, `force` | `null` |
 //! | `remove-thing` | `id`, `thing` | `null` |
 //! | `describe-execution` | `id`, `thing` | execution object |
+//! | `describe-job` | `id` | job with `executionCounts` per status |
 //! | `list-executions` | | array of executions |
 //! | `list-jobs` | | array of jobs |
 //! | `clients` | | array of connected client ids |
@@ -112,6 +113,10 @@ pub(crate) fn list_executions(shared: &Shared) -> Vec<Value> {
     lock(&shared.jobs).jobs.list_executions(now_secs())
 }
 
+pub(crate) fn describe_job(shared: &Shared, job_id: &str) -> Option<Value> {
+    lock(&shared.jobs).jobs.describe_job(job_id)
+}
+
 pub(crate) fn list_jobs(shared: &Shared) -> Vec<Value> {
     lock(&shared.jobs).jobs.list_jobs()
 }
@@ -169,6 +174,10 @@ pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
             let thing = str_field(req, "thing")?;
             describe_execution(shared, id, thing)
                 .ok_or_else(|| format!("no execution of job {id} on thing {thing}"))
+        }
+        "describe-job" => {
+            let id = str_field(req, "id")?;
+            describe_job(shared, id).ok_or_else(|| format!("unknown job {id}"))
         }
         "list-executions" => Ok(Value::Array(list_executions(shared))),
         "list-jobs" => Ok(Value::Array(list_jobs(shared))),

@@ -509,6 +509,11 @@ impl Emulator {
         control::list_executions(&self.shared)
     }
 
+    /// One job: jobId, status, document, targets, executionCounts (per status), or None.
+    pub fn describe_job(&self, job_id: &str) -> Option<serde_json::Value> {
+        control::describe_job(&self.shared, job_id)
+    }
+
     /// Every job: jobId, status (IN_PROGRESS, COMPLETED, CANCELED), document, targets.
     pub fn list_jobs(&self) -> Vec<serde_json::Value> {
         control::list_jobs(&self.shared)

@@ -84,6 +84,10 @@ fn notify_next_flow_and_control_plane() {
         .contains("document"));
     assert!(e.cancel_job("ghost", false).is_err());
     assert_eq!(e.list_jobs().len(), 2);
+    let d = e.describe_job("a").unwrap();
+    assert_eq!(d["executionCounts"], json!({"CANCELED": 1}));
+    assert_eq!(d["status"], "COMPLETED");
+    assert!(e.describe_job("ghost").is_none());
 }
 
 #[test]

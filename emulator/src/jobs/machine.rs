@@ -1141,6 +1141,21 @@ impl Jobs {
         Some(if done { "COMPLETED" } else { "IN_PROGRESS" })
     }
 
+    /// One job with its document, targets, status and per-status execution counts.
+    pub fn describe_job(&self, job_id: &str) -> Option<Value> {
+        let mut v = self
+            .list_jobs()
+            .into_iter()
+            .find(|j| j["jobId"] == job_id)?;
+        let mut counts = Map::new();
+        for e in self.execs.values().filter(|e| e.job_id == job_id) {
+            let c = counts.entry(e.status.as_str()).or_insert(json!(0));
+            *c = json!(c.as_u64().unwrap_or(0) + 1);
+        }
+        v["executionCounts"] = Value::Object(counts);
+        Some(v)
+    }
+
     /// Every job with its document, targets and status.
     pub fn list_jobs(&self) -> Vec<Value> {
         let mut v: Vec<&Job> = self.jobs.values().collect();
