@@ -165,8 +165,24 @@ impl Logger {
 
     pub fn log(&self, who: &str, msg: std::fmt::Arguments<'_>) {
         if self.enabled {
-            let t = self.start.elapsed();
-            eprintln!("[{:>8.3}s] {:<20} {}", t.as_secs_f64(), who, msg);
+            use std::io::Write;
+            // Wall-clock UTC time of day plus seconds since start; write errors (a closed
+            // stderr) are ignored rather than panicking like eprintln! would.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let day = now.as_secs() % 86400;
+            let line = format!(
+                "{:02}:{:02}:{:02}.{:03} +{:.3}s {:<20} {}\n",
+                day / 3600,
+                day / 60 % 60,
+                day % 60,
+                now.subsec_millis(),
+                self.start.elapsed().as_secs_f64(),
+                who,
+                msg
+            );
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }
 }

@@ -234,10 +234,13 @@ fn serve(mut args: Args) -> Result<(), String> {
     if let Some(w) = emu.wss_addr() {
         line.push_str(&format!(" wss={w}"));
     }
-    println!("{line}");
-    let _ = std::io::stdout().flush();
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
     wait_for_signal();
-    eprintln!("iotjobs-emulator: stopping");
+    let _ = writeln!(std::io::stderr(), "iotjobs-emulator: stopping");
     drop(emu);
     Ok(())
 }
