@@ -43,8 +43,12 @@ impl ConnHandle {
     }
 }
 
-/// Outbound QoS 1 publishes kept for a persistent session while offline.
+/// Outbound QoS 1 publishes kept for a session while offline or while the in-flight window is
+/// full (oldest dropped beyond this).
 const MAX_QUEUED: usize = 1000;
+/// AWS IoT Core: at most 100 unacknowledged outbound QoS 1 publishes per client; more wait in
+/// the session queue until PUBACKs arrive.
+pub const MAX_INFLIGHT: usize = 100;
 
 pub(crate) struct Session {
     pub clean: bool,
@@ -96,7 +100,7 @@ impl Session {
             return;
         }
         match live {
-            Some(c) => {
+            Some(c) if self.inflight.len() < MAX_INFLIGHT && self.queued.is_empty() => {
                 let Some(pkid) = self.alloc_pkid() else {
                     return;
                 };
@@ -106,13 +110,34 @@ impl Session {
                     let _ = c.tx.send(ConnCmd::Send(Packet::Publish(p)));
                 }
             }
-            None if !self.clean => {
-                if self.queued.len() >= MAX_QUEUED {
-                    self.queued.pop_front();
-                }
-                self.queued.push_back(p);
-            }
+            Some(_) => self.enqueue(p),
+            None if !self.clean => self.enqueue(p),
             None => {}
+        }
+    }
+
+    fn enqueue(&mut self, p: Publish) {
+        if self.queued.len() >= MAX_QUEUED {
+            self.queued.pop_front();
+        }
+        self.queued.push_back(p);
+    }
+
+    /// Sends queued QoS 1 publishes while the in-flight window has room.
+    pub fn drain(&mut self) {
+        let Some(c) = self.conn.clone() else { return };
+        while self.inflight.len() < MAX_INFLIGHT {
+            let Some(mut p) = self.queued.pop_front() else {
+                return;
+            };
+            let Some(pkid) = self.alloc_pkid() else {
+                return;
+            };
+            p.pkid = pkid;
+            self.inflight.insert(pkid, p.clone());
+            if c.deliverable() {
+                let _ = c.tx.send(ConnCmd::Send(Packet::Publish(p)));
+            }
         }
     }
 
@@ -125,9 +150,7 @@ impl Session {
             p.dup = true;
             let _ = c.tx.send(ConnCmd::Send(Packet::Publish(p)));
         }
-        while let Some(p) = self.queued.pop_front() {
-            self.push(p);
-        }
+        self.drain();
     }
 
     /// Highest granted QoS among this session's filters matching `topic`, if any.

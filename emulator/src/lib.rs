@@ -28,6 +28,8 @@
 //!   CONNACK reports session_present=1. Sessions expire after
 //!   [`EmulatorConfig::session_expiry`] offline (AWS: 1 h); [`Emulator::drop_session`] forgets
 //!   one at once.
+//! - At most 100 unacknowledged outbound QoS 1 publishes per client (AWS); more wait in the
+//!   session until PUBACKs arrive.
 //! - Retained messages on non-`$` topics; delivered on non-wildcard subscriptions only (AWS).
 //! - Last will published when a connection ends without DISCONNECT (including cut/takeover).
 //! - Malformed packets close that connection (logged); no panic.

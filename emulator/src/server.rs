@@ -495,6 +495,7 @@ async fn handle<W: AsyncWrite + Unpin>(conn: &mut Conn<W>, p: Packet) -> Result<
             let mut b = lock(&shared.broker);
             if let Some(s) = b.sessions.get_mut(&conn.client_id) {
                 s.inflight.remove(&a.pkid);
+                s.drain();
             }
             Ok(())
         }

@@ -398,3 +398,30 @@ fn persistent_sessions_expire_or_can_be_dropped() {
     assert!(!a.session_present, "dropped");
     assert!(!e.drop_session("nobody"));
 }
+
+#[test]
+fn outbound_qos1_window_is_100_like_aws() {
+    let e = emu();
+    let mut c = Raw::connect(e.mqtt_addr(), "slow");
+    c.subscribe("w", QoS::AtLeastOnce);
+    for i in 0..130u32 {
+        e.publish("w", &i.to_be_bytes(), 1);
+    }
+    // read without acking: exactly 100 arrive
+    let mut got = Vec::new();
+    while let Ok(Some(p)) = c.recv_within(Duration::from_millis(300)) {
+        if let Packet::Publish(p) = p {
+            got.push(p);
+        }
+    }
+    assert_eq!(got.len(), 100);
+    // acking releases the rest, in order
+    for p in &got {
+        c.send(Packet::PubAck(PubAck::new(p.pkid)));
+    }
+    let mut rest = Vec::new();
+    while let Some(p) = c.next_publish(Duration::from_millis(300)) {
+        rest.push(u32::from_be_bytes(p.payload[..].try_into().unwrap()));
+    }
+    assert_eq!(rest, (100..130).collect::<Vec<_>>());
+}
