@@ -532,3 +532,13 @@ impl Drop for Emulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn emulator_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Emulator>();
+        check::<super::Record>();
+    }
+}
