@@ -28,16 +28,41 @@ pub(crate) enum ConnCmd {
     Close,
 }
 
+/// How to reach a connection task: its work channel and a kill switch that interrupts it even
+/// while it is blocked writing to a peer that does not read.
+#[derive(Clone)]
+pub(crate) struct ConnCtl {
+    pub tx: UnboundedSender<ConnCmd>,
+    pub kill: Arc<tokio::sync::Notify>,
+}
+
+impl ConnCtl {
+    /// Closes the connection now. False when the task is already gone.
+    pub fn close(&self) -> bool {
+        self.kill.notify_one();
+        self.tx.send(ConnCmd::Close).is_ok()
+    }
+}
+
 /// A live connection as the broker sees it.
 #[derive(Clone)]
 pub(crate) struct ConnHandle {
     pub id: u64,
     pub tx: UnboundedSender<ConnCmd>,
+    pub kill: Arc<tokio::sync::Notify>,
     pub blackholed: Arc<AtomicBool>,
     pub level: u8,
 }
 
 impl ConnHandle {
+    pub fn close(&self) -> bool {
+        ConnCtl {
+            tx: self.tx.clone(),
+            kill: self.kill.clone(),
+        }
+        .close()
+    }
+
     fn deliverable(&self) -> bool {
         !self.blackholed.load(Ordering::Relaxed)
     }
@@ -217,7 +242,7 @@ pub(crate) struct Shared {
     pub records: Mutex<Vec<Record>>,
     pub broker: Mutex<BrokerState>,
     /// Every live connection task (also before CONNECT), for cut_all and restarts.
-    pub conns: Mutex<HashMap<u64, UnboundedSender<ConnCmd>>>,
+    pub conns: Mutex<HashMap<u64, ConnCtl>>,
     pub next_id: AtomicU64,
     pub log: Logger,
     pub jobs: Mutex<JobsService>,
@@ -325,14 +350,14 @@ impl Shared {
     pub fn cut(&self, client_id: &str) -> bool {
         let b = lock(&self.broker);
         match b.sessions.get(client_id).and_then(|s| s.conn.as_ref()) {
-            Some(c) => c.tx.send(ConnCmd::Close).is_ok(),
+            Some(c) => c.close(),
             None => false,
         }
     }
 
     pub fn cut_all(&self) {
-        for tx in lock(&self.conns).values() {
-            let _ = tx.send(ConnCmd::Close);
+        for c in lock(&self.conns).values() {
+            c.close();
         }
     }
 

@@ -393,7 +393,7 @@ impl Emulator {
         match b.sessions.remove(client_id) {
             Some(s) => {
                 if let Some(c) = s.conn {
-                    let _ = c.tx.send(broker::ConnCmd::Close);
+                    c.close();
                 }
                 true
             }

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
-use crate::broker::{lock, ConnCmd, ConnHandle, Session, Shared};
+use crate::broker::{lock, ConnCmd, ConnCtl, ConnHandle, Session, Shared};
 use crate::connect::{read_connect, ConnectError, ParsedConnect};
 use crate::topic;
 use crate::Dir;
@@ -177,7 +177,14 @@ where
         .next_id
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (tx, mut rx) = unbounded_channel();
-    lock(&shared.conns).insert(id, tx.clone());
+    let kill = Arc::new(tokio::sync::Notify::new());
+    lock(&shared.conns).insert(
+        id,
+        ConnCtl {
+            tx: tx.clone(),
+            kill: kill.clone(),
+        },
+    );
     let (mut rd, wr) = tokio::io::split(stream);
     let mut conn = Conn {
         shared: shared.clone(),
@@ -192,18 +199,25 @@ where
     let mut buf = BytesMut::with_capacity(4096);
     let mut will = None;
     let mut registered = false;
-    let end = match handshake(&mut conn, &mut rd, &mut rx, &mut buf).await {
-        Ok(Some(pc)) => {
-            will = pc.connect.last_will.clone();
-            registered = true;
-            session_loop(&mut conn, &mut rd, &mut rx, &mut buf, &pc).await
+    let work = async {
+        match handshake(&mut conn, &mut rd, &mut rx, &mut buf, &kill).await {
+            Ok(Some(pc)) => {
+                will = pc.connect.last_will.clone();
+                registered = true;
+                session_loop(&mut conn, &mut rd, &mut rx, &mut buf, &pc).await
+            }
+            Ok(None) => End::Abrupt("refused".into()),
+            Err(e) => End::Abrupt(e),
         }
-        Ok(None) => End::Abrupt("refused".into()),
-        Err(e) => End::Abrupt(e),
+    };
+    // The kill switch interrupts the task wherever it waits (even in a blocked write).
+    let end = tokio::select! {
+        e = work => e,
+        _ = kill.notified() => End::Abrupt("closed by the emulator".into()),
     };
     // Teardown.
     lock(&shared.conns).remove(&id);
-    let _ = conn.wr.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.wr.shutdown()).await;
     if registered {
         let mut b = lock(&shared.broker);
         let mut remove = false;
@@ -243,6 +257,7 @@ async fn handshake<R, W>(
     rd: &mut R,
     rx: &mut UnboundedReceiver<ConnCmd>,
     buf: &mut BytesMut,
+    kill: &Arc<tokio::sync::Notify>,
 ) -> Result<Option<ParsedConnect>, String>
 where
     R: AsyncRead + Unpin,
@@ -337,6 +352,7 @@ where
     let handle = ConnHandle {
         id: conn.id,
         tx: conn.tx.clone(),
+        kill: kill.clone(),
         blackholed: conn.blackholed.clone(),
         level: pc.level,
     };
@@ -344,7 +360,7 @@ where
     {
         let mut b = lock(&shared.broker);
         if let Some(old) = b.sessions.get(&c.client_id).and_then(|s| s.conn.as_ref()) {
-            let _ = old.tx.send(ConnCmd::Close);
+            old.close();
             shared.log.log(
                 &conn.client_id,
                 format_args!("takes over the previous connection with the same client id"),

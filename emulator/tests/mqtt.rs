@@ -425,3 +425,25 @@ fn outbound_qos1_window_is_100_like_aws() {
     }
     assert_eq!(rest, (100..130).collect::<Vec<_>>());
 }
+
+#[test]
+fn cut_works_even_when_the_client_does_not_read() {
+    let e = emu();
+    let mut c = Raw::connect(e.mqtt_addr(), "deaf");
+    c.subscribe("flood", QoS::AtMostOnce);
+    let chunk = vec![7u8; 100 * 1024];
+    for _ in 0..300 {
+        e.publish("flood", &chunk, 0); // ~30 MB the client never reads: the writer blocks
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(e.cut("deaf"));
+    let t0 = Instant::now();
+    while !e.connected_clients().is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "cut did not take effect"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(c);
+}
