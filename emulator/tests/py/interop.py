@@ -5,7 +5,7 @@
   start-next -> update IN_PROGRESS -> update SUCCEEDED -> describe; the notify-next flow;
   InvalidStateTransition; VersionMismatch with executionState.
 - paho-mqtt: plain pub/sub, TLS with client certificates (and refusal without one), MQTT over
-  WebSocket (/mqtt), MQTT 3.1.
+  WebSocket (/mqtt), secure WebSocket, MQTT 3.1.
 
 Usage: interop.py EMULATOR_BINARY WORKDIR
 Runs the emulator itself on free loopback ports, generates certificates with openssl in WORKDIR,
@@ -64,7 +64,8 @@ def make_certs(d):
 class Emulator:
     def __init__(self, binary, certs):
         self.proc = subprocess.Popen(
-            [binary, "--tls-port", "0", "--ws-port", "0", "--cert", certs["server.pem"],
+            [binary, "--tls-port", "0", "--ws-port", "0", "--wss-port", "0",
+             "--cert", certs["server.pem"],
              "--key", certs["server.key"], "--client-ca", certs["ca.pem"], "--minute-ms", "100"],
             stdout=subprocess.PIPE, stderr=open(os.path.join(os.path.dirname(certs["ca.pem"]),
                                                              "emulator.log"), "w"),
@@ -184,6 +185,15 @@ def ws_client(cid):
 
 def test_paho_websocket(emu, certs):
     pubsub_roundtrip(ws_client, emu.ports["ws"], "ws")
+
+
+def test_paho_secure_websocket(emu, certs):
+    def wss_client(cid):
+        c = ws_client(cid)
+        c.tls_set(ca_certs=certs["ca.pem"])
+        c.tls_insecure_set(False)
+        return c
+    pubsub_roundtrip(wss_client, emu.ports["wss"], "wss")
 
 
 def test_paho_jobs_reply_without_subscription(emu, certs):
@@ -375,6 +385,7 @@ TESTS = [
     test_paho_tls_client_cert,
     test_paho_tls_without_client_cert_is_refused,
     test_paho_websocket,
+    test_paho_secure_websocket,
     test_paho_jobs_reply_without_subscription,
     test_sdk_start_update_describe,
     test_sdk_notify_next_flow,
