@@ -1,0 +1,780 @@
+//! The connection engine (`iotjobs::mqtt::connection::Connection`) against a real mosquitto
+//! that each test starts itself on free loopback ports: plain TCP, mutual TLS with every client
+//! key format from files and from memory, refusals (wrong CA, wrong host name, missing client
+//! certificate), MQTT over WebSocket, MQTT 3.1, and a broker restarted twice in the middle of
+//! 500 QoS 1 publishes with every one of them arriving.
+//!
+//! Every test is `#[ignore]`d: plain `cargo test` needs no broker; `.ci/run` runs them with
+//! `--ignored`. A missing `mosquitto` or `openssl` makes them FAIL (the harness panics), never
+//! skip. Run with: `cargo test --test interop_mosquitto -- --ignored`.
+
+mod support;
+
+use iotjobs::error::jobs_result;
+use iotjobs::mqtt::config::{ConnectionConfig, Protocol};
+use iotjobs::mqtt::connection::Connection;
+use iotjobs::mqtt::tls::{PemSource, TlsSettings};
+use iotjobs::mqtt::transport::TransportKind;
+use iotjobs::mqtt::types::*;
+use iotjobs::runtime::Gate;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::certs::certs;
+use support::mosquitto::{MosqExtra, MosqOpts, Mosquitto};
+
+/// Bound on every single wait for a callback or an acknowledgement.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A client id unique in this process (tests run in parallel against their own brokers, but
+/// ids also show up in broker logs, where they must name one connection).
+fn unique_id(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A plain-TCP configuration for `port` with short timeouts and a fast reconnect.
+fn tcp_config(port: u16, client_id: &str) -> ConnectionConfig {
+    let mut cfg = ConnectionConfig {
+        host: "127.0.0.1".into(),
+        port,
+        transport: TransportKind::Tcp,
+        client_id: client_id.into(),
+        keep_alive_secs: 30,
+        connect_timeout: Duration::from_secs(10),
+        operation_timeout: Duration::from_secs(10),
+        drain_rate_hz: 0.0,
+        ..ConnectionConfig::default()
+    };
+    cfg.backoff.base = Duration::from_millis(50);
+    cfg.backoff.max = Duration::from_millis(250);
+    cfg.backoff.stable = Duration::from_secs(2);
+    cfg
+}
+
+fn file(p: &Path) -> Option<PemSource> {
+    Some(PemSource::File(p.to_path_buf()))
+}
+
+fn memory(p: &Path) -> Option<PemSource> {
+    let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    Some(PemSource::Memory(bytes))
+}
+
+/// A TLS configuration for `host:port` with `tls` material.
+fn tls_config(host: &str, port: u16, client_id: &str, tls: TlsSettings) -> ConnectionConfig {
+    ConnectionConfig {
+        host: host.into(),
+        transport: TransportKind::Tls,
+        tls,
+        ..tcp_config(port, client_id)
+    }
+}
+
+/// Messages arriving on a connection's `on_message`, as (topic, payload).
+struct Inbox {
+    rx: Receiver<(String, Vec<u8>)>,
+}
+
+fn inbox_callbacks() -> (Callbacks, Inbox) {
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    let cb = Callbacks {
+        on_message: Some(Box::new(move |m: &Message| {
+            if let Ok(t) = tx.lock() {
+                let _ = t.send((m.topic.to_string(), m.payload.to_vec()));
+            }
+        })),
+        ..Callbacks::default()
+    };
+    (cb, Inbox { rx })
+}
+
+impl Inbox {
+    /// The next message on `topic` (others are skipped), within `WAIT`.
+    fn expect(&self, topic: &str) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok((t, p)) if t == topic => return p,
+                Ok(_) => {}
+                Err(_) => panic!("no message on {topic} within {WAIT:?}"),
+            }
+        }
+    }
+}
+
+fn connect(cfg: ConnectionConfig) -> (Connection, Inbox) {
+    let what = format!("{}:{} {:?}", cfg.host, cfg.port, cfg.transport);
+    let (cb, inbox) = inbox_callbacks();
+    let conn = Connection::new(cfg, cb).unwrap_or_else(|e| panic!("Connection::new {what}: {e}"));
+    conn.connect()
+        .unwrap_or_else(|e| panic!("connect {what}: {e}"));
+    assert_eq!(conn.status(), Status::Online, "status after connect {what}");
+    (conn, inbox)
+}
+
+/// Subscribes to a `$aws/...` jobs topic at QoS 1, publishes to it at QoS 1 (waiting for the
+/// PUBACK) and expects the message back, byte for byte.
+fn round_trip(conn: &Connection, inbox: &Inbox) {
+    let topic = format!("$aws/things/{}/jobs/notify-next", conn.client_id());
+    let granted = conn
+        .subscribe_sync(&topic, 1, None)
+        .unwrap_or_else(|e| panic!("subscribe {topic}: {e}"));
+    assert_eq!(granted, Some(1), "granted QoS for {topic}");
+    let payload = format!(
+        "{{\"execution\":{{\"jobId\":\"j-{}\"}},\"timestamp\":{}}}",
+        fastrand::u32(..),
+        fastrand::u32(..)
+    );
+    let sent = conn
+        .publish_sync(&topic, payload.as_bytes(), 1, false)
+        .unwrap_or_else(|e| panic!("publish {topic}: {e}"));
+    assert!(
+        matches!(sent, Submitted::Sent { packet_id } if packet_id != 0),
+        "QoS 1 publish went out with a packet id: {sent:?}"
+    );
+    assert_eq!(
+        inbox.expect(&topic),
+        payload.as_bytes(),
+        "payload on {topic}"
+    );
+}
+
+/// The error of a connect that must fail, bounded by the connect timeout.
+fn connect_error(cfg: ConnectionConfig) -> iotjobs::error::Error {
+    let what = format!("{}:{} {:?}", cfg.host, cfg.port, cfg.transport);
+    let conn =
+        Connection::new(cfg, Callbacks::default()).unwrap_or_else(|e| panic!("new {what}: {e}"));
+    let started = Instant::now();
+    let err = match conn.connect() {
+        Ok(()) => panic!("connect {what} succeeded but must be refused"),
+        Err(e) => e,
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(13),
+        "refusal was bounded"
+    );
+    assert_ne!(conn.status(), Status::Online);
+    conn.close();
+    err
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn plain_tcp_publish_subscribe_round_trip() {
+    let broker = Mosquitto::start(MosqOpts::default());
+    let id = unique_id("tcp");
+    let (conn, inbox) = connect(tcp_config(broker.port(), &id));
+    round_trip(&conn, &inbox);
+    // Unsubscribe is honoured: a publish after it is not delivered back.
+    let topic = format!("$aws/things/{id}/jobs/notify-next");
+    conn.unsubscribe_sync(&topic)
+        .unwrap_or_else(|e| panic!("unsubscribe: {e}"));
+    conn.publish_sync(&topic, b"{}", 1, false)
+        .unwrap_or_else(|e| panic!("publish: {e}"));
+    assert!(
+        inbox.rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "a message arrived after unsubscribe"
+    );
+    conn.disconnect()
+        .unwrap_or_else(|e| panic!("disconnect: {e}"));
+    assert_eq!(conn.status(), Status::Disconnected);
+    assert!(
+        broker.wait_for_log(&format!("Client {id} disconnected."), WAIT),
+        "mosquitto saw a clean DISCONNECT from {id}:\n{}",
+        broker.log()
+    );
+    conn.close();
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn mutual_tls_every_key_format_from_files_and_memory() {
+    let broker = Mosquitto::start(MosqOpts {
+        tls: true,
+        require_cert: true,
+        websockets: false,
+    });
+    let c = certs();
+    for (cert, key, label) in c.client_key_formats() {
+        for (source, load) in [
+            ("file", file as fn(&Path) -> Option<PemSource>),
+            ("memory", memory),
+        ] {
+            let id = unique_id("mtls");
+            let tls = TlsSettings {
+                ca: load(&c.ca),
+                client_cert: load(cert),
+                client_key: load(key),
+                alpn: Vec::new(),
+            };
+            let (conn, inbox) = connect(tls_config("localhost", broker.tls_port(), &id, tls));
+            round_trip(&conn, &inbox);
+            // use_identity_as_username: the broker authenticated the certificate's CN.
+            let cn = if label.starts_with("RSA") {
+                "thing-rsa"
+            } else {
+                "thing-ec"
+            };
+            let log = broker.log();
+            let line = log
+                .lines()
+                .find(|l| l.contains(&format!(" as {id} (")))
+                .unwrap_or_else(|| panic!("{label} from {source}: no connect line:\n{log}"));
+            assert!(
+                line.contains(&format!("u'{cn}'")),
+                "{label} from {source}: broker did not see CN {cn}: {line}"
+            );
+            conn.disconnect()
+                .unwrap_or_else(|e| panic!("{label} from {source}: disconnect: {e}"));
+            conn.close();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn tls_to_127_0_0_1_verifies_the_ip_address_san() {
+    let broker = Mosquitto::start(MosqOpts {
+        tls: true,
+        require_cert: false,
+        websockets: false,
+    });
+    let tls = TlsSettings {
+        ca: file(&certs().ca),
+        ..TlsSettings::default()
+    };
+    let (conn, inbox) = connect(tls_config(
+        "127.0.0.1",
+        broker.tls_port(),
+        &unique_id("ip"),
+        tls,
+    ));
+    round_trip(&conn, &inbox);
+    conn.close();
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn wrong_ca_is_refused_with_a_tls_error() {
+    let broker = Mosquitto::start(MosqOpts {
+        tls: true,
+        require_cert: true,
+        websockets: false,
+    });
+    let c = certs();
+    for load in [file as fn(&Path) -> Option<PemSource>, memory] {
+        let tls = TlsSettings {
+            ca: load(&c.other_ca),
+            client_cert: load(&c.client_ec_cert),
+            client_key: load(&c.client_ec_pkcs8_key),
+            alpn: Vec::new(),
+        };
+        let err = connect_error(tls_config(
+            "localhost",
+            broker.tls_port(),
+            &unique_id("wrongca"),
+            tls,
+        ));
+        assert_eq!(err.code, jobs_result::Tls, "wrong CA: {err}");
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn wrong_host_name_is_refused_with_a_tls_error() {
+    let c = certs();
+    // The server certificate is signed by the trusted CA but names only wrong.example.
+    let broker = Mosquitto::start_with_server_cert(
+        MosqOpts {
+            tls: true,
+            require_cert: false,
+            websockets: false,
+        },
+        &c.wrong_name_cert,
+        &c.wrong_name_key,
+    );
+    for host in ["localhost", "127.0.0.1"] {
+        let tls = TlsSettings {
+            ca: file(&c.ca),
+            client_cert: file(&c.client_rsa_cert),
+            client_key: file(&c.client_rsa_pkcs1_key),
+            alpn: Vec::new(),
+        };
+        let err = connect_error(tls_config(
+            host,
+            broker.tls_port(),
+            &unique_id("wronghost"),
+            tls,
+        ));
+        assert_eq!(err.code, jobs_result::Tls, "wrong host {host}: {err}");
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn missing_client_certificate_is_refused() {
+    let broker = Mosquitto::start(MosqOpts {
+        tls: true,
+        require_cert: true,
+        websockets: false,
+    });
+    let tls = TlsSettings {
+        ca: file(&certs().ca),
+        ..TlsSettings::default()
+    };
+    let id = unique_id("nocert");
+    let err = connect_error(tls_config("localhost", broker.tls_port(), &id, tls));
+    // TLS 1.3: the refusal arrives as an alert after the client's handshake finished; the
+    // engine still reports it as a TLS failure, not as a generic network error.
+    assert_eq!(err.code, jobs_result::Tls, "missing client cert: {err}");
+    assert!(
+        !broker.log().contains(&format!(" as {id} (")),
+        "the broker accepted an MQTT session without a client certificate"
+    );
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn websocket_round_trip() {
+    let broker = Mosquitto::start(MosqOpts {
+        tls: false,
+        require_cert: false,
+        websockets: true,
+    });
+    let cfg = ConnectionConfig {
+        transport: TransportKind::WebSocket,
+        ws_path: "/mqtt".into(),
+        ..tcp_config(broker.ws_port(), &unique_id("ws"))
+    };
+    let (conn, inbox) = connect(cfg);
+    round_trip(&conn, &inbox);
+    conn.close();
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn secure_websocket_with_client_certificate_round_trip() {
+    let broker = Mosquitto::start(MosqOpts {
+        tls: true,
+        require_cert: true,
+        websockets: true,
+    });
+    let c = certs();
+    let cfg = ConnectionConfig {
+        transport: TransportKind::WebSocketTls,
+        ws_path: "/mqtt".into(),
+        ..tls_config(
+            "localhost",
+            broker.wss_port(),
+            &unique_id("wss"),
+            TlsSettings {
+                ca: memory(&c.ca),
+                client_cert: memory(&c.client_ec_cert),
+                client_key: memory(&c.client_ec_sec1_key),
+                alpn: Vec::new(),
+            },
+        )
+    };
+    let (conn, inbox) = connect(cfg);
+    round_trip(&conn, &inbox);
+    conn.close();
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn mqtt_3_1_is_accepted() {
+    let broker = Mosquitto::start(MosqOpts::default());
+    let id = format!("v31-{}", fastrand::u32(..100_000)); // MQTT 3.1: at most 23 bytes
+    let cfg = ConnectionConfig {
+        protocol: Protocol::V31,
+        ..tcp_config(broker.port(), &id)
+    };
+    let (conn, inbox) = connect(cfg);
+    round_trip(&conn, &inbox);
+    // mosquitto logs the protocol level it accepted: p1 = MQTT 3.1 (p2 = 3.1.1).
+    let log = broker.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!(" as {id} (")))
+        .unwrap_or_else(|| panic!("no connect line for {id}:\n{log}"));
+    assert!(line.contains("(p1,"), "not MQTT 3.1: {line}");
+    conn.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker restarts in the middle of a QoS 1 stream.
+
+/// Messages published in the restart test.
+const STREAM: usize = 500;
+
+/// The persistent-session observer: a fixed client id, clean_session=false, QoS 1, its own
+/// reconnect. Records every distinct payload it receives (duplicates are allowed by QoS 1).
+struct Observer {
+    conn: Connection,
+    seen: Arc<Mutex<HashSet<Vec<u8>>>>,
+    deliveries: Arc<AtomicUsize>,
+    /// Set while the observer is connected (its on_online / on_offline callbacks).
+    online: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Observer {
+    /// Connects with a fixed reconnect delay of `reconnect_after` and subscribes to `filter`.
+    fn start(port: u16, filter: &str, reconnect_after: Duration) -> Observer {
+        let seen = Arc::new(Mutex::new(HashSet::new()));
+        let deliveries = Arc::new(AtomicUsize::new(0));
+        let online = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, d) = (seen.clone(), deliveries.clone());
+        let (on, off) = (online.clone(), online.clone());
+        let cb = Callbacks {
+            on_online: Some(Box::new(move || on.store(true, Ordering::SeqCst))),
+            on_offline: Some(Box::new(move || off.store(false, Ordering::SeqCst))),
+            on_message: Some(Box::new(move |m: &Message| {
+                d.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut set) = s.lock() {
+                    set.insert(m.payload.to_vec());
+                }
+            })),
+            ..Callbacks::default()
+        };
+        let mut cfg = ConnectionConfig {
+            clean_session: false,
+            ..tcp_config(port, &unique_id("observer"))
+        };
+        cfg.backoff.base = reconnect_after;
+        cfg.backoff.max = reconnect_after;
+        let conn = Connection::new(cfg, cb).unwrap_or_else(|e| panic!("observer: {e}"));
+        conn.connect()
+            .unwrap_or_else(|e| panic!("observer connect: {e}"));
+        assert_eq!(
+            conn.subscribe_sync(filter, 1, None)
+                .unwrap_or_else(|e| panic!("observer subscribe: {e}")),
+            Some(1)
+        );
+        Observer {
+            conn,
+            seen,
+            deliveries,
+            online,
+        }
+    }
+
+    fn distinct(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}
+
+/// Waits (bounded by `limit`) until `cond` holds; returns whether it did.
+fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// What the publisher's completions reported, per message index.
+#[derive(Default)]
+struct AckBook {
+    ok: HashSet<usize>,
+    failed: Vec<(usize, jobs_result)>,
+}
+
+/// The honest end-to-end check: mosquitto runs with `persistence true` (a database in a temp
+/// directory, written on SIGTERM), so the observer's persistent session and the QoS 1 messages
+/// queued for it survive each restart. Everything the broker PUBACKed is then owed to the
+/// observer, and everything our API accepted is owed a PUBACK: so every one of the 500 payloads
+/// must reach the observer (duplicates allowed), and every publish must complete with `Ok`.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn broker_restarts_mid_stream_lose_no_qos1_message() {
+    let db_dir = support::process_dir().join(format!("persist-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&db_dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    // mosquitto drops root privileges to user `mosquitto` and writes its database here.
+    support::set_mode(&db_dir, 0o777);
+    let mut broker = Mosquitto::start_with(
+        MosqOpts::default(),
+        MosqExtra {
+            // Later lines win: this overrides the harness's `persistence false`.
+            global_lines: format!(
+                "persistence true\npersistence_location {}/\nautosave_interval 0\n\
+                 max_queued_messages 10000\n",
+                db_dir.display()
+            ),
+            ..MosqExtra::default()
+        },
+    );
+    let port = broker.port();
+    let topic = format!("$aws/things/restart-{}/jobs/notify", fastrand::u32(..));
+    // The observer comes back a second after each restart, long after the publisher (50 ms):
+    // messages published meanwhile exist only in its persisted session on the broker.
+    let observer = Observer::start(port, &topic, Duration::from_secs(1));
+
+    let publisher_online = Arc::new(AtomicUsize::new(0));
+    let p_online = publisher_online.clone();
+    let publisher = Connection::new(
+        tcp_config(port, &unique_id("publisher")),
+        Callbacks {
+            on_online: Some(Box::new(move || {
+                p_online.fetch_add(1, Ordering::Relaxed);
+            })),
+            ..Callbacks::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("publisher: {e}"));
+    publisher
+        .connect()
+        .unwrap_or_else(|e| panic!("publisher connect: {e}"));
+
+    let book = Arc::new(Mutex::new(AckBook::default()));
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let queued = Arc::new(AtomicUsize::new(0));
+    let while_observer_away = Arc::new(AtomicUsize::new(0));
+    let gate = Gate::new();
+    let producer = {
+        let (publisher, book, submitted, queued, topic) = (
+            publisher.clone(),
+            book.clone(),
+            submitted.clone(),
+            queued.clone(),
+            topic.clone(),
+        );
+        let (observer_online, away) = (observer.online.clone(), while_observer_away.clone());
+        std::thread::spawn(move || {
+            for i in 0..STREAM {
+                let payload = format!("{{\"seq\":{i}}}");
+                let b = book.clone();
+                let completion = Completion::Callback(
+                    gate.clone(),
+                    Box::new(move |ack: Ack| {
+                        if let Ok(mut b) = b.lock() {
+                            if ack.result == jobs_result::Ok {
+                                b.ok.insert(i);
+                            } else {
+                                b.failed.push((i, ack.result));
+                            }
+                        }
+                    }),
+                );
+                match publisher.publish(&topic, payload.as_bytes(), 1, false, completion) {
+                    Ok(Submitted::Queued) => {
+                        queued.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Submitted::Sent { .. }) => {
+                        if !observer_online.load(Ordering::SeqCst) {
+                            away.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(e) => panic!("publish {i} refused by the API: {e}"),
+                }
+                submitted.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(8));
+            }
+        })
+    };
+
+    // Restart twice, each time in the middle of the stream, the second time only once the
+    // observer is back from the first.
+    let mut restarted_at = Vec::new();
+    for (k, threshold) in [STREAM / 4, STREAM * 3 / 5].into_iter().enumerate() {
+        assert!(
+            wait_until(Duration::from_secs(60), || submitted
+                .load(Ordering::Relaxed)
+                >= threshold
+                && observer.conn.counters().reconnects >= k as u64
+                && observer.online.load(Ordering::SeqCst)),
+            "the producer stalled before {threshold} publishes, or the observer did not come back"
+        );
+        restarted_at.push(submitted.load(Ordering::Relaxed));
+        broker.restart();
+    }
+    producer
+        .join()
+        .unwrap_or_else(|_| panic!("producer thread panicked"));
+    for at in &restarted_at {
+        assert!(
+            *at > 0 && *at < STREAM,
+            "a restart happened mid-stream, not before or after it: {restarted_at:?}"
+        );
+    }
+
+    // Every publish accepted by the API completes with a PUBACK, however many restarts.
+    let all_acked = wait_until(Duration::from_secs(90), || {
+        book.lock()
+            .map(|b| b.ok.len() + b.failed.len() >= STREAM)
+            .unwrap_or(false)
+    });
+    let (ok, failed) = book
+        .lock()
+        .map(|b| (b.ok.len(), b.failed.clone()))
+        .unwrap_or_default();
+    assert!(
+        all_acked && failed.is_empty() && ok == STREAM,
+        "PUBACKs: {ok}/{STREAM} ok, failures {failed:?}, counters {:?}",
+        publisher.counters()
+    );
+
+    // And the broker delivered every one of them to the persistent observer.
+    let all_seen = wait_until(Duration::from_secs(90), || observer.distinct() >= STREAM);
+    let seen = observer.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let missing: Vec<usize> = (0..STREAM)
+        .filter(|i| !seen.contains(format!("{{\"seq\":{i}}}").as_bytes()))
+        .collect();
+    assert!(
+        all_seen && missing.is_empty(),
+        "observer got {} distinct of {STREAM}; missing {:?}; deliveries {}; \
+         publisher counters {:?}; observer counters {:?}",
+        seen.len(),
+        missing,
+        observer.deliveries.load(Ordering::Relaxed),
+        publisher.counters(),
+        observer.conn.counters()
+    );
+    assert_eq!(seen.len(), STREAM, "no payload outside the stream arrived");
+
+    // The restarts really cut both clients: each came online again, twice.
+    let pc = publisher.counters();
+    let oc = observer.conn.counters();
+    assert!(
+        pc.reconnects >= 2,
+        "publisher reconnects {pc:?}, restarts at {restarted_at:?}"
+    );
+    assert!(oc.reconnects >= 2, "observer reconnects {oc:?}");
+    assert!(publisher_online.load(Ordering::Relaxed) >= 3);
+    assert!(
+        broker.log().matches("Opening ipv4 listen socket").count() >= 3
+            || broker.log().matches(" running").count() >= 3,
+        "mosquitto started three times"
+    );
+    // The test measured something: publishes went out while the observer was away, and only
+    // its persisted session could hold them.
+    let away = while_observer_away.load(Ordering::Relaxed);
+    assert!(away > 0, "no publish happened while the observer was away");
+    eprintln!(
+        "restarts at {restarted_at:?}; queued offline {}; sent while the observer was away \
+         {away}; publisher {pc:?}; observer {oc:?}; deliveries {}",
+        queued.load(Ordering::Relaxed),
+        observer.deliveries.load(Ordering::Relaxed)
+    );
+    publisher.close();
+    observer.conn.close();
+}
+
+/// With `persistence false` the broker forgets the observer's session on restart, so messages
+/// published while the observer is away are lost by the BROKER. What remains ours to guarantee
+/// is measured here: every publish accepted by the API gets a PUBACK from a broker eventually,
+/// and every message published after the observer re-subscribed (it re-makes its subscription
+/// itself after a session-less CONNACK) reaches it.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn broker_restart_without_persistence_every_publish_acked_and_resubscribed() {
+    let mut broker = Mosquitto::start(MosqOpts::default());
+    let port = broker.port();
+    let topic = format!("$aws/things/nopersist-{}/jobs/notify", fastrand::u32(..));
+    let observer = Observer::start(port, &topic, Duration::from_millis(50));
+    let publisher = Connection::new(tcp_config(port, &unique_id("pub")), Callbacks::default())
+        .unwrap_or_else(|e| panic!("publisher: {e}"));
+    publisher
+        .connect()
+        .unwrap_or_else(|e| panic!("publisher connect: {e}"));
+
+    let acked = Arc::new(Mutex::new((HashSet::new(), Vec::new())));
+    let gate = Gate::new();
+    let publish = |label: String| {
+        let a = acked.clone();
+        let l = label.clone();
+        let completion = Completion::Callback(
+            gate.clone(),
+            Box::new(move |ack: Ack| {
+                if let Ok(mut a) = a.lock() {
+                    if ack.result == jobs_result::Ok {
+                        a.0.insert(l);
+                    } else {
+                        a.1.push((l, ack.result));
+                    }
+                }
+            }),
+        );
+        publisher
+            .publish(&topic, label.as_bytes(), 1, false, completion)
+            .unwrap_or_else(|e| panic!("publish {label}: {e}"));
+    };
+
+    // Phase 1: delivered while the session exists (checked before the restart).
+    for i in 0..100 {
+        publish(format!("before-{i}"));
+    }
+    assert!(
+        wait_until(WAIT, || observer.distinct() >= 100),
+        "phase 1 reached the observer: {} of 100",
+        observer.distinct()
+    );
+    // Phase 2: across the restart (in flight or queued offline): owed a PUBACK.
+    broker.restart();
+    for i in 0..100 {
+        publish(format!("across-{i}"));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        wait_until(Duration::from_secs(60), || acked
+            .lock()
+            .map(|a| a.0.len() + a.1.len() >= 200)
+            .unwrap_or(false)),
+        "not every publish completed: {:?}",
+        publisher.counters()
+    );
+    let failures = acked.lock().map(|a| a.1.clone()).unwrap_or_default();
+    assert!(failures.is_empty(), "publishes failed: {failures:?}");
+
+    // The observer re-subscribed by itself: prove it with a marker it must receive, then
+    // phase 3, all of which must arrive.
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            observer.conn.status() == Status::Online && {
+                publish(format!("probe-{}", fastrand::u32(..)));
+                wait_until(Duration::from_millis(300), || {
+                    observer
+                        .seen
+                        .lock()
+                        .map(|s| s.iter().any(|p| p.starts_with(b"probe-")))
+                        .unwrap_or(false)
+                })
+            }
+        }),
+        "the observer never received anything after the restart; counters {:?}",
+        observer.conn.counters()
+    );
+    for i in 0..200 {
+        publish(format!("after-{i}"));
+    }
+    let all = wait_until(Duration::from_secs(30), || {
+        observer
+            .seen
+            .lock()
+            .map(|s| (0..200).all(|i| s.contains(format!("after-{i}").as_bytes())))
+            .unwrap_or(false)
+    });
+    let seen = observer.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let missing: Vec<usize> = (0..200)
+        .filter(|i| !seen.contains(format!("after-{i}").as_bytes()))
+        .collect();
+    assert!(all, "after the resubscription, missing {missing:?}");
+    let failures = acked.lock().map(|a| a.1.clone()).unwrap_or_default();
+    assert!(failures.is_empty(), "publishes failed: {failures:?}");
+    assert!(observer.conn.counters().reconnects >= 1);
+    assert!(publisher.counters().reconnects >= 1);
+    publisher.close();
+    observer.conn.close();
+}
