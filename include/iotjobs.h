@@ -60,82 +60,6 @@
 #define JOBS_VERSION_NUMBER (((JOBS_VERSION_MAJOR * 1000000) + (JOBS_VERSION_MINOR * 1000)) + JOBS_VERSION_PATCH)
 
 /**
- * Longest thing name AWS accepts, in characters.
- */
-#define THING_NAME_MAX_LEN 128
-
-/**
- * Longest job id AWS accepts, in characters.
- */
-#define JOB_ID_MAX_LEN 64
-
-/**
- * Longest client token, in bytes (AWS IoT's documented client-token limit).
- */
-#define CLIENT_TOKEN_MAX_BYTES 64
-
-/**
- * Longest `statusDetails` key, in characters.
- */
-#define DETAILS_KEY_MAX_LEN 128
-
-/**
- * Longest `statusDetails` value, in characters.
- */
-#define DETAILS_VALUE_MAX_LEN 1024
-
-/**
- * Most `statusDetails` pairs in one request.
- */
-#define DETAILS_MAX_PAIRS 10
-
-/**
- * Longest step timeout, in minutes (7 days).
- */
-#define STEP_TIMEOUT_MAX_MINUTES 10080
-
-/**
- * The step timeout that cancels the running step timer (UpdateJobExecution only).
- */
-#define STEP_TIMEOUT_CANCEL -1
-
-/**
- * The MQTT 3.1 client-id limit (3.1.1 lifted it; AWS allows 128 bytes).
- */
-#define V31_MAX_CLIENT_ID 23
-
-/**
- * AWS IoT's client-id limit.
- */
-#define AWS_MAX_CLIENT_ID 128
-
-/**
- * AWS IoT's message size limit, the default maximum packet size.
- */
-#define DEFAULT_MAX_PACKET (128 * 1024)
-
-/**
- * AWS IoT accepts keep-alive values from 30 to 1200 s.
- */
-#define KEEP_ALIVE_MIN 30
-
-#define KEEP_ALIVE_MAX 1200
-
-/**
- * Lifetime of the presigned URL, in seconds (what the Python SDK v1 sends).
- */
-#define EXPIRES_SECS 86400
-
-/**
- * AWS IoT's limits (jobs-protocol.md §d.2): 256 bytes and at most 7 slashes. The slash rule
- * applies to topics the device publishes or subscribes to; AWS's own reserved topics are built
- * to fit it.
- */
-#define MAX_TOPIC_BYTES 256
-
-#define MAX_TOPIC_SLASHES 7
-
-/**
  * Result of every fallible C entry point. `JOBS_RESULT_OK` is 0 so `if (rc)` tests failure.
  * Values are grouped and never reused; a retired value stays as a reserved comment.
  */
@@ -743,11 +667,6 @@ typedef uint32_t jobs_rejection_code;
 #endif // __cplusplus
 
 /**
- * The `code` of a rejection (AWS `ErrorCode`; the nine documented codes).
- */
-typedef struct RejectedCode RejectedCode;
-
-/**
  * The jobs client of one thing. Create with `jobs_client_new` (own connection) or
  * `jobs_client_new_with_connection` (shared); free with `jobs_client_free`. Internally
  * synchronized: every function may be called from any thread and from any callback.
@@ -828,8 +747,6 @@ typedef void (*jobs_ack_callback)(void *user_data,
  */
 typedef void (*jobs_message_handler)(void *user_data,
                                      const struct jobs_message *message);
-
-
 
 #ifdef __cplusplus
 extern "C" {
@@ -1010,6 +927,80 @@ jobs_result jobs_config_set_timeouts(struct jobs_config *cfg,
  */
 jobs_result jobs_config_set_max_packet_size(struct jobs_config *cfg,
                                             size_t bytes);
+
+/**
+ * Sets the CA certificate(s) that must sign the server's certificate, from a PEM file. The
+ * path is copied; the file is read when the connection is created. Required by the TLS
+ * transports. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing or
+ * invalid file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
+ */
+jobs_result jobs_config_set_ca_file(struct jobs_config *cfg,
+                                    const char *path);
+
+/**
+ * Sets the CA certificate(s) from PEM text in memory (`len` bytes, copied; no NUL needed).
+ * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (empty); invalid PEM is
+ * reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `pem` NULL or valid for `len` bytes.
+ */
+jobs_result jobs_config_set_ca_pem(struct jobs_config *cfg,
+                                   const uint8_t *pem,
+                                   size_t len);
+
+/**
+ * Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
+ * copied; read when the connection is created). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`
+ * or `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
+ * Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
+ */
+jobs_result jobs_config_set_cert_file(struct jobs_config *cfg,
+                                      const char *path);
+
+/**
+ * Sets the client certificate (chain) from PEM text in memory (`len` bytes, copied).
+ * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (empty); invalid PEM is
+ * reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `pem` NULL or valid for `len` bytes.
+ */
+jobs_result jobs_config_set_cert_pem(struct jobs_config *cfg,
+                                     const uint8_t *pem,
+                                     size_t len);
+
+/**
+ * Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
+ * AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
+ * file is read when the connection is created. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
+ * `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
+ * Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
+ */
+jobs_result jobs_config_set_key_file(struct jobs_config *cfg,
+                                     const char *path);
+
+/**
+ * Sets the client private key from PEM text in memory (`len` bytes, copied; formats as
+ * `jobs_config_set_key_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
+ * `_INVALID_ARGUMENT` (empty); invalid PEM is reported by the constructor as
+ * `JOBS_RESULT_TLS_CONFIG`. Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `pem` NULL or valid for `len` bytes.
+ */
+jobs_result jobs_config_set_key_pem(struct jobs_config *cfg,
+                                    const uint8_t *pem,
+                                    size_t len);
 
 /**
  * Sets the one ALPN protocol to offer (copied), replacing the automatic choice
@@ -1545,7 +1536,8 @@ jobs_result jobs_send_start_next(struct jobs_client *client,
  * `status` must be one a device may set: IN_PROGRESS, FAILED, SUCCEEDED or REJECTED
  * (deliberate difference: the SDK sends QUEUED/CANCELED, which AWS rejects, and an empty
  * payload for NOT_SET/UNKNOWN). `step_timeout_minutes`: 0 none, -1 cancels the step timer,
- * else 1–10080. `job_id` must be a real job id (not `$next` or `+`). Waits for PUBACK with
+ * else 1–10080. `job_id` must be a real job id (not `$next` or `+`). A `status` that is no
+ * `jobs_status` value at all is `JOBS_RESULT_INVALID_ARGUMENT`. Waits for PUBACK with
  * QoS 1; queued offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
  * `_INVALID_JOB_ID`, `_INVALID_STATUS`, `_INVALID_ARGUMENT`, `_INVALID_STATUS_DETAILS`,
  * `_TIMEOUT`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Blocks for QoS 1; safe

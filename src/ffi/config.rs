@@ -449,48 +449,138 @@ unsafe fn pem_source(
     }
 }
 
-macro_rules! pem_setters {
-    ($file_fn:ident, $pem_fn:ident, $field:ident, $what:literal) => {
-        #[doc = concat!("Sets the ", $what, " from a PEM file (the path is copied; the file is read when the connection is created). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.\n\n# Safety\n`cfg` is NULL or a live config; `path` NULL or NUL-terminated.")]
-        #[no_mangle]
-        pub unsafe extern "C" fn $file_fn(cfg: *mut jobs_config, path: *const c_char) -> jobs_result {
-            guard(|| {
-                let c = cfg_mut(cfg)?;
-                c.conn.tls.$field = Some(pem_source(path, None, "path")?);
-                Ok(())
-            })
-        }
-
-        #[doc = concat!("Sets the ", $what, " from PEM text in memory (`len` bytes, copied; no NUL needed). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (empty); bad PEM is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.\n\n# Safety\n`cfg` is NULL or a live config; `pem` valid for `len` bytes.")]
-        #[no_mangle]
-        pub unsafe extern "C" fn $pem_fn(cfg: *mut jobs_config, pem: *const u8, len: usize) -> jobs_result {
-            guard(|| {
-                let c = cfg_mut(cfg)?;
-                c.conn.tls.$field = Some(pem_source(std::ptr::null(), Some((pem, len)), "pem")?);
-                Ok(())
-            })
-        }
-    };
+/// Which PEM item a setter fills.
+#[derive(Clone, Copy)]
+enum PemSlot {
+    Ca,
+    Cert,
+    Key,
 }
 
-pem_setters!(
-    jobs_config_set_ca_file,
-    jobs_config_set_ca_pem,
-    ca,
-    "CA certificate(s) that must sign the server's certificate"
-);
-pem_setters!(
-    jobs_config_set_cert_file,
-    jobs_config_set_cert_pem,
-    client_cert,
-    "client certificate (chain) for mutual TLS"
-);
-pem_setters!(
-    jobs_config_set_key_file,
-    jobs_config_set_key_pem,
-    client_key,
-    "client private key (RSA PKCS#1 or PKCS#8, EC SEC1 or PKCS#8)"
-);
+/// The body shared by the six PEM setters: check, copy, store.
+unsafe fn set_pem(
+    cfg: *mut jobs_config,
+    slot: PemSlot,
+    path: *const c_char,
+    pem: Option<(*const u8, usize)>,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let source = Some(pem_source(
+            path,
+            pem,
+            if pem.is_some() { "pem" } else { "path" },
+        )?);
+        match slot {
+            PemSlot::Ca => c.conn.tls.ca = source,
+            PemSlot::Cert => c.conn.tls.client_cert = source,
+            PemSlot::Key => c.conn.tls.client_key = source,
+        }
+        Ok(())
+    })
+}
+
+/// Sets the CA certificate(s) that must sign the server's certificate, from a PEM file. The
+/// path is copied; the file is read when the connection is created. Required by the TLS
+/// transports. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing or
+/// invalid file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_ca_file(
+    cfg: *mut jobs_config,
+    path: *const c_char,
+) -> jobs_result {
+    guard_or(jobs_result::Panic, || set_pem(cfg, PemSlot::Ca, path, None))
+}
+
+/// Sets the CA certificate(s) from PEM text in memory (`len` bytes, copied; no NUL needed).
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (empty); invalid PEM is
+/// reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `pem` NULL or valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_ca_pem(
+    cfg: *mut jobs_config,
+    pem: *const u8,
+    len: usize,
+) -> jobs_result {
+    guard_or(jobs_result::Panic, || {
+        set_pem(cfg, PemSlot::Ca, std::ptr::null(), Some((pem, len)))
+    })
+}
+
+/// Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
+/// copied; read when the connection is created). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`
+/// or `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
+/// Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_cert_file(
+    cfg: *mut jobs_config,
+    path: *const c_char,
+) -> jobs_result {
+    guard_or(jobs_result::Panic, || {
+        set_pem(cfg, PemSlot::Cert, path, None)
+    })
+}
+
+/// Sets the client certificate (chain) from PEM text in memory (`len` bytes, copied).
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (empty); invalid PEM is
+/// reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `pem` NULL or valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_cert_pem(
+    cfg: *mut jobs_config,
+    pem: *const u8,
+    len: usize,
+) -> jobs_result {
+    guard_or(jobs_result::Panic, || {
+        set_pem(cfg, PemSlot::Cert, std::ptr::null(), Some((pem, len)))
+    })
+}
+
+/// Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
+/// AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
+/// file is read when the connection is created. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
+/// `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
+/// Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_key_file(
+    cfg: *mut jobs_config,
+    path: *const c_char,
+) -> jobs_result {
+    guard_or(jobs_result::Panic, || {
+        set_pem(cfg, PemSlot::Key, path, None)
+    })
+}
+
+/// Sets the client private key from PEM text in memory (`len` bytes, copied; formats as
+/// `jobs_config_set_key_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
+/// `_INVALID_ARGUMENT` (empty); invalid PEM is reported by the constructor as
+/// `JOBS_RESULT_TLS_CONFIG`. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `pem` NULL or valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_key_pem(
+    cfg: *mut jobs_config,
+    pem: *const u8,
+    len: usize,
+) -> jobs_result {
+    guard_or(jobs_result::Panic, || {
+        set_pem(cfg, PemSlot::Key, std::ptr::null(), Some((pem, len)))
+    })
+}
 
 /// Sets the one ALPN protocol to offer (copied), replacing the automatic choice
 /// (`x-amzn-mqtt-ca` on port 443, none elsewhere); an empty string offers none.

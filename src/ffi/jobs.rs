@@ -521,7 +521,8 @@ pub unsafe extern "C" fn jobs_send_start_next(
 /// `status` must be one a device may set: IN_PROGRESS, FAILED, SUCCEEDED or REJECTED
 /// (deliberate difference: the SDK sends QUEUED/CANCELED, which AWS rejects, and an empty
 /// payload for NOT_SET/UNKNOWN). `step_timeout_minutes`: 0 none, -1 cancels the step timer,
-/// else 1–10080. `job_id` must be a real job id (not `$next` or `+`). Waits for PUBACK with
+/// else 1–10080. `job_id` must be a real job id (not `$next` or `+`). A `status` that is no
+/// `jobs_status` value at all is `JOBS_RESULT_INVALID_ARGUMENT`. Waits for PUBACK with
 /// QoS 1; queued offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
 /// `_INVALID_JOB_ID`, `_INVALID_STATUS`, `_INVALID_ARGUMENT`, `_INVALID_STATUS_DETAILS`,
 /// `_TIMEOUT`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Blocks for QoS 1; safe
@@ -547,7 +548,7 @@ pub unsafe extern "C" fn jobs_send_update(
         let job = str_arg(job_id, "job_id")?;
         let status = ExecutionStatus::try_from(status).map_err(|_| {
             Error::new(
-                jobs_result::InvalidStatus,
+                jobs_result::InvalidArgument,
                 format!("status: {status} is not a jobs_status value"),
             )
         })?;
