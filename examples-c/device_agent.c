@@ -381,8 +381,8 @@ static void stop(struct agent *a, int code) {
 static void say_error(const struct agent *a, const char *what, jobs_result rc) {
     char msg[512];
     if (jobs_last_error_message(msg, sizeof msg) == 0) msg[0] = '\0';
-    printf("[%s] ERROR %s: %s%s%s\n", a->opt.thing, what, jobs_result_str(rc), msg[0] ? ": " : "",
-           msg);
+    /* The last-error message already starts with the result's description. */
+    printf("[%s] ERROR %s: %s\n", a->opt.thing, what, msg[0] ? msg : jobs_result_str(rc));
 }
 
 static const char *status_name(uint32_t s) {

@@ -1,0 +1,638 @@
+//! End-to-end tests in C against the emulator (issue 4, "How it is proven").
+//!
+//! The C programs — the examples (`examples-c/device_agent.c`, `examples-c/gateway.c`) and the
+//! focused programs in `tests/c_e2e/` — are compiled once per test process as strict C99
+//! against `include/iotjobs.h` and the `libiotjobs.a` this `cargo test` built. Each test starts
+//! its own in-process emulator, sets up jobs through the emulator's Rust control API, runs one
+//! C program with the emulator's host and port, and asserts on the program's exit status, its
+//! output, and the emulator's final state (`describe_execution`, the packet record).
+//!
+//! Environment:
+//! - `CC`: the C compiler (default `cc`).
+//! - `IOTJOBS_C_TEST_WRAPPER`: a command line each C program runs under, e.g.
+//!   `valgrind --error-exitcode=1 --leak-check=full` (time limits are then 10× longer).
+
+use iotjobs_emulator::{Dir, Emulator, EmulatorConfig, Packet};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------- building the C programs
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>`: this test binary lives in its `deps/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The static library cargo built for this test run.
+fn static_lib() -> Result<PathBuf, String> {
+    let candidates = [
+        profile_dir().join("deps").join("libiotjobs.a"),
+        profile_dir().join("libiotjobs.a"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| format!("no libiotjobs.a in {:?}", candidates))
+}
+
+/// The system libraries a static link needs (the single list in `cmake/static-libs.txt`).
+fn static_link_libs() -> Result<Vec<String>, String> {
+    let path = manifest_dir().join("cmake/static-libs.txt");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let libs: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| format!("-l{l}"))
+        .collect();
+    if libs.is_empty() {
+        return Err(format!("{} lists no library", path.display()));
+    }
+    Ok(libs)
+}
+
+fn sources() -> Vec<PathBuf> {
+    let mut v = vec![
+        manifest_dir().join("examples-c/device_agent.c"),
+        manifest_dir().join("examples-c/gateway.c"),
+    ];
+    let dir = manifest_dir().join("tests/c_e2e");
+    let mut tests: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    tests.sort();
+    v.extend(tests);
+    v
+}
+
+fn compile(src: &Path, lib: &Path, libs: &[String], out_dir: &Path) -> Result<PathBuf, String> {
+    let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+    let exe = out_dir.join(&stem);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-pthread",
+            "-g",
+        ])
+        .arg("-I")
+        .arg(manifest_dir().join("include"))
+        .arg("-I")
+        .arg(manifest_dir().join("tests/c_e2e"))
+        .arg(src)
+        .arg(lib)
+        .args(libs)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .map_err(|e| format!("cannot run {cc}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "compiling {} failed ({}):\n{}{}",
+            src.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(exe)
+}
+
+/// Every C program, compiled once per test process (two at a time: the machines have 2 cores).
+fn programs() -> &'static HashMap<String, PathBuf> {
+    static BUILT: OnceLock<Result<HashMap<String, PathBuf>, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let lib = static_lib()?;
+        let libs = static_link_libs()?;
+        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("jobs-e2e");
+        std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+        let srcs = sources();
+        let mut map = HashMap::new();
+        let mut errors = Vec::new();
+        for pair in srcs.chunks(2) {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|src| {
+                    let (src, lib, libs, out_dir) =
+                        (src.clone(), lib.clone(), libs.clone(), out_dir.clone());
+                    std::thread::spawn(move || (src.clone(), compile(&src, &lib, &libs, &out_dir)))
+                })
+                .collect();
+            for h in handles {
+                let (src, r) = h.join().expect("compiler thread");
+                match r {
+                    Ok(exe) => {
+                        map.insert(src.file_stem().unwrap().to_string_lossy().into_owned(), exe);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(map)
+        } else {
+            Err(errors.join("\n\n"))
+        }
+    });
+    match built {
+        Ok(m) => m,
+        Err(e) => panic!("building the C programs failed:\n{e}"),
+    }
+}
+
+fn program(name: &str) -> PathBuf {
+    programs()
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no C program named {name}"))
+}
+
+// ---------------------------------------------------------------- running them
+
+fn wrapper() -> Vec<String> {
+    std::env::var("IOTJOBS_C_TEST_WRAPPER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A time limit, 10× longer under a wrapper such as valgrind.
+fn limit(secs: u64) -> Duration {
+    let scale = if wrapper().is_empty() { 1 } else { 10 };
+    Duration::from_secs(secs * scale)
+}
+
+/// A running C program. Dropping it kills the process (by pid) if it still runs.
+struct Running {
+    name: String,
+    child: Child,
+    lines: Receiver<String>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+struct Finished {
+    code: Option<i32>,
+    stdout: Vec<String>,
+    stderr: String,
+}
+
+impl Finished {
+    fn text(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.stdout.join("\n"),
+            self.stderr
+        )
+    }
+
+    fn has(&self, needle: &str) -> bool {
+        self.stdout.iter().any(|l| l.contains(needle))
+    }
+
+    /// Asserts exit status 0 and, for the tests/c_e2e programs, their check summary.
+    fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "the C program failed:\n{}", self.text());
+    }
+
+    fn assert_checks(&self, min_checks: usize) {
+        self.assert_success();
+        let summary = self
+            .stdout
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix("CHECKS passed="))
+            .unwrap_or_else(|| panic!("no CHECKS summary:\n{}", self.text()));
+        let (passed, failed) = summary
+            .split_once(" failed=")
+            .expect("CHECKS passed=N failed=M");
+        let passed: usize = passed.parse().expect("a number");
+        assert_eq!(failed, "0", "failed checks:\n{}", self.text());
+        assert!(
+            passed >= min_checks,
+            "only {passed} checks ran (expected at least {min_checks}):\n{}",
+            self.text()
+        );
+    }
+}
+
+fn start(name: &str, args: &[String]) -> Running {
+    let exe = program(name);
+    let w = wrapper();
+    let mut cmd = match w.split_first() {
+        Some((prog, rest)) => {
+            let mut c = Command::new(prog);
+            c.args(rest).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let (tx, rx) = channel();
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let so = child.stdout.take().expect("piped stdout");
+    let se = child.stderr.take().expect("piped stderr");
+    let keep = stdout.clone();
+    let t_out = std::thread::spawn(move || {
+        for line in BufReader::new(so).lines() {
+            let Ok(line) = line else { break };
+            keep.lock().unwrap().push(line.clone());
+            let _ = tx.send(line);
+        }
+    });
+    let keep_err = stderr.clone();
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(se).read_to_string(&mut s);
+        keep_err.lock().unwrap().push_str(&s);
+    });
+    Running {
+        name: name.to_owned(),
+        child,
+        lines: rx,
+        stdout,
+        stderr,
+        readers: vec![t_out, t_err],
+    }
+}
+
+impl Running {
+    /// Waits for an output line containing `needle`; panics (killing the program) on timeout.
+    fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!(
+                        "{}: no line containing {needle:?} within {timeout:?}; output:\n{}\n{}",
+                        self.name,
+                        self.stdout.lock().unwrap().join("\n"),
+                        self.stderr.lock().unwrap()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Waits for the exit (bounded; killed by pid on timeout).
+    fn finish(mut self, timeout: Duration) -> Finished {
+        let end = Instant::now() + timeout;
+        let code = loop {
+            match self.child.try_wait() {
+                Ok(Some(st)) => break st.code(),
+                Ok(None) if Instant::now() >= end => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    for r in self.readers.drain(..) {
+                        let _ = r.join();
+                    }
+                    panic!(
+                        "{} did not finish within {timeout:?}: killed; output:\n{}\n{}",
+                        self.name,
+                        self.stdout.lock().unwrap().join("\n"),
+                        self.stderr.lock().unwrap()
+                    );
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => panic!("waiting for {}: {e}", self.name),
+            }
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Finished {
+            code,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn emulator() -> Emulator {
+    let emu = Emulator::start(EmulatorConfig::default()).expect("start the emulator");
+    assert!(emu.mqtt_addr().ip().is_loopback());
+    emu
+}
+
+fn host_port(emu: &Emulator) -> Vec<String> {
+    let a = emu.mqtt_addr();
+    vec![a.ip().to_string(), a.port().to_string()]
+}
+
+fn agent_args(emu: &Emulator, thing: &str, extra: &[&str]) -> Vec<String> {
+    let a = emu.mqtt_addr();
+    let mut v: Vec<String> = vec![
+        "--endpoint".into(),
+        a.ip().to_string(),
+        "--port".into(),
+        a.port().to_string(),
+        "--plain".into(),
+        "--thing".into(),
+        thing.into(),
+        "--reply-timeout".into(),
+        limit(15).as_secs().to_string(),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn execution(emu: &Emulator, job: &str, thing: &str) -> Value {
+    emu.describe_execution(job, thing)
+        .unwrap_or_else(|| panic!("no execution of {job} on {thing}"))
+}
+
+fn status_of(emu: &Emulator, job: &str, thing: &str) -> String {
+    execution(emu, job, thing)["status"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Client ids that published to a topic containing `needle` with a payload containing `body`.
+fn publishes_in(emu: &Emulator, client: &str, topic_part: &str, body: &str) -> usize {
+    emu.records()
+        .iter()
+        .filter(|r| r.dir == Dir::In && r.client_id == client)
+        .filter(|r| match &r.packet {
+            Packet::Publish(p) => {
+                p.topic.contains(topic_part) && String::from_utf8_lossy(&p.payload).contains(body)
+            }
+            _ => false,
+        })
+        .count()
+}
+
+// ---------------------------------------------------------------- device_agent
+
+#[test]
+fn device_agent_runs_the_sample_flow_for_several_jobs() {
+    let emu = emulator();
+    let thing = "agent-1";
+    emu.create_job(
+        "ok-1",
+        json!({"operation": "install", "steps": 3, "step_ms": 20}),
+        &[thing],
+    )
+    .unwrap();
+    emu.create_job(
+        "fail-2",
+        json!({"operation": "configure", "steps": 4, "fail_at_step": 2}),
+        &[thing],
+    )
+    .unwrap();
+    emu.create_job("bad-3", json!({"steps": 2}), &[thing])
+        .unwrap();
+    emu.create_job(
+        "ok-4",
+        json!({"operation": "reboot", "extra": {"nested": [1, 2, {"x": "}"}]}}),
+        &[thing],
+    )
+    .unwrap();
+    let out = start(
+        "device_agent",
+        &agent_args(&emu, thing, &["--idle-exit", "0"]),
+    )
+    .finish(limit(60));
+    out.assert_success();
+    for line in [
+        "[agent-1] ok-1 IN_PROGRESS 33% step 1/3",
+        "[agent-1] ok-1 IN_PROGRESS 66% step 2/3",
+        "[agent-1] ok-1 SUCCEEDED 100% step 3/3",
+        "[agent-1] fail-2 FAILED at step 2/4",
+        "[agent-1] bad-3 REJECTED: bad job document: operation must be a string",
+        "[agent-1] ok-4 SUCCEEDED 100% step 1/1",
+        "[agent-1] no pending job",
+        "done: handled=4 succeeded=2 failed=1 rejected=1 canceled=0 exit=0",
+    ] {
+        assert!(out.has(line), "missing {line:?} in:\n{}", out.text());
+    }
+
+    let ok1 = execution(&emu, "ok-1", thing);
+    assert_eq!(ok1["status"], "SUCCEEDED");
+    // start-next (2), two progress updates, the final update.
+    assert_eq!(ok1["versionNumber"], 5, "{ok1}");
+    assert_eq!(ok1["statusDetails"]["progress"], "100%");
+    assert_eq!(ok1["statusDetails"]["step"], "3/3");
+    assert_eq!(ok1["statusDetails"]["startedBy"], "device_agent");
+    let fail2 = execution(&emu, "fail-2", thing);
+    assert_eq!(fail2["status"], "FAILED");
+    assert_eq!(fail2["statusDetails"]["step"], "2/4");
+    assert!(
+        fail2["statusDetails"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("step 2 of configure failed"),
+        "{fail2}"
+    );
+    let bad3 = execution(&emu, "bad-3", thing);
+    assert_eq!(bad3["status"], "REJECTED");
+    assert!(bad3["statusDetails"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("bad job document"));
+    assert_eq!(status_of(&emu, "ok-4", thing), "SUCCEEDED");
+    // Every update carried expectedVersion and executionNumber (the SDK sends them as strings).
+    assert!(
+        publishes_in(&emu, thing, "/ok-1/update", "\"expectedVersion\":\"") >= 3,
+        "updates without expectedVersion"
+    );
+    assert!(publishes_in(&emu, thing, "/ok-1/update", "\"executionNumber\":\"1\"") >= 3);
+}
+
+#[test]
+fn device_agent_abandons_a_job_cancelled_while_running_and_goes_on() {
+    let emu = emulator();
+    let thing = "agent-2";
+    emu.create_job(
+        "long-1",
+        json!({"operation": "download", "steps": 50, "step_ms": 100}),
+        &[thing],
+    )
+    .unwrap();
+    emu.create_job(
+        "after-2",
+        json!({"operation": "install", "steps": 2}),
+        &[thing],
+    )
+    .unwrap();
+    let mut run = start(
+        "device_agent",
+        &agent_args(&emu, thing, &["--idle-exit", "0"]),
+    );
+    run.wait_line("long-1 IN_PROGRESS 4% step 2/50", limit(20));
+    assert_eq!(status_of(&emu, "long-1", thing), "IN_PROGRESS");
+    emu.cancel_job("long-1", true).unwrap();
+    let out = run.finish(limit(60));
+    out.assert_success();
+    assert!(
+        out.has("[agent-2] long-1 CANCELED by the service (update rejected:"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        out.has("[agent-2] after-2 SUCCEEDED 100%"),
+        "{}",
+        out.text()
+    );
+    assert!(out.has("canceled=1"), "{}", out.text());
+    assert!(!out.has("long-1 SUCCEEDED"), "{}", out.text());
+    let long = execution(&emu, "long-1", thing);
+    assert_eq!(long["status"], "CANCELED");
+    // The agent stopped well before the 50 steps.
+    let step = long["statusDetails"]["step"].as_str().unwrap().to_owned();
+    let done: u32 = step.split('/').next().unwrap().parse().unwrap();
+    assert!(done < 50, "{long}");
+    assert_eq!(status_of(&emu, "after-2", thing), "SUCCEEDED");
+}
+
+#[test]
+fn device_agent_starts_a_job_announced_by_notify_next() {
+    let emu = emulator();
+    let thing = "agent-3";
+    let mut run = start(
+        "device_agent",
+        &agent_args(&emu, thing, &["--idle-exit", "30", "--max-jobs", "1"]),
+    );
+    run.wait_line("[agent-3] no pending job", limit(20));
+    emu.create_job(
+        "late-1",
+        json!({"operation": "install", "steps": 2}),
+        &[thing],
+    )
+    .unwrap();
+    run.wait_line("notify-next: late-1 is next", limit(20));
+    let out = run.finish(limit(30));
+    out.assert_success();
+    assert!(out.has("[agent-3] late-1 SUCCEEDED 100%"), "{}", out.text());
+    assert!(out.has("--max-jobs reached"), "{}", out.text());
+    assert_eq!(status_of(&emu, "late-1", thing), "SUCCEEDED");
+}
+
+#[test]
+fn device_agent_stops_after_max_jobs_and_refuses_bad_arguments() {
+    let emu = emulator();
+    let thing = "agent-4";
+    for id in ["m-1", "m-2", "m-3"] {
+        emu.create_job(id, json!({"operation": "noop"}), &[thing])
+            .unwrap();
+    }
+    let out = start(
+        "device_agent",
+        &agent_args(&emu, thing, &["--max-jobs", "2", "--qos", "0"]),
+    )
+    .finish(limit(30));
+    out.assert_success();
+    assert!(out.has("QoS 0"), "{}", out.text());
+    assert_eq!(status_of(&emu, "m-1", thing), "SUCCEEDED");
+    assert_eq!(status_of(&emu, "m-2", thing), "SUCCEEDED");
+    assert_eq!(status_of(&emu, "m-3", thing), "QUEUED");
+
+    // Usage errors exit 2 without connecting.
+    for args in [
+        vec!["--thing", "x", "--plain"],
+        vec!["--endpoint", "127.0.0.1", "--thing", "x"],
+        vec![
+            "--endpoint",
+            "127.0.0.1",
+            "--thing",
+            "x",
+            "--plain",
+            "--qos",
+            "2",
+        ],
+        vec![
+            "--endpoint",
+            "127.0.0.1",
+            "--thing",
+            "x",
+            "--plain",
+            "--bogus",
+        ],
+    ] {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let out = start("device_agent", &args).finish(limit(10));
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.text());
+    }
+    // An invalid thing name is refused by the library: exit 1 with its message.
+    let out = start("device_agent", &agent_args(&emu, "bad/thing", &[])).finish(limit(10));
+    assert_eq!(out.code, Some(1), "{}", out.text());
+    assert!(
+        out.has("INVALID_THING_NAME") || out.has("thing"),
+        "{}",
+        out.text()
+    );
+}
+
+// ---------------------------------------------------------------- tests/c_e2e
+
+#[test]
+fn rejected_updates_arrive_on_the_rejected_callback() {
+    let emu = emulator();
+    let thing = "rej-thing";
+    emu.create_job("rej-1", json!({"operation": "x"}), &[thing])
+        .unwrap();
+    let mut args = host_port(&emu);
+    args.extend([thing.to_string(), "rej-1".to_string()]);
+    let out = start("rejected_updates", &args).finish(limit(60));
+    out.assert_checks(20);
+    assert!(out.has("ok stale expectedVersion"), "{}", out.text());
+    assert!(out.has("code=6 text=VersionMismatch"), "{}", out.text());
+    assert!(
+        out.has("code=4 text=InvalidStateTransition"),
+        "{}",
+        out.text()
+    );
+    assert!(out.has("code=5 text=ResourceNotFound"), "{}", out.text());
+    let e = execution(&emu, "rej-1", thing);
+    assert_eq!(e["status"], "SUCCEEDED", "{e}");
+    assert_eq!(e["statusDetails"]["progress"], "100%", "{e}");
+    // start-next (2), one progress (3), SUCCEEDED (4); the rejected ones changed nothing.
+    assert_eq!(e["versionNumber"], 4, "{e}");
+}
