@@ -186,9 +186,26 @@ fn loopback_only(a: SocketAddr, what: &str) -> std::io::Result<()> {
     }
 }
 
+/// Listen backlog: large enough for connection storms (std's 128 drops SYNs, costing the
+/// client a 1 s retransmission).
+const BACKLOG: u32 = 1024;
+
+/// Binds a listening socket with SO_REUSEADDR and a large backlog. Needs a runtime context.
+pub(crate) fn listen_socket(a: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let sock = if a.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(a)?;
+    sock.listen(BACKLOG)
+}
+
+/// Binds a listener (inside `rt.enter()`), with a clear error.
 fn bind(a: SocketAddr, what: &str) -> std::io::Result<std::net::TcpListener> {
     loopback_only(a, what)?;
-    let l = std::net::TcpListener::bind(a).map_err(|e| {
+    let l = listen_socket(a).and_then(|l| l.into_std()).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             " (port in use: pick another or 0 for a free one)"
         } else {
@@ -207,6 +224,10 @@ impl Emulator {
     /// Binds every configured listener (errors such as "port in use" are returned here) and
     /// starts the runtime thread.
     pub fn start(cfg: EmulatorConfig) -> std::io::Result<Emulator> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let guard = rt.enter();
         let mqtt_l = bind(cfg.bind, "MQTT")?;
         let mut ctx = transport::AcceptCtx::default();
         let tls_l = match &cfg.tls {
@@ -249,9 +270,7 @@ impl Emulator {
                 listeners.push((kind, l, rx));
             }
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        drop(guard);
         let _ = shared.rt.set(rt.handle().clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let sh = shared.clone();

@@ -83,7 +83,7 @@ pub(crate) async fn listen(
                 tokio::time::sleep(down).await;
                 let mut tries = 0;
                 listener = loop {
-                    match TcpListener::bind(addr).await {
+                    match crate::listen_socket(addr) {
                         Ok(l) => break l,
                         Err(e) if tries < 200 => {
                             tries += 1;
