@@ -1,0 +1,838 @@
+//! Differential test against the seed: the AWS IoT Python SDK v1 (`AWSIoTPythonSDK`, pinned to
+//! [`SDK_VERSION`]) and iotjobs' `JobsClient` make the same list of jobs calls, with the same
+//! thing name and client token at QoS 1, against one mosquitto. An independent observer
+//! (`mosquitto_sub`, subscribed to `$aws/things/+/jobs/#`) records what each side published.
+//!
+//! For every call the topics must be identical and the payloads equal as JSON (and in key
+//! order), except the documented differences, each asserted explicitly: where the seed sends
+//! something broken or something AWS rejects, iotjobs returns an error code and publishes
+//! nothing ([`Expect::Differs`] says what the seed does instead).
+//!
+//! The call list is written by this test to a JSON file that both sides read: Python through
+//! `tests/py/seed_jobs_calls.py`, Rust through [`run_ours`].
+//!
+//! Needs mosquitto, mosquitto_sub, python3 with venv and pip (the SDK is installed into a venv
+//! under `target/tmp`), so it is `#[ignore]`d like the other interop tests; `.ci/run` runs it
+//! with `--ignored`. A missing tool FAILS the test, never skips it.
+//! Run with: `cargo test --test differential -- --ignored --nocapture`.
+
+mod support;
+
+use iotjobs::error::jobs_result;
+use iotjobs::jobs::client::JobsClient;
+use iotjobs::jobs::payload::UpdateRequest;
+use iotjobs::jobs::types::{ExecutionStatus, TopicType};
+use iotjobs::jobs::validate::StatusDetails;
+use iotjobs::mqtt::config::ConnectionConfig;
+use iotjobs::mqtt::connection::Connection;
+use iotjobs::mqtt::transport::TransportKind;
+use iotjobs::mqtt::types::{Callbacks, Submitted};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use support::mosquitto::{MosqOpts, Mosquitto};
+
+/// The seed version this test pins (the one `reference/jobs-protocol.md` §a was read from).
+const SDK_VERSION: &str = "1.5.4";
+/// Thing name used by both sides.
+const THING: &str = "diff-thing_1";
+/// Client id of both sides, and so (as in the seed) the client token in every payload.
+const TOKEN: &str = "diff-client:1";
+/// Marker topics (outside `$aws`): `<prefix>/<side>/<call index>`, `.../end`.
+const MARKERS: &str = "iotjobs-diff";
+/// Bound on each wait.
+const WAIT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------------------------
+// The calls and what is expected of each.
+
+/// What the seed does where iotjobs refuses.
+#[derive(Debug, Clone, PartialEq)]
+enum Seed {
+    /// Publishes a zero-length payload to this topic.
+    PublishesEmpty(String),
+    /// Publishes this JSON (compared as JSON) to this topic: a request AWS rejects or that
+    /// means something else than asked.
+    Publishes(String, Value),
+    /// Raises `ValueError` with this message and publishes nothing.
+    Raises(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expect {
+    /// Both publish one message: identical topic, payload equal as JSON.
+    Same,
+    /// A documented difference: iotjobs returns `ours` and publishes nothing; the seed does
+    /// `seed`.
+    Differs {
+        ours: jobs_result,
+        seed: Seed,
+        why: &'static str,
+    },
+}
+
+fn topic(rest: &str) -> String {
+    format!("$aws/things/{THING}/jobs/{rest}")
+}
+
+fn query(topic_type: u32, job_id: Option<&str>) -> Value {
+    json!({"op": "query", "topic_type": topic_type, "job_id": job_id})
+}
+
+fn start_next(details: Option<Value>, step_timeout: Option<i64>) -> Value {
+    json!({"op": "start_next", "status_details": details, "step_timeout": step_timeout})
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update(
+    job_id: &str,
+    status: u32,
+    details: Option<Value>,
+    expected_version: u64,
+    execution_number: u64,
+    include_state: bool,
+    include_doc: bool,
+    step_timeout: Option<i64>,
+) -> Value {
+    json!({
+        "op": "update", "job_id": job_id, "status": status, "status_details": details,
+        "expected_version": expected_version, "execution_number": execution_number,
+        "include_state": include_state, "include_doc": include_doc, "step_timeout": step_timeout,
+    })
+}
+
+fn simple_update(job_id: &str, status: u32) -> Value {
+    update(job_id, status, None, 0, 0, false, false, None)
+}
+
+fn describe(job_id: &str, execution_number: u64, include_doc: bool) -> Value {
+    json!({"op": "describe", "job_id": job_id, "execution_number": execution_number,
+           "include_doc": include_doc})
+}
+
+fn differs(ours: jobs_result, seed: Seed, why: &'static str) -> Expect {
+    Expect::Differs { ours, seed, why }
+}
+
+const INVALID_TOPIC: &str = "Invalid topic.";
+const WILDCARD_PUBLISH: &str = "Publish topic cannot contain wildcards.";
+
+/// The spread of calls: every send function, every status, the flag and option combinations,
+/// and every refused case with what the seed does instead.
+fn cases() -> Vec<(Value, Expect)> {
+    use jobs_result::*;
+    use Expect::Same;
+    let tok = |extra: Value| {
+        let mut v = json!({"clientToken": TOKEN});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            for (k, x) in e {
+                o.insert(k.clone(), x.clone());
+            }
+        }
+        v
+    };
+    let mut c = vec![
+        // --- sendJobsQuery, every topic type.
+        (query(1, None), Same),
+        (query(2, None), Same),
+        (query(3, Some("job-1")), Same),
+        (query(3, Some("$next")), Same),
+        (query(3, Some("J_2-x")), Same),
+        (
+            query(0, None),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(INVALID_TOPIC),
+                "unrecognized topic type: the seed publishes to topic None",
+            ),
+        ),
+        (
+            query(1, Some("job-1")),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(INVALID_TOPIC),
+                "GetPending takes no job id: the seed publishes to topic None",
+            ),
+        ),
+        (
+            query(2, Some("job-1")),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(INVALID_TOPIC),
+                "StartNext takes no job id: the seed publishes to topic None",
+            ),
+        ),
+        (
+            query(3, None),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(INVALID_TOPIC),
+                "Describe needs a job id: the seed publishes to topic None",
+            ),
+        ),
+        (
+            query(3, Some("+")),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(WILDCARD_PUBLISH),
+                "a '+' job id is a subscription wildcard, never a request topic",
+            ),
+        ),
+        (
+            query(4, Some("job-1")),
+            differs(
+                InvalidTopicCombination,
+                Seed::Publishes(topic("job-1/update"), tok(json!({}))),
+                "an update query has no status: AWS always rejects it (use send_update)",
+            ),
+        ),
+        (
+            query(4, None),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(INVALID_TOPIC),
+                "Update needs a job id: the seed publishes to topic None",
+            ),
+        ),
+        (
+            query(5, None),
+            differs(
+                InvalidTopicCombination,
+                Seed::Publishes(topic("notify"), tok(json!({}))),
+                "notify is a subscribe-only topic: AWS takes no request there",
+            ),
+        ),
+        (
+            query(6, None),
+            differs(
+                InvalidTopicCombination,
+                Seed::Publishes(topic("notify-next"), tok(json!({}))),
+                "notify-next is a subscribe-only topic: AWS takes no request there",
+            ),
+        ),
+        (
+            query(5, Some("job-1")),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(INVALID_TOPIC),
+                "notify takes no job id: the seed publishes to topic None",
+            ),
+        ),
+        (
+            query(7, None),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(WILDCARD_PUBLISH),
+                "the wildcard type is for subscriptions",
+            ),
+        ),
+        (
+            query(7, Some("job-1")),
+            differs(
+                InvalidTopicCombination,
+                Seed::Raises(WILDCARD_PUBLISH),
+                "the wildcard type is for subscriptions (the seed ignores the job id)",
+            ),
+        ),
+        // --- sendJobsStartNext.
+        (start_next(None, None), Same),
+        (start_next(Some(json!({"StartedBy": TOKEN})), None), Same),
+        (start_next(Some(json!({})), None), Same), // both send "statusDetails": {}
+        (start_next(None, Some(5)), Same),
+        (
+            start_next(Some(json!({"a": "b", "c-d": "e f"})), Some(10080)),
+            Same,
+        ),
+        (start_next(None, Some(1)), Same),
+        (
+            start_next(None, Some(0)),
+            differs(
+                InvalidArgument,
+                Seed::Publishes(topic("start-next"), tok(json!({"stepTimeoutInMinutes": 0}))),
+                "a step timeout outside 1-10080 minutes is rejected by AWS",
+            ),
+        ),
+        (
+            start_next(Some(json!({"progress": 50})), None),
+            differs(
+                InvalidStatusDetails,
+                Seed::Publishes(
+                    topic("start-next"),
+                    tok(json!({"statusDetails": {"progress": 50}})),
+                ),
+                "statusDetails values must be strings (AWS: map of string to string)",
+            ),
+        ),
+        // --- sendJobsDescribe.
+        (describe("job-1", 0, true), Same),
+        (describe("job-1", 0, false), Same),
+        (describe("job-1", 3, true), Same),
+        (describe("job-1", 3, false), Same),
+        (describe("$next", 0, true), Same),
+        (describe("$next", 3, false), Same),
+        (
+            describe("+", 0, true),
+            differs(
+                InvalidJobId,
+                Seed::Raises(WILDCARD_PUBLISH),
+                "a '+' job id is a subscription wildcard, never a request topic",
+            ),
+        ),
+    ];
+    // --- sendJobsUpdate: every status the seed knows (plus the two it lacks) ...
+    for status in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 99] {
+        let wire = [
+            "",
+            "QUEUED",
+            "IN_PROGRESS",
+            "FAILED",
+            "SUCCEEDED",
+            "CANCELED",
+            "REJECTED",
+        ]
+        .get(status as usize)
+        .copied()
+        .unwrap_or(match status {
+            7 => "TIMED_OUT",
+            8 => "REMOVED",
+            _ => "",
+        });
+        let expect = match status {
+            2..=4 | 6 => Same,
+            0 | 99 => differs(
+                InvalidStatus,
+                Seed::PublishesEmpty(topic("job-1/update")),
+                "NOT_SET/UNKNOWN have no wire string: the seed publishes an empty payload",
+            ),
+            _ => differs(
+                InvalidStatus,
+                Seed::Publishes(topic("job-1/update"), tok(json!({"status": wire}))),
+                "QUEUED/CANCELED/TIMED_OUT/REMOVED are set by AWS only; a device's update is rejected",
+            ),
+        };
+        c.push((simple_update("job-1", status), expect));
+    }
+    // ... and combinations of the optional arguments.
+    let details = || Some(json!({"step": "download", "progress": "50%"}));
+    for (status, d, ev, en, state, doc, step) in [
+        (2, details(), 0, 0, false, false, None),
+        (2, details(), 1, 0, false, false, None),
+        (2, None, 7, 2, false, false, None),
+        (3, details(), 12, 1, true, false, None),
+        (4, details(), 2, 1, true, true, Some(10)),
+        (4, Some(json!({})), 0, 0, false, true, None), // an empty set is omitted by both
+        (6, None, 0, 5, true, true, Some(-1)),         // -1 cancels the step timer
+        (2, details(), 3, 4, false, true, Some(1)),
+        (4, None, 0, 0, true, false, Some(10080)),
+        (
+            3,
+            Some(json!({"reason": "disk full"})),
+            99,
+            99,
+            false,
+            false,
+            None,
+        ),
+    ] {
+        c.push((update("job-1", status, d, ev, en, state, doc, step), Same));
+    }
+    c.push((
+        update("job-2", 2, None, 0, 0, false, false, Some(0)),
+        differs(
+            InvalidArgument,
+            Seed::Publishes(
+                topic("job-2/update"),
+                tok(json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 0})),
+            ),
+            "an update step timeout must be 1-10080 or -1; AWS rejects 0",
+        ),
+    ));
+    c.push((
+        simple_update("$next", 4),
+        differs(
+            InvalidJobId,
+            Seed::Publishes(topic("$next/update"), tok(json!({"status": "SUCCEEDED"}))),
+            "$next is valid for describe only; AWS has no $next update",
+        ),
+    ));
+    c.push((
+        simple_update("+", 4),
+        differs(
+            InvalidJobId,
+            Seed::Raises(WILDCARD_PUBLISH),
+            "a '+' job id is a subscription wildcard, never a request topic",
+        ),
+    ));
+    c
+}
+
+/// The JSON object expected on the seed side is built from `{"clientToken": ...}` plus
+/// members; the seed's key order differs per call, so only JSON equality is checked there.
+fn seed_payload_matches(got: &[u8], want: &Value, expected_topic: &str, why: &str) {
+    let got: Value = serde_json::from_slice(got).unwrap_or_else(|e| {
+        panic!(
+            "seed payload on {expected_topic} is not JSON ({e}): {:?} [{why}]",
+            String::from_utf8_lossy(got)
+        )
+    });
+    assert_eq!(
+        &got, want,
+        "what the seed publishes on {expected_topic} [{why}]"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the calls with iotjobs.
+
+fn status_details(v: &Value) -> iotjobs::error::Result<Option<StatusDetails>> {
+    match v {
+        Value::Null => Ok(None),
+        other => StatusDetails::parse(&other.to_string())
+            .map(Some)
+            .map_err(iotjobs::jobs::client::validation_error),
+    }
+}
+
+fn opt_i64(v: &Value) -> Option<i64> {
+    v.as_i64()
+}
+
+/// Makes `call` with `client`, like the Python driver makes it with the seed.
+fn run_ours(client: &JobsClient, call: &Value) -> iotjobs::error::Result<Submitted> {
+    let s = |k: &str| call[k].as_str().unwrap_or_else(|| panic!("{k} in {call}"));
+    let u = |k: &str| call[k].as_u64().unwrap_or_else(|| panic!("{k} in {call}"));
+    let b = |k: &str| call[k].as_bool().unwrap_or_else(|| panic!("{k} in {call}"));
+    match s("op") {
+        "query" => {
+            let tt = TopicType::try_from(u("topic_type") as u32)
+                .unwrap_or_else(|e| panic!("topic type in {call}: {e}"));
+            client.send_query(tt, call["job_id"].as_str())
+        }
+        "start_next" => {
+            let details = status_details(&call["status_details"])?;
+            client.send_start_next(details.as_ref(), opt_i64(&call["step_timeout"]))
+        }
+        "update" => {
+            let details = status_details(&call["status_details"])?;
+            let status = ExecutionStatus::try_from(u("status") as u32)
+                .unwrap_or_else(|e| panic!("status in {call}: {e}"));
+            let req = UpdateRequest {
+                status,
+                details: details.as_ref(),
+                expected_version: u("expected_version"),
+                execution_number: u("execution_number"),
+                include_job_execution_state: b("include_state"),
+                include_job_document: b("include_doc"),
+                step_timeout: opt_i64(&call["step_timeout"]),
+            };
+            client.send_update(s("job_id"), &req)
+        }
+        "describe" => client.send_describe(s("job_id"), u("execution_number"), b("include_doc")),
+        other => panic!("unknown op {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: the observer, the Python venv and the driver. All bounded, all stopped by pid.
+
+/// A child process killed (by its pid) on drop.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd` to completion within `limit` (killed by pid past it); panics with its output
+/// unless it exits 0. Output goes to files in `dir`, named after `label`.
+fn run_bounded(mut cmd: Command, limit: Duration, dir: &Path, label: &str) -> String {
+    let out_path = dir.join(format!("{label}.out"));
+    let err_path = dir.join(format!("{label}.err"));
+    let out = std::fs::File::create(&out_path).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let err = std::fs::File::create(&err_path).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{label}: cannot run {cmd:?}: {e}"));
+    let mut guard = ChildGuard(child);
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match guard.0.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => panic!(
+                "{label} did not finish within {limit:?}: {cmd:?}\nstderr:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            ),
+            Err(e) => panic!("{label}: wait: {e}"),
+        }
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    if !status.success() {
+        panic!(
+            "{label} failed ({status}): {cmd:?}\nstdout:\n{stdout}\nstderr:\n{}",
+            std::fs::read_to_string(&err_path).unwrap_or_default()
+        );
+    }
+    stdout
+}
+
+/// The venv's python with `AWSIoTPythonSDK==SDK_VERSION`, created once under `target/tmp`
+/// (reused while it holds that version). Needs `python3` with the venv module and pip access
+/// to PyPI; panics with installation advice otherwise.
+fn seed_python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let venv =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("awsiot-sdk-{SDK_VERSION}-venv"));
+        let py = venv.join("bin").join("python");
+        let check = format!(
+            "import AWSIoTPythonSDK, sys; sys.exit(AWSIoTPythonSDK.__version__ != '{SDK_VERSION}')"
+        );
+        let ready = |py: &Path| {
+            Command::new(py)
+                .args(["-c", &check])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        };
+        if ready(&py) {
+            return py;
+        }
+        let logs = support::process_dir().join("venv-logs");
+        std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let _ = std::fs::remove_dir_all(&venv);
+        let python3 = std::env::var_os("IOTJOBS_PYTHON3").unwrap_or_else(|| "python3".into());
+        let mut mk = Command::new(&python3);
+        mk.args(["-m", "venv"]).arg(&venv);
+        if Command::new(&python3).arg("--version").output().is_err() {
+            panic!(
+                "python3 not found: the differential test needs it (apt-get install -y python3 \
+                 python3-venv python3-pip) and must not be skipped"
+            );
+        }
+        run_bounded(mk, Duration::from_secs(120), &logs, "python3-venv");
+        let mut pip = Command::new(&py);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            &format!("AWSIoTPythonSDK=={SDK_VERSION}"),
+        ]);
+        run_bounded(pip, Duration::from_secs(300), &logs, "pip-install");
+        assert!(
+            ready(&py),
+            "AWSIoTPythonSDK {SDK_VERSION} not importable from {}",
+            py.display()
+        );
+        py
+    })
+}
+
+/// `mosquitto_sub` on the broker, subscribed at QoS 1 to the jobs topics of every thing and
+/// to the marker topics, printing `topic hexpayload` per message.
+struct Observer {
+    _child: ChildGuard,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Observer {
+    fn start(broker: &Mosquitto) -> Observer {
+        let id = format!("diff-observer-{}", std::process::id());
+        let child = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(["-i", &id, "-q", "1", "-F", "%t %x"])
+            // `#` alone does not match `$aws/...` (MQTT 4.7.2): subscribe to it explicitly.
+            .args(["-t", "$aws/things/+/jobs/#", "-t", &format!("{MARKERS}/#")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run mosquitto_sub ({e}): install it (apt-get install -y \
+                     mosquitto-clients); the differential test must not be skipped"
+                )
+            });
+        let mut guard = ChildGuard(child);
+        let stdout = guard
+            .0
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("mosquitto_sub stdout"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        // Ends at EOF, when the child is killed.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(mut l) = sink.lock() {
+                    l.push(line);
+                }
+            }
+        });
+        assert!(
+            broker.wait_for_log(&format!("Sending SUBACK to {id}"), WAIT),
+            "mosquitto_sub did not subscribe:\n{}",
+            broker.log()
+        );
+        Observer {
+            _child: guard,
+            lines,
+        }
+    }
+
+    /// Every (topic, payload) seen so far.
+    fn messages(&self) -> Vec<(String, Vec<u8>)> {
+        let lines = self.lines.lock().map(|l| l.clone()).unwrap_or_default();
+        lines
+            .iter()
+            .map(|l| {
+                let (t, hex) = l.rsplit_once(' ').unwrap_or((l.as_str(), ""));
+                (t.to_owned(), unhex(hex))
+            })
+            .collect()
+    }
+
+    fn wait_for_topic(&self, topic: &str) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.messages().iter().any(|(t, _)| t == topic) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the observer never saw {topic}");
+    }
+
+    /// The `$aws` messages published during each call of `side`: those between the marker of
+    /// call i and the next marker of that side.
+    fn per_call(&self, side: &str, calls: usize) -> Vec<Vec<(String, Vec<u8>)>> {
+        let prefix = format!("{MARKERS}/{side}/");
+        let mut out: Vec<Vec<(String, Vec<u8>)>> = vec![Vec::new(); calls];
+        let mut current: Option<usize> = None;
+        let mut markers_seen = 0;
+        for (t, p) in self.messages() {
+            if let Some(rest) = t.strip_prefix(&prefix) {
+                current = rest.parse::<usize>().ok();
+                if current.is_some() {
+                    markers_seen += 1;
+                }
+            } else if t.starts_with(MARKERS) {
+                current = None; // the other side's markers
+            } else if let Some(i) = current {
+                out[i].push((t, p));
+            }
+        }
+        assert_eq!(
+            markers_seen, calls,
+            "{side}: one marker per call reached the observer"
+        );
+        out
+    }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| {
+            u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap_or_else(|e| panic!("hex {s}: {e}"))
+        })
+        .collect()
+}
+
+/// Top-level keys of a JSON object in document order (serde_json's map sorts them).
+fn key_order(json: &[u8]) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Keys>(json)
+        .map(|k| k.0)
+        .unwrap_or_else(|e| panic!("not a JSON object ({e}): {}", String::from_utf8_lossy(json)))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn seed_and_iotjobs_publish_the_same_requests() {
+    let python = seed_python();
+    let broker = Mosquitto::start(MosqOpts::default());
+    let observer = Observer::start(&broker);
+    let cases = cases();
+    let calls: Vec<Value> = cases.iter().map(|(c, _)| c.clone()).collect();
+    let dir = support::process_dir().join(format!("differential-{}", fastrand::u32(..)));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let calls_path = dir.join("calls.json");
+    std::fs::write(&calls_path, Value::Array(calls.clone()).to_string())
+        .unwrap_or_else(|e| panic!("write calls: {e}"));
+
+    // The seed first, then iotjobs, on the same client id, one after the other.
+    let results_path = dir.join("seed-results.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/seed_jobs_calls.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(&script)
+        .args(["--port", &broker.port().to_string(), "--thing", THING])
+        .args(["--client-id", TOKEN])
+        .arg("--calls")
+        .arg(&calls_path)
+        .arg("--out")
+        .arg(&results_path)
+        .args(["--marker-prefix", &format!("{MARKERS}/seed")]);
+    run_bounded(cmd, Duration::from_secs(180), &dir, "seed");
+    observer.wait_for_topic(&format!("{MARKERS}/seed/end"));
+    let seed_results: Value = serde_json::from_slice(
+        &std::fs::read(&results_path).unwrap_or_else(|e| panic!("seed results: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("seed results: {e}"));
+    assert_eq!(
+        seed_results["sdk_version"], SDK_VERSION,
+        "the pinned seed ran"
+    );
+    let seed_results = seed_results["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no results array"));
+    assert_eq!(seed_results.len(), calls.len());
+
+    let cfg = ConnectionConfig {
+        host: "127.0.0.1".into(),
+        port: broker.port(),
+        transport: TransportKind::Tcp,
+        client_id: TOKEN.into(),
+        keep_alive_secs: 60,
+        connect_timeout: Duration::from_secs(10),
+        operation_timeout: Duration::from_secs(10),
+        ..ConnectionConfig::default()
+    };
+    let conn = Connection::new(cfg, Callbacks::default()).unwrap_or_else(|e| panic!("new: {e}"));
+    conn.connect().unwrap_or_else(|e| panic!("connect: {e}"));
+    let client = JobsClient::new(conn.clone(), true, THING, Some(TOKEN), 1)
+        .unwrap_or_else(|e| panic!("JobsClient::new: {e}"));
+    let mut ours = Vec::new();
+    for (i, call) in calls.iter().enumerate() {
+        conn.publish_sync(&format!("{MARKERS}/ours/{i}"), b"", 1, false)
+            .unwrap_or_else(|e| panic!("marker {i}: {e}"));
+        ours.push(run_ours(&client, call));
+    }
+    conn.publish_sync(&format!("{MARKERS}/ours/end"), b"", 1, false)
+        .unwrap_or_else(|e| panic!("end marker: {e}"));
+    observer.wait_for_topic(&format!("{MARKERS}/ours/end"));
+    client.close();
+
+    let seen_seed = observer.per_call("seed", calls.len());
+    let seen_ours = observer.per_call("ours", calls.len());
+    let (mut same, mut documented) = (0, 0);
+    for (i, (call, expect)) in cases.iter().enumerate() {
+        let ctx = format!("call {i} {call}");
+        let (seed_res, our_res) = (&seed_results[i], &ours[i]);
+        let (seed_pubs, our_pubs) = (&seen_seed[i], &seen_ours[i]);
+        match expect {
+            Expect::Same => {
+                assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
+                assert!(
+                    matches!(our_res, Ok(Submitted::Sent { packet_id }) if *packet_id != 0),
+                    "{ctx}: ours {our_res:?}"
+                );
+                assert_eq!(seed_pubs.len(), 1, "{ctx}: seed published {seed_pubs:?}");
+                assert_eq!(our_pubs.len(), 1, "{ctx}: ours published {our_pubs:?}");
+                let ((st, sp), (ot, op)) = (&seed_pubs[0], &our_pubs[0]);
+                assert_eq!(ot, st, "{ctx}: topic");
+                let sj: Value = serde_json::from_slice(sp)
+                    .unwrap_or_else(|e| panic!("{ctx}: seed payload not JSON: {e}"));
+                let oj: Value = serde_json::from_slice(op)
+                    .unwrap_or_else(|e| panic!("{ctx}: our payload not JSON: {e}"));
+                assert_eq!(
+                    oj,
+                    sj,
+                    "{ctx}: payloads differ\n ours {}\n seed {}",
+                    String::from_utf8_lossy(op),
+                    String::from_utf8_lossy(sp)
+                );
+                assert_eq!(key_order(op), key_order(sp), "{ctx}: key order");
+                same += 1;
+            }
+            Expect::Differs {
+                ours: code,
+                seed,
+                why,
+            } => {
+                let ctx = format!("{ctx} [{why}]");
+                match our_res {
+                    Err(e) => assert_eq!(e.code, *code, "{ctx}: our error {e}"),
+                    Ok(s) => panic!("{ctx}: iotjobs sent it ({s:?}) but must refuse with {code:?}"),
+                }
+                assert!(our_pubs.is_empty(), "{ctx}: iotjobs published {our_pubs:?}");
+                match seed {
+                    Seed::Raises(msg) => {
+                        assert_eq!(
+                            seed_res,
+                            &json!({"raised": "ValueError", "message": msg}),
+                            "{ctx}: seed result"
+                        );
+                        assert!(seed_pubs.is_empty(), "{ctx}: seed published {seed_pubs:?}");
+                    }
+                    Seed::PublishesEmpty(t) => {
+                        assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
+                        assert_eq!(
+                            seed_pubs,
+                            &vec![(t.clone(), Vec::new())],
+                            "{ctx}: the seed's empty payload"
+                        );
+                    }
+                    Seed::Publishes(t, want) => {
+                        assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
+                        assert_eq!(seed_pubs.len(), 1, "{ctx}: seed published {seed_pubs:?}");
+                        assert_eq!(&seed_pubs[0].0, t, "{ctx}: seed topic");
+                        seed_payload_matches(&seed_pubs[0].1, want, t, why);
+                    }
+                }
+                documented += 1;
+            }
+        }
+    }
+    eprintln!(
+        "differential vs AWSIoTPythonSDK {SDK_VERSION}: {} calls, {same} identical, \
+         {documented} documented differences",
+        calls.len()
+    );
+    assert_eq!(same + documented, calls.len());
+    assert!(same >= 30 && documented >= 20, "the spread of calls shrank");
+    // Nothing else was published by either side outside the calls.
+    let stray: Vec<_> = observer
+        .messages()
+        .into_iter()
+        .filter(|(t, _)| t.starts_with("$aws/") && !t.starts_with(&topic("")))
+        .collect();
+    assert!(stray.is_empty(), "messages for another thing: {stray:?}");
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Differential-test driver: makes a list of jobs calls with the AWS IoT Python SDK v1 (the seed).
+
+Run by tests/differential.rs, which writes the call list and reads the results; both sides get
+the identical list. Usage:
+
+    python seed_jobs_calls.py --port PORT --thing THING --client-id ID \
+        --calls calls.json --out results.json --marker-prefix iotjobs-diff/seed
+
+For call number i it first publishes an empty QoS 1 marker to `<marker-prefix>/<i>` (a topic
+outside `$aws`, on the same connection, so the observer can tell which call produced which
+jobs message), then makes the call on an `AWSIoTMQTTThingJobsClient` (QoS 1, client id = client
+token, plain TCP: `configureCredentials` is not called). After the last call it publishes
+`<marker-prefix>/end`. It records, per call, what the SDK returned or raised.
+
+Call objects (the JSON list):
+  {"op": "query", "topic_type": 0-7, "job_id": str|null}
+  {"op": "start_next", "status_details": obj|null, "step_timeout": int|null}
+  {"op": "update", "job_id": str, "status": int, "status_details": obj|null,
+   "expected_version": int, "execution_number": int, "include_state": bool,
+   "include_doc": bool, "step_timeout": int|null}
+  {"op": "describe", "job_id": str, "execution_number": int, "include_doc": bool}
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import AWSIoTPythonSDK
+from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTThingJobsClient
+from AWSIoTPythonSDK.core.jobs.thingJobManager import (
+    jobExecutionStatus,
+    jobExecutionTopicType,
+)
+
+TOPIC_TYPES = {
+    0: jobExecutionTopicType.JOB_UNRECOGNIZED_TOPIC,
+    1: jobExecutionTopicType.JOB_GET_PENDING_TOPIC,
+    2: jobExecutionTopicType.JOB_START_NEXT_TOPIC,
+    3: jobExecutionTopicType.JOB_DESCRIBE_TOPIC,
+    4: jobExecutionTopicType.JOB_UPDATE_TOPIC,
+    5: jobExecutionTopicType.JOB_NOTIFY_TOPIC,
+    6: jobExecutionTopicType.JOB_NOTIFY_NEXT_TOPIC,
+    7: jobExecutionTopicType.JOB_WILDCARD_TOPIC,
+}
+
+STATUSES = {
+    0: jobExecutionStatus.JOB_EXECUTION_STATUS_NOT_SET,
+    1: jobExecutionStatus.JOB_EXECUTION_QUEUED,
+    2: jobExecutionStatus.JOB_EXECUTION_IN_PROGRESS,
+    3: jobExecutionStatus.JOB_EXECUTION_FAILED,
+    4: jobExecutionStatus.JOB_EXECUTION_SUCCEEDED,
+    5: jobExecutionStatus.JOB_EXECUTION_CANCELED,
+    6: jobExecutionStatus.JOB_EXECUTION_REJECTED,
+    # Not members of the seed's enum (AWS has them, the seed does not); the seed only reads
+    # element [1] of the tuple, so a caller can still pass them this way.
+    7: (7, "TIMED_OUT"),
+    8: (8, "REMOVED"),
+    99: jobExecutionStatus.JOB_EXECUTION_UNKNOWN_STATUS,
+}
+
+
+def make_call(client, call):
+    op = call["op"]
+    if op == "query":
+        return client.sendJobsQuery(TOPIC_TYPES[call["topic_type"]], call["job_id"])
+    if op == "start_next":
+        return client.sendJobsStartNext(call["status_details"], call["step_timeout"])
+    if op == "update":
+        return client.sendJobsUpdate(
+            call["job_id"],
+            STATUSES[call["status"]],
+            call["status_details"],
+            call["expected_version"],
+            call["execution_number"],
+            call["include_state"],
+            call["include_doc"],
+            call["step_timeout"],
+        )
+    if op == "describe":
+        return client.sendJobsDescribe(
+            call["job_id"], call["execution_number"], call["include_doc"]
+        )
+    raise SystemExit("unknown op %r" % op)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--thing", required=True)
+    ap.add_argument("--client-id", required=True)
+    ap.add_argument("--calls", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--marker-prefix", required=True)
+    args = ap.parse_args()
+
+    with open(args.calls) as f:
+        calls = json.load(f)
+
+    client = AWSIoTMQTTThingJobsClient(args.client_id, args.thing, QoS=1)
+    client.configureEndpoint("127.0.0.1", args.port)  # loopback, plain TCP
+    client.configureConnectDisconnectTimeout(10)
+    client.configureMQTTOperationTimeout(10)
+    if not client.connect(keepAliveIntervalSecond=60):
+        raise SystemExit("seed client did not connect")
+    mqtt = client.getMQTTConnection()
+    # publish() queues (returns False) until the core calls the connection stable; wait for it
+    # (bounded) so every call below goes straight to the broker, in order.
+    deadline = time.time() + 10
+    while not mqtt.publish(args.marker_prefix + "/start", "", 1):
+        if time.time() > deadline:
+            raise SystemExit("seed client never became ready to publish")
+        time.sleep(0.1)
+
+    results = []
+    for i, call in enumerate(calls):
+        if not mqtt.publish("%s/%d" % (args.marker_prefix, i), "", 1):
+            raise SystemExit("marker %d was queued instead of sent" % i)
+        try:
+            ret = make_call(client, call)
+            results.append({"returned": ret})
+        except Exception as e:  # the outcome being recorded, whatever it is
+            results.append({"raised": type(e).__name__, "message": str(e)})
+    if not mqtt.publish(args.marker_prefix + "/end", "", 1):
+        raise SystemExit("end marker was queued instead of sent")
+    client.disconnect()
+
+    with open(args.out, "w") as f:
+        json.dump(
+            {"sdk_version": AWSIoTPythonSDK.__version__, "python": sys.version, "results": results},
+            f,
+            indent=1,
+        )
+
+
+if __name__ == "__main__":
+    main()
