@@ -636,3 +636,162 @@ fn rejected_updates_arrive_on_the_rejected_callback() {
     // start-next (2), one progress (3), SUCCEEDED (4); the rejected ones changed nothing.
     assert_eq!(e["versionNumber"], 4, "{e}");
 }
+
+#[test]
+fn describe_next_with_and_without_a_pending_job() {
+    let emu = emulator();
+    emu.create_job("d-1", json!({"operation": "inspect"}), &["busy-thing"])
+        .unwrap();
+    let mut args = host_port(&emu);
+    args.extend(["empty-thing", "busy-thing", "d-1"].map(String::from));
+    let out = start("describe_next", &args).finish(limit(60));
+    out.assert_checks(25);
+    assert!(
+        out.has("ok $next without a pending job: accepted, has_execution=false"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        out.has("ok $next with a pending job: d-1 QUEUED"),
+        "{}",
+        out.text()
+    );
+    // Describing changes nothing.
+    let e = execution(&emu, "d-1", "busy-thing");
+    assert_eq!(e["status"], "QUEUED");
+    assert_eq!(e["versionNumber"], 1);
+    assert!(emu.describe_execution("d-1", "empty-thing").is_none());
+    // The requests went out with each client's own token.
+    assert_eq!(
+        publishes_in(
+            &emu,
+            "e2e-describe",
+            "empty-thing/jobs/$next/get",
+            "tok-empty"
+        ),
+        1
+    );
+    assert!(
+        publishes_in(
+            &emu,
+            "e2e-describe",
+            "busy-thing/jobs/$next/get",
+            "tok-busy"
+        ) >= 2
+    );
+}
+
+#[test]
+fn blocking_subscriptions_and_sends_inside_message_callbacks() {
+    let emu = emulator();
+    let thing = "cb-thing";
+    emu.create_job("cb-1", json!({"operation": "x"}), &[thing])
+        .unwrap();
+    let mut args = host_port(&emu);
+    args.extend([thing, "cb-1"].map(String::from));
+    let out = start("callback_calls", &args).finish(limit(60));
+    out.assert_checks(15);
+    assert!(
+        out.has("ok blocking subscribe, publish, update"),
+        "{}",
+        out.text()
+    );
+    let e = execution(&emu, "cb-1", thing);
+    assert_eq!(e["status"], "SUCCEEDED", "{e}");
+    assert_eq!(e["statusDetails"]["from"], "callback", "{e}");
+    // The describe sent from the last callback reached the service.
+    assert_eq!(
+        publishes_in(
+            &emu,
+            "e2e-callback",
+            "cb-thing/jobs/cb-1/get",
+            "includeJobDocument"
+        ),
+        1
+    );
+    // The subscriptions made inside callbacks reached the server, and so did the unsubscribe.
+    let subscribed: Vec<String> = emu
+        .records()
+        .iter()
+        .filter(|r| r.dir == Dir::In && r.client_id == "e2e-callback")
+        .filter_map(|r| match &r.packet {
+            Packet::Subscribe(s) => {
+                Some(s.filters.iter().map(|f| f.path.clone()).collect::<Vec<_>>())
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(
+        subscribed.iter().any(|f| f == "e2e/callback/echo"),
+        "{subscribed:?}"
+    );
+    assert!(
+        subscribed
+            .iter()
+            .any(|f| f == "$aws/things/cb-thing/jobs/cb-1/update/accepted"),
+        "{subscribed:?}"
+    );
+    let unsubscribed = emu
+        .records()
+        .iter()
+        .filter(|r| r.dir == Dir::In && r.client_id == "e2e-callback")
+        .any(|r| matches!(&r.packet, Packet::Unsubscribe(u) if u.topics.iter().any(|t| t == "$aws/things/cb-thing/jobs/cb-1/update/accepted")));
+    assert!(unsubscribed, "no UNSUBSCRIBE of the update filter");
+}
+
+#[test]
+fn offline_sends_are_queued_and_delivered_after_the_emulator_cuts_the_connection() {
+    let emu = emulator();
+    let (thing, job, client) = ("off-thing", "off-1", "e2e-offline");
+    emu.create_job(job, json!({"operation": "x"}), &[thing])
+        .unwrap();
+    let mut args = host_port(&emu);
+    args.extend([thing, job, client].map(String::from));
+    let mut run = start("offline_queue", &args);
+    run.wait_line("READY-TO-CUT", limit(20));
+    let cut_at = Instant::now();
+    assert!(emu.cut(client), "{client} was not connected");
+    let out = run.finish(limit(60));
+    out.assert_checks(30);
+    assert!(
+        out.has("ok offline: update and describe queued"),
+        "{}",
+        out.text()
+    );
+    let e = execution(&emu, job, thing);
+    assert_eq!(e["status"], "SUCCEEDED", "{e}");
+    assert_eq!(e["statusDetails"]["sent"], "after-reconnect", "{e}");
+    // The queued request reached the emulator after the cut, on a new connection.
+    let records = emu.records();
+    let reconnect = records
+        .iter()
+        .find(|r| {
+            r.at > cut_at
+                && r.client_id == client
+                && r.dir == Dir::In
+                && matches!(r.packet, Packet::Connect(..))
+        })
+        .expect("a CONNECT after the cut");
+    let queued = records
+        .iter()
+        .filter(|r| r.at > reconnect.at && r.client_id == client && r.dir == Dir::In)
+        .filter(|r| match &r.packet {
+            Packet::Publish(p) => {
+                p.topic == format!("$aws/things/{thing}/jobs/{job}/update")
+                    && String::from_utf8_lossy(&p.payload).contains("while-offline")
+            }
+            _ => false,
+        })
+        .count();
+    assert_eq!(
+        queued, 1,
+        "the queued update was not delivered exactly once after reconnecting"
+    );
+    // Nothing of it arrived before the reconnect.
+    assert_eq!(
+        publishes_in(&emu, client, "/update", "while-offline"),
+        1,
+        "the queued update was sent more than once"
+    );
+}
