@@ -1,0 +1,166 @@
+"""Turns the RESULT lines of bench/run into a Markdown summary (stdout).
+
+RESULT lines: "RESULT <kind> <name> key=value ...". Repetitions of the same benchmark are
+combined by their median; every repetition's value is listed too, so noise is visible."""
+
+import statistics
+import sys
+from collections import OrderedDict
+
+
+def parse(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3 or parts[0] != "RESULT":
+                continue
+            kv = {}
+            for p in parts[3:]:
+                if "=" in p:
+                    k, v = p.split("=", 1)
+                    try:
+                        kv[k] = float(v)
+                    except ValueError:
+                        kv[k] = v
+            rows.append((parts[1], parts[2], kv))
+    return rows
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt(x, nd=1):
+    return ("%." + str(nd) + "f") % x
+
+
+def main():
+    rows = parse(sys.argv[1])
+    out = []
+    p = out.append
+
+    # 1. Round trip
+    rt = OrderedDict()
+    for kind, name, kv in rows:
+        if kind == "rt":
+            rt.setdefault(name, []).append(kv)
+    if rt:
+        p("### 1. Round trip: UpdateJobExecution request -> update/accepted (QoS 1, loopback)")
+        p("")
+        p("| client | runs x samples | median µs | p99 µs | mean µs | medians of each run µs | p99 of each run µs |")
+        p("|---|---|---|---|---|---|---|")
+        stats = {}
+        for name, runs in rt.items():
+            m = med([r["median_us"] for r in runs])
+            q = med([r["p99_us"] for r in runs])
+            mean = med([r["mean_us"] for r in runs])
+            stats[name] = (m, q)
+            p("| %s | %d x %d | %s | %s | %s | %s | %s |" % (
+                name, len(runs), int(runs[0]["n"]), fmt(m), fmt(q), fmt(mean),
+                ", ".join(fmt(r["median_us"]) for r in runs),
+                ", ".join(fmt(r["p99_us"]) for r in runs)))
+        p("")
+        if "iotjobs" in stats:
+            im, iq = stats["iotjobs"]
+            peers = [(n, s) for n, s in stats.items()
+                     if n.startswith(("libmosquitto(nodelay)", "paho-c(MQTTAsync,nodelay)"))]
+            if peers:
+                bm = min(peers, key=lambda x: x[1][0])
+                bq = min(peers, key=lambda x: x[1][1])
+                p("- best C peer by median: %s %s µs vs iotjobs %s µs (iotjobs/peer = %.2f; < 1 means iotjobs is faster)"
+                  % (bm[0], fmt(bm[1][0]), fmt(im), im / bm[1][0]))
+                p("- best C peer by p99: %s %s µs vs iotjobs %s µs (iotjobs/peer = %.2f)"
+                  % (bq[0], fmt(bq[1][1]), fmt(iq), iq / bq[1][1]))
+            for py in ("python-sdk-v1(nodelay)", "python-sdk-v1(nagle)"):
+                if py in stats:
+                    pm, pq = stats[py]
+                    p("- ratio %s / iotjobs: median %.1fx, p99 %.1fx" % (py, pm / im, pq / iq))
+        p("")
+
+    # 2. Throughput
+    tp = OrderedDict()
+    for kind, name, kv in rows:
+        if kind == "tp":
+            topic = kv.get("topic", "?")
+            tkind = "jobs update topic" if "/jobs/" in str(topic) else "bench/tp (no subscriber)"
+            tp.setdefault((tkind, name, int(kv["window"])), []).append(kv)
+    if tp:
+        p("### 2. QoS 1 publish throughput (64-byte payloads, acks counted)")
+        p("")
+        p("| topic | client | window | msgs/s (median of runs) | each run msgs/s |")
+        p("|---|---|---|---|---|")
+        best = {}
+        for (tkind, name, w), runs in tp.items():
+            v = med([r["msgs_per_s"] for r in runs])
+            p("| %s | %s | %d | %d | %s |" % (tkind, name, w, v,
+                                            ", ".join("%d" % r["msgs_per_s"] for r in runs)))
+            who = "iotjobs" if name == "iotjobs" else "peer"
+            cur = best.get((tkind, who))
+            if cur is None or v > cur[0]:
+                best[(tkind, who)] = (v, name, w)
+        p("")
+        for tkind in sorted({k[0] for k in best}):
+            i = best.get((tkind, "iotjobs"))
+            c = best.get((tkind, "peer"))
+            if i and c:
+                p("- %s: iotjobs best %d msgs/s (window %d) vs best C peer %s %d msgs/s (window %d): iotjobs/peer = %.2f"
+                  % (tkind, i[0], i[2], c[1], c[0], c[2], i[0] / c[0]))
+        p("")
+
+    # 3. Size
+    sz = [(name, kv) for kind, name, kv in rows if kind == "size"]
+    if sz:
+        p("### 3. Size")
+        p("")
+        p("| file | bytes | size(1) segments |")
+        p("|---|---|---|")
+        for name, kv in sz:
+            segs = " ".join("%s=%d" % (k, kv[k]) for k in ("text", "data", "bss") if k in kv)
+            p("| %s | %d (%.2f MB) | %s |" % (name, kv["bytes"], kv["bytes"] / 1e6, segs))
+        p("")
+
+    # 4. Idle
+    idle = [(kind, name, kv) for kind, name, kv in rows
+            if kind in ("idle_before", "idle", "idle_lib_threads", "after_rt")]
+    if idle:
+        p("### 4. Idle RSS and threads (connected, one subscription, 1.5 s idle)")
+        p("")
+        p("| client | RSS before connect kB | idle RSS kB | idle threads (process) | library threads idle | threads after round trips | RSS after round trips kB |")
+        p("|---|---|---|---|---|---|---|")
+        names = OrderedDict()
+        for kind, name, kv in idle:
+            names.setdefault(name, {}).setdefault(kind, []).append(kv)
+        for name, d in names.items():
+            if "idle" not in d:
+                continue
+            b = d.get("idle_before", [{}])[-1]
+            i = d["idle"][-1]
+            lt = d.get("idle_lib_threads", [{}])[-1]
+            ar = d.get("after_rt", [{}])[-1]
+            p("| %s | %s | %s | %s | %s | %s | %s |" % (
+                name, "%d" % b["rss_kb"] if "rss_kb" in b else "-", "%d" % i["rss_kb"],
+                "%d" % i["threads"], "%d" % lt["threads"] if "threads" in lt else "-",
+                "%d" % ar["threads"] if "threads" in ar else "-",
+                "%d" % ar["rss_kb"] if "rss_kb" in ar else "-"))
+        p("")
+
+    # 5. Connections
+    cs = [(kind, name, kv) for kind, name, kv in rows if kind in ("conns", "conns_free")]
+    if cs:
+        p("### 5. Many connections in one process")
+        p("")
+        for kind, name, kv in cs:
+            if kind == "conns":
+                p("- %s: %d connections, %d online after %.3f s; process threads %d (before: %d); RSS %d kB (before: %d kB, %.1f kB per connection); peak RSS %d kB"
+                  % (name, kv["n"], kv["online"], kv["secs_to_all_online"], kv["threads"],
+                     kv["threads_before"], kv["rss_kb"], kv["rss_before_kb"],
+                     (kv["rss_kb"] - kv["rss_before_kb"]) / kv["n"], kv["hwm_kb"]))
+            else:
+                p("- %s: freeing %d connections took %.3f s" % (name, kv["n"], kv["secs"]))
+        p("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
