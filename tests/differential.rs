@@ -681,28 +681,19 @@ fn key_order(json: &[u8]) -> Vec<String> {
         .unwrap_or_else(|e| panic!("not a JSON object ({e}): {}", String::from_utf8_lossy(json)))
 }
 
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
-fn seed_and_iotjobs_publish_the_same_requests() {
-    let python = seed_python();
-    let broker = Mosquitto::start(MosqOpts::default());
-    let observer = Observer::start(&broker);
-    let cases = cases();
-    let calls: Vec<Value> = cases.iter().map(|(c, _)| c.clone()).collect();
+/// Runs the seed driver over `calls` against the broker on `port` (markers
+/// `iotjobs-diff/seed/<i>`, then `.../end`); returns its per-call results.
+fn run_seed(python: &Path, port: u16, calls: &[Value]) -> Vec<Value> {
     let dir = support::process_dir().join(format!("differential-{}", fastrand::u32(..)));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
     let calls_path = dir.join("calls.json");
-    std::fs::write(&calls_path, Value::Array(calls.clone()).to_string())
+    std::fs::write(&calls_path, Value::Array(calls.to_vec()).to_string())
         .unwrap_or_else(|e| panic!("write calls: {e}"));
-
-    // The seed first, then iotjobs, on the same client id, one after the other.
     let results_path = dir.join("seed-results.json");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/seed_jobs_calls.py");
     let mut cmd = Command::new(python);
     cmd.arg(&script)
-        .args(["--port", &broker.port().to_string(), "--thing", THING])
+        .args(["--port", &port.to_string(), "--thing", THING])
         .args(["--client-id", TOKEN])
         .arg("--calls")
         .arg(&calls_path)
@@ -710,24 +701,25 @@ fn seed_and_iotjobs_publish_the_same_requests() {
         .arg(&results_path)
         .args(["--marker-prefix", &format!("{MARKERS}/seed")]);
     run_bounded(cmd, Duration::from_secs(180), &dir, "seed");
-    observer.wait_for_topic(&format!("{MARKERS}/seed/end"));
-    let seed_results: Value = serde_json::from_slice(
+    let results: Value = serde_json::from_slice(
         &std::fs::read(&results_path).unwrap_or_else(|e| panic!("seed results: {e}")),
     )
     .unwrap_or_else(|e| panic!("seed results: {e}"));
-    assert_eq!(
-        seed_results["sdk_version"], SDK_VERSION,
-        "the pinned seed ran"
-    );
-    let seed_results = seed_results["results"]
+    assert_eq!(results["sdk_version"], SDK_VERSION, "the pinned seed ran");
+    let results = results["results"]
         .as_array()
         .cloned()
         .unwrap_or_else(|| panic!("no results array"));
-    assert_eq!(seed_results.len(), calls.len());
+    assert_eq!(results.len(), calls.len(), "one seed result per call");
+    results
+}
 
+/// Makes `calls` with an iotjobs `JobsClient` (same thing, client id and token as the seed,
+/// QoS 1) on the broker at `port`, with markers `iotjobs-diff/ours/<i>` and `.../end`.
+fn run_iotjobs<R>(port: u16, calls: &[Value], call: impl Fn(&JobsClient, &Value) -> R) -> Vec<R> {
     let cfg = ConnectionConfig {
         host: "127.0.0.1".into(),
-        port: broker.port(),
+        port,
         transport: TransportKind::Tcp,
         client_id: TOKEN.into(),
         keep_alive_secs: 60,
@@ -739,16 +731,34 @@ fn seed_and_iotjobs_publish_the_same_requests() {
     conn.connect().unwrap_or_else(|e| panic!("connect: {e}"));
     let client = JobsClient::new(conn.clone(), true, THING, Some(TOKEN), 1)
         .unwrap_or_else(|e| panic!("JobsClient::new: {e}"));
-    let mut ours = Vec::new();
-    for (i, call) in calls.iter().enumerate() {
+    let mut out = Vec::new();
+    for (i, c) in calls.iter().enumerate() {
         conn.publish_sync(&format!("{MARKERS}/ours/{i}"), b"", 1, false)
             .unwrap_or_else(|e| panic!("marker {i}: {e}"));
-        ours.push(run_ours(&client, call));
+        out.push(call(&client, c));
     }
     conn.publish_sync(&format!("{MARKERS}/ours/end"), b"", 1, false)
         .unwrap_or_else(|e| panic!("end marker: {e}"));
-    observer.wait_for_topic(&format!("{MARKERS}/ours/end"));
+    conn.disconnect()
+        .unwrap_or_else(|e| panic!("disconnect: {e}"));
     client.close();
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn seed_and_iotjobs_publish_the_same_requests() {
+    let python = seed_python();
+    let broker = Mosquitto::start(MosqOpts::default());
+    let observer = Observer::start(&broker);
+    let cases = cases();
+    let calls: Vec<Value> = cases.iter().map(|(c, _)| c.clone()).collect();
+    let seed_results = run_seed(python, broker.port(), &calls);
+    observer.wait_for_topic(&format!("{MARKERS}/seed/end"));
+    let ours = run_iotjobs(broker.port(), &calls, run_ours);
+    observer.wait_for_topic(&format!("{MARKERS}/ours/end"));
 
     let seen_seed = observer.per_call("seed", calls.len());
     let seen_ours = observer.per_call("ours", calls.len());
@@ -835,4 +845,170 @@ fn seed_and_iotjobs_publish_the_same_requests() {
         .filter(|(t, _)| t.starts_with("$aws/") && !t.starts_with(&topic("")))
         .collect();
     assert!(stray.is_empty(), "messages for another thing: {stray:?}");
+}
+
+/// The filters `TOKEN` subscribed to during each call of `side`, read from the broker's log
+/// (mosquitto logs every SUBSCRIBE with its filters, and every PUBLISH with its topic, in
+/// arrival order; the markers are PUBLISHes).
+fn subscriptions_per_call(log: &str, side: &str, calls: usize) -> Vec<Vec<String>> {
+    let marker = format!("'{MARKERS}/{side}/");
+    let publish_from = format!("Received PUBLISH from {TOKEN} (");
+    let mut out = vec![Vec::new(); calls];
+    let (mut current, mut owner_is_token, mut markers_seen) = (None, false, 0);
+    for line in log.lines() {
+        if line.contains(&publish_from) {
+            current = None;
+            if let Some(rest) = line.split_once(&marker).map(|(_, r)| r) {
+                current = rest
+                    .split('\'')
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok());
+                markers_seen += usize::from(current.is_some());
+            }
+        } else if let Some((_, who)) = line.split_once("Received SUBSCRIBE from ") {
+            owner_is_token = who == TOKEN;
+        } else if let Some((_, rest)) = line.split_once(": \t") {
+            if let (true, Some(i), Some((filter, _))) =
+                (owner_is_token, current, rest.rsplit_once(" (QoS "))
+            {
+                out[i].push(filter.to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        markers_seen, calls,
+        "{side}: one marker per call in the broker log"
+    );
+    out
+}
+
+/// Subscriptions: every (topic type, reply type, job id) combination, through the seed's
+/// `createJobSubscription` and iotjobs' `create_subscription`. Where the seed subscribes,
+/// iotjobs must subscribe to the identical filter (seen in the broker's log) with QoS 1, except
+/// the documented difference below; where the seed raises (its topic is `None`), iotjobs must
+/// refuse with an error and subscribe to nothing.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn seed_and_iotjobs_subscribe_to_the_same_filters() {
+    let python = seed_python();
+    let broker = Mosquitto::start(MosqOpts::default());
+    let mut calls = Vec::new();
+    for topic_type in 0u32..=7 {
+        for reply_type in 0u32..=4 {
+            for job_id in [None, Some("job-1"), Some("+"), Some("$next")] {
+                calls.push(json!({"op": "subscribe", "topic_type": topic_type,
+                                  "reply_type": reply_type, "job_id": job_id}));
+            }
+        }
+    }
+    let seed_results = run_seed(python, broker.port(), &calls);
+    assert!(
+        broker.wait_for_log(&format!("'{MARKERS}/seed/end'"), WAIT),
+        "seed end marker"
+    );
+    let ours = run_iotjobs(broker.port(), &calls, |client, call| {
+        let n = |k: &str| call[k].as_u64().unwrap_or_else(|| panic!("{k} in {call}")) as u32;
+        let tt = TopicType::try_from(n("topic_type")).unwrap_or_else(|e| panic!("{e}"));
+        let rt = iotjobs::jobs::types::ReplyType::try_from(n("reply_type"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        client.create_subscription(tt, rt, call["job_id"].as_str(), Arc::new(|_| {}))
+    });
+    assert!(
+        broker.wait_for_log(&format!("'{MARKERS}/ours/end'"), WAIT),
+        "our end marker"
+    );
+    let log = broker.log();
+    let seed_subs = subscriptions_per_call(&log, "seed", calls.len());
+    let our_subs = subscriptions_per_call(&log, "ours", calls.len());
+
+    let (mut same, mut both_refuse, mut documented) = (0, 0, 0);
+    for (i, call) in calls.iter().enumerate() {
+        let ctx = format!("call {i} {call}");
+        let (seed_res, our_res) = (&seed_results[i], &ours[i]);
+        if seed_res.get("raised").is_some() {
+            assert_eq!(
+                seed_res,
+                &json!({"raised": "ValueError",
+                        "message": "No topic specified, or incorrect topic type."}),
+                "{ctx}: seed result"
+            );
+            assert!(
+                seed_subs[i].is_empty(),
+                "{ctx}: seed subscribed {:?}",
+                seed_subs[i]
+            );
+            match our_res {
+                Err(e) => assert!(
+                    matches!(
+                        e.code,
+                        jobs_result::InvalidTopicCombination | jobs_result::InvalidJobId
+                    ),
+                    "{ctx}: our error {e}"
+                ),
+                Ok(r) => panic!("{ctx}: the seed has no topic here but iotjobs subscribed: {r:?}"),
+            }
+            assert!(
+                our_subs[i].is_empty(),
+                "{ctx}: iotjobs subscribed {:?}",
+                our_subs[i]
+            );
+            both_refuse += 1;
+            continue;
+        }
+        assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
+        assert_eq!(
+            seed_subs[i].len(),
+            1,
+            "{ctx}: seed subscribed {:?}",
+            seed_subs[i]
+        );
+        // Documented difference: `$next` is a job id only for DescribeJobExecution; AWS has no
+        // `$next/update` topic, so iotjobs refuses it where the seed subscribes to it.
+        if call["job_id"] == "$next" && call["topic_type"] == 4 {
+            assert_eq!(
+                seed_subs[i][0],
+                topic(&format!(
+                    "$next/update{}",
+                    ["", "", "/accepted", "/rejected", "/#"][n_of(call, "reply_type")]
+                )),
+                "{ctx}: the seed's $next update filter"
+            );
+            match our_res {
+                Err(e) => assert_eq!(e.code, jobs_result::InvalidJobId, "{ctx}: {e}"),
+                Ok(r) => panic!("{ctx}: iotjobs subscribed to a $next update topic: {r:?}"),
+            }
+            assert!(
+                our_subs[i].is_empty(),
+                "{ctx}: iotjobs subscribed {:?}",
+                our_subs[i]
+            );
+            documented += 1;
+            continue;
+        }
+        match our_res {
+            Ok(granted) => assert_eq!(*granted, Some(1), "{ctx}: granted QoS"),
+            Err(e) => panic!(
+                "{ctx}: the seed subscribes to {:?}, iotjobs refused: {e}",
+                seed_subs[i]
+            ),
+        }
+        assert_eq!(our_subs[i], seed_subs[i], "{ctx}: filter");
+        same += 1;
+    }
+    eprintln!(
+        "subscriptions vs AWSIoTPythonSDK {SDK_VERSION}: {} combinations, {same} identical \
+         filters, {both_refuse} refused by both, {documented} documented differences",
+        calls.len()
+    );
+    assert_eq!(same + both_refuse + documented, calls.len());
+    assert!(
+        same >= 40 && both_refuse >= 40,
+        "the combinations exercised both outcomes"
+    );
+}
+
+fn n_of(call: &Value, key: &str) -> usize {
+    call[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {call}")) as usize
 }

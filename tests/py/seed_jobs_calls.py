@@ -20,6 +20,8 @@ Call objects (the JSON list):
    "expected_version": int, "execution_number": int, "include_state": bool,
    "include_doc": bool, "step_timeout": int|null}
   {"op": "describe", "job_id": str, "execution_number": int, "include_doc": bool}
+  {"op": "subscribe", "topic_type": 0-7, "reply_type": 0-4, "job_id": str|null}
+    (createJobSubscription with a callback that does nothing)
 """
 
 import argparse
@@ -31,6 +33,7 @@ import AWSIoTPythonSDK
 from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTThingJobsClient
 from AWSIoTPythonSDK.core.jobs.thingJobManager import (
     jobExecutionStatus,
+    jobExecutionTopicReplyType,
     jobExecutionTopicType,
 )
 
@@ -43,6 +46,14 @@ TOPIC_TYPES = {
     5: jobExecutionTopicType.JOB_NOTIFY_TOPIC,
     6: jobExecutionTopicType.JOB_NOTIFY_NEXT_TOPIC,
     7: jobExecutionTopicType.JOB_WILDCARD_TOPIC,
+}
+
+REPLY_TYPES = {
+    0: jobExecutionTopicReplyType.JOB_UNRECOGNIZED_TOPIC_TYPE,
+    1: jobExecutionTopicReplyType.JOB_REQUEST_TYPE,
+    2: jobExecutionTopicReplyType.JOB_ACCEPTED_REPLY_TYPE,
+    3: jobExecutionTopicReplyType.JOB_REJECTED_REPLY_TYPE,
+    4: jobExecutionTopicReplyType.JOB_WILDCARD_REPLY_TYPE,
 }
 
 STATUSES = {
@@ -81,6 +92,13 @@ def make_call(client, call):
     if op == "describe":
         return client.sendJobsDescribe(
             call["job_id"], call["execution_number"], call["include_doc"]
+        )
+    if op == "subscribe":
+        return client.createJobSubscription(
+            lambda client, userdata, message: None,
+            TOPIC_TYPES[call["topic_type"]],
+            REPLY_TYPES[call["reply_type"]],
+            call["job_id"],
         )
     raise SystemExit("unknown op %r" % op)
 
