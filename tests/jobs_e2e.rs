@@ -795,3 +795,133 @@ fn offline_sends_are_queued_and_delivered_after_the_emulator_cuts_the_connection
         "the queued update was sent more than once"
     );
 }
+
+#[test]
+fn gateway_runs_two_things_over_one_connection() {
+    let emu = emulator();
+    let (a, b) = ("gw-thing-a", "gw-thing-b");
+    emu.create_job(
+        "gw-a1",
+        json!({"operation": "install", "steps": 3, "step_ms": 10}),
+        &[a],
+    )
+    .unwrap();
+    emu.create_job(
+        "gw-b1",
+        json!({"operation": "install", "steps": 2, "fail_at_step": 2}),
+        &[b],
+    )
+    .unwrap();
+    emu.create_job("gw-both", json!({"operation": "reboot"}), &[a, b])
+        .unwrap();
+    emu.create_job("gw-other", json!({"operation": "x"}), &["gw-thing-c"])
+        .unwrap();
+    let addr = emu.mqtt_addr();
+    let args: Vec<String> = [
+        "--endpoint",
+        &addr.ip().to_string(),
+        "--port",
+        &addr.port().to_string(),
+        "--plain",
+        "--client-id",
+        "e2e-gateway",
+        "--thing",
+        a,
+        "--thing",
+        b,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = start("gateway", &args).finish(limit(60));
+    out.assert_success();
+    for line in [
+        "[gateway] one connection to",
+        "[gw-thing-a] gw-a1 IN_PROGRESS 33% step 1/3",
+        "[gw-thing-a] gw-a1 SUCCEEDED 100%",
+        "[gw-thing-b] gw-b1 FAILED at step 2/2",
+        "[gw-thing-a] gw-both SUCCEEDED",
+        "[gw-thing-b] gw-both SUCCEEDED",
+        "[gw-thing-a] gw-a1 started (topic thing gw-thing-a",
+        "[gw-thing-b] gw-b1 started (topic thing gw-thing-b",
+        "for another thing; succeeded=2 failed=0",
+        "for another thing; succeeded=1 failed=1",
+    ] {
+        assert!(out.has(line), "missing {line:?}:\n{}", out.text());
+    }
+    // Each client received messages, none of another thing; the connection saw them all.
+    let mut per_client = 0;
+    for t in [a, b] {
+        let line = out
+            .stdout
+            .iter()
+            .find(|l| l.starts_with(&format!("[{t}] received ")))
+            .unwrap_or_else(|| panic!("no summary for {t}:\n{}", out.text()));
+        let n: u64 = line
+            .split_whitespace()
+            .nth(2)
+            .and_then(|x| x.parse().ok())
+            .expect("a message count");
+        assert!(n >= 5, "{line}");
+        assert!(line.contains(", 0 for another thing"), "{line}");
+        per_client += n;
+    }
+    let total: u64 = out
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("[gateway] the shared connection received "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|x| x.parse().ok())
+        .expect("the connection's count");
+    assert!(
+        total >= per_client,
+        "connection {total} < clients {per_client}"
+    );
+    assert_eq!(status_of(&emu, "gw-a1", a), "SUCCEEDED");
+    assert_eq!(status_of(&emu, "gw-b1", b), "FAILED");
+    assert_eq!(status_of(&emu, "gw-both", a), "SUCCEEDED");
+    assert_eq!(status_of(&emu, "gw-both", b), "SUCCEEDED");
+    assert_eq!(status_of(&emu, "gw-other", "gw-thing-c"), "QUEUED");
+    // One MQTT connection did it all.
+    let connects = emu
+        .records()
+        .iter()
+        .filter(|r| r.dir == Dir::In && matches!(r.packet, Packet::Connect(..)))
+        .count();
+    assert_eq!(connects, 1);
+    assert!(publishes_in(&emu, "e2e-gateway", "gw-thing-a/jobs/start-next", "") >= 1);
+    assert!(publishes_in(&emu, "e2e-gateway", "gw-thing-b/jobs/start-next", "") >= 1);
+}
+
+#[test]
+fn bad_input_at_every_jobs_entry_point_returns_the_documented_code() {
+    let emu = emulator();
+    let out = start("bad_input", &host_port(&emu)).finish(limit(60));
+    out.assert_checks(150);
+    assert!(
+        out.has("ok bad input refused at every jobs entry point"),
+        "{}",
+        out.text()
+    );
+    // Nothing refused reached the server: the client connected, but never published or
+    // subscribed.
+    let mine: Vec<_> = emu
+        .records()
+        .into_iter()
+        .filter(|r| r.dir == Dir::In && r.client_id == "e2e-bad-input")
+        .collect();
+    assert!(
+        mine.iter().any(|r| matches!(r.packet, Packet::Connect(..))),
+        "the client never connected"
+    );
+    let sent: Vec<_> = mine
+        .iter()
+        .filter(|r| matches!(r.packet, Packet::Publish(..) | Packet::Subscribe(..)))
+        .map(|r| format!("{:?}", r.packet))
+        .collect();
+    assert!(
+        sent.is_empty(),
+        "refused requests reached the server: {sent:?}"
+    );
+    assert!(emu.list_executions().is_empty());
+}
