@@ -778,3 +778,235 @@ fn broker_restart_without_persistence_every_publish_acked_and_resubscribed() {
     publisher.close();
     observer.conn.close();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keep-alive, a frozen broker, large and oversized messages.
+
+/// Connection-level events (kind, result) in arrival order, plus the message inbox.
+fn evented_callbacks() -> (Callbacks, Inbox, Receiver<(EventKind, jobs_result)>) {
+    let (cb, inbox) = inbox_callbacks();
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    let cb = Callbacks {
+        on_event: Some(Box::new(move |e: &Event| {
+            if let Ok(t) = tx.lock() {
+                let _ = t.send((e.kind, e.result));
+            }
+        })),
+        ..cb
+    };
+    (cb, inbox, rx)
+}
+
+/// mosquitto drops a client that sends nothing for 1.5 keep-alive periods: with a 2 s
+/// keep-alive and 7 s of silence from the application, only PINGREQs keep the link up.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn keep_alive_pings_keep_an_idle_connection_open() {
+    let broker = Mosquitto::start(MosqOpts::default());
+    let id = unique_id("keepalive");
+    let cfg = ConnectionConfig {
+        keep_alive_secs: 2, // below AWS's 30 s floor: the Rust config is not clamped (C is)
+        ..tcp_config(broker.port(), &id)
+    };
+    let (cb, inbox, events) = evented_callbacks();
+    let conn = Connection::new(cfg, cb).unwrap_or_else(|e| panic!("new: {e}"));
+    conn.connect().unwrap_or_else(|e| panic!("connect: {e}"));
+    assert!(
+        broker.log().contains(&format!(" as {id} (p2, c1, k2)")),
+        "keep-alive 2 s announced in CONNECT:\n{}",
+        broker.log()
+    );
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(conn.status(), Status::Online);
+    assert_eq!(
+        conn.counters().reconnects,
+        0,
+        "the idle link was never dropped"
+    );
+    assert!(events.try_recv().is_err(), "no connection event while idle");
+    let log = broker.log();
+    assert!(
+        log.matches(&format!("Received PINGREQ from {id}")).count() >= 2,
+        "PINGREQs kept the link alive:\n{log}"
+    );
+    assert!(
+        !log.contains("exceeded timeout"),
+        "mosquitto timed a client out:\n{log}"
+    );
+    round_trip(&conn, &inbox);
+    conn.close();
+}
+
+/// A broker that stops answering without closing the socket (SIGSTOP: the kernel still
+/// accepts bytes) is detected by the unanswered PINGREQ, reported as a lost connection, and
+/// left behind by a reconnect once it runs again; a QoS 1 publish made meanwhile arrives.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn frozen_broker_is_detected_by_keep_alive_and_recovered() {
+    let broker = Mosquitto::start(MosqOpts::default());
+    let pid = broker
+        .pid()
+        .and_then(|p| i32::try_from(p).ok())
+        .unwrap_or_else(|| panic!("broker pid"));
+    let offline = Arc::new(AtomicUsize::new(0));
+    let off = offline.clone();
+    let (cb, inbox, events) = evented_callbacks();
+    let cfg = ConnectionConfig {
+        keep_alive_secs: 2,
+        operation_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+        ..tcp_config(broker.port(), &unique_id("frozen"))
+    };
+    let conn = Connection::new(
+        cfg,
+        Callbacks {
+            on_offline: Some(Box::new(move || {
+                off.fetch_add(1, Ordering::SeqCst);
+            })),
+            ..cb
+        },
+    )
+    .unwrap_or_else(|e| panic!("new: {e}"));
+    conn.connect().unwrap_or_else(|e| panic!("connect: {e}"));
+    let topic = format!("$aws/things/{}/jobs/notify", conn.client_id());
+    assert_eq!(conn.subscribe_sync(&topic, 1, None).ok(), Some(Some(1)));
+
+    // SAFETY: kill(2) on the pid of the broker this test started and still owns.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let frozen_at = Instant::now();
+    let detected = wait_until(Duration::from_secs(20), || {
+        offline.load(Ordering::SeqCst) > 0
+    });
+    let detection = frozen_at.elapsed();
+    // A QoS 1 publish while the broker is frozen: in flight or queued, never lost.
+    let sent = conn.publish(
+        &topic,
+        b"{\"while\":\"frozen\"}",
+        1,
+        false,
+        Completion::None,
+    );
+    // SAFETY: as above; the broker continues.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert!(detected, "a frozen broker was never detected");
+    assert!(sent.is_ok(), "publish while frozen: {sent:?}");
+    let lost = events
+        .try_iter()
+        .find(|(k, _)| *k == EventKind::ConnectionLost);
+    assert!(lost.is_some(), "a ConnectionLost event was reported");
+    eprintln!("frozen broker detected after {detection:?}: {lost:?}");
+
+    assert_eq!(inbox.expect(&topic), b"{\"while\":\"frozen\"}");
+    assert!(
+        wait_until(WAIT, || conn.status() == Status::Online),
+        "back online: {:?}",
+        conn.status()
+    );
+    assert!(conn.counters().reconnects >= 1);
+    round_trip(&conn, &inbox);
+    conn.close();
+}
+
+/// Messages close to AWS IoT's 128 KiB limit cross TCP and WebSocket intact (many reads and,
+/// over WebSocket, frames per packet).
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn large_messages_round_trip_over_tcp_and_websocket() {
+    let broker = Mosquitto::start(MosqOpts {
+        tls: false,
+        require_cert: false,
+        websockets: true,
+    });
+    for (transport, port) in [
+        (TransportKind::Tcp, broker.port()),
+        (TransportKind::WebSocket, broker.ws_port()),
+    ] {
+        let cfg = ConnectionConfig {
+            transport,
+            ..tcp_config(port, &unique_id("large"))
+        };
+        let (conn, inbox) = connect(cfg);
+        let topic = format!("$aws/things/{}/jobs/job-1/get/accepted", conn.client_id());
+        assert_eq!(conn.subscribe_sync(&topic, 1, None).ok(), Some(Some(1)));
+        for size in [16 * 1024, 100 * 1024, 128 * 1024 - topic.len() - 9] {
+            let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+            conn.publish_sync(&topic, &payload, 1, false)
+                .unwrap_or_else(|e| panic!("{transport:?} {size} B: {e}"));
+            let got = inbox.expect(&topic);
+            assert!(
+                got == payload,
+                "{transport:?}: {size} B came back as {} B",
+                got.len()
+            );
+        }
+        // One byte more is refused by the API before anything is sent.
+        let too_big = vec![b'x'; 128 * 1024 - topic.len() - 8];
+        let err = conn
+            .publish_sync(&topic, &too_big, 1, false)
+            .expect_err("over the packet limit");
+        assert_eq!(err.code, jobs_result::PayloadTooLarge, "{err}");
+        conn.close();
+    }
+}
+
+/// A message larger than the client's packet limit (mosquitto has none by default) is
+/// reported as a protocol error; the client drops that connection, reconnects, resubscribes
+/// and receives the next message.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn oversized_incoming_message_is_reported_and_the_connection_recovers() {
+    let broker = Mosquitto::start(MosqOpts::default());
+    let (cb, inbox, events) = evented_callbacks();
+    let cfg = ConnectionConfig {
+        max_packet_size: 4096,
+        ..tcp_config(broker.port(), &unique_id("oversize"))
+    };
+    let conn = Connection::new(cfg, cb).unwrap_or_else(|e| panic!("new: {e}"));
+    conn.connect().unwrap_or_else(|e| panic!("connect: {e}"));
+    let topic = format!("$aws/things/{}/jobs/notify-next", conn.client_id());
+    assert_eq!(conn.subscribe_sync(&topic, 1, None).ok(), Some(Some(1)));
+
+    // Another client (its own limit is the default 128 KiB) publishes 8 KiB there.
+    let (sender, _) = connect(tcp_config(broker.port(), &unique_id("sender")));
+    sender
+        .publish_sync(&topic, &vec![b'z'; 8 * 1024], 1, false)
+        .unwrap_or_else(|e| panic!("send 8 KiB: {e}"));
+    let deadline = Instant::now() + WAIT;
+    let mut kinds = Vec::new();
+    while !kinds.contains(&EventKind::ProtocolError) && Instant::now() < deadline {
+        if let Ok((k, _)) = events.recv_timeout(Duration::from_millis(100)) {
+            kinds.push(k);
+        }
+    }
+    assert!(
+        kinds.contains(&EventKind::ProtocolError),
+        "oversized message reported: {kinds:?}"
+    );
+    assert!(
+        wait_until(WAIT, || conn.status() == Status::Online
+            && conn.counters().reconnects >= 1),
+        "reconnected: {:?} {:?}",
+        conn.status(),
+        conn.counters()
+    );
+    // Resubscribed (clean session): a normal message arrives; the oversized one never does.
+    let deadline = Instant::now() + WAIT;
+    let mut got_small = false;
+    while !got_small && Instant::now() < deadline {
+        sender
+            .publish_sync(&topic, b"{\"small\":true}", 1, false)
+            .unwrap_or_else(|e| panic!("send small: {e}"));
+        if let Ok((t, p)) = inbox.rx.recv_timeout(Duration::from_millis(300)) {
+            assert_eq!(t, topic);
+            assert_eq!(
+                p, b"{\"small\":true}",
+                "only the small message is delivered"
+            );
+            got_small = true;
+        }
+    }
+    assert!(got_small, "the resubscribed client received nothing");
+    sender.close();
+    conn.close();
+}
