@@ -81,20 +81,45 @@ fn workspace_root() -> PathBuf {
 fn build_library(root: &Path, release: bool, clock: &Clock) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // `-p iotjobs-emulator` too: the same feature resolution as `cargo test` (which unifies
+    // the emulator dev-dependency), so the demo and the tests share one `libiotjobs.a` instead
+    // of rebuilding it for each other (staticlib file names carry no feature hash).
     cmd.current_dir(root).args([
         "build",
         "-p",
         "iotjobs",
+        "-p",
+        "iotjobs-emulator",
         "--lib",
         "--message-format=json-render-diagnostics",
     ]);
     if release {
         cmd.arg("--release");
     }
+    // `cargo run` gave this process the demo package's CARGO_PKG_*, CARGO_MANIFEST_* and
+    // friends. Build scripts that declare `rerun-if-env-changed` on those names (ring does)
+    // would see them change and rebuild on every demo run, and again in the next plain
+    // `cargo build`; the nested cargo gets the environment a shell would give it.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                k.as_ref(),
+                "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+                    | "OUT_DIR"
+            )
+        {
+            cmd.env_remove(&key);
+        }
+    }
     clock.say(
         "demo",
         &format!(
-            "building the C library: cargo build -p iotjobs --lib{}",
+            "building the C library: cargo build -p iotjobs -p iotjobs-emulator --lib{}",
             if release { " --release" } else { "" }
         ),
     );
