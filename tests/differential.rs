@@ -21,7 +21,8 @@ mod support;
 use iotjobs::error::jobs_result;
 use iotjobs::jobs::client::JobsClient;
 use iotjobs::jobs::payload::UpdateRequest;
-use iotjobs::jobs::types::{ExecutionStatus, TopicType};
+use iotjobs::jobs::topics::{parse_topic, ParsedTopic};
+use iotjobs::jobs::types::{ExecutionStatus, ReplyType, TopicType};
 use iotjobs::jobs::validate::StatusDetails;
 use iotjobs::mqtt::config::ConnectionConfig;
 use iotjobs::mqtt::connection::Connection;
@@ -448,40 +449,80 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Runs `cmd` to completion within `limit` (killed by pid past it); panics with its output
-/// unless it exits 0. Output goes to files in `dir`, named after `label`.
-fn run_bounded(mut cmd: Command, limit: Duration, dir: &Path, label: &str) -> String {
+/// A child process whose output goes to files, waited for with a bound.
+struct Running {
+    guard: ChildGuard,
+    out_path: PathBuf,
+    err_path: PathBuf,
+    label: String,
+    what: String,
+}
+
+/// Starts `cmd` with its output in files in `dir`, named after `label`.
+fn spawn_logged(mut cmd: Command, dir: &Path, label: &str) -> Running {
     let out_path = dir.join(format!("{label}.out"));
     let err_path = dir.join(format!("{label}.err"));
     let out = std::fs::File::create(&out_path).unwrap_or_else(|e| panic!("{label}: {e}"));
     let err = std::fs::File::create(&err_path).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let what = format!("{cmd:?}");
     let child = cmd
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .spawn()
-        .unwrap_or_else(|e| panic!("{label}: cannot run {cmd:?}: {e}"));
-    let mut guard = ChildGuard(child);
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match guard.0.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => panic!(
-                "{label} did not finish within {limit:?}: {cmd:?}\nstderr:\n{}",
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            ),
-            Err(e) => panic!("{label}: wait: {e}"),
-        }
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    if !status.success() {
-        panic!(
-            "{label} failed ({status}): {cmd:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            std::fs::read_to_string(&err_path).unwrap_or_default()
-        );
+        .unwrap_or_else(|e| panic!("{label}: cannot run {what}: {e}"));
+    Running {
+        guard: ChildGuard(child),
+        out_path,
+        err_path,
+        label: label.to_owned(),
+        what,
     }
-    stdout
+}
+
+impl Running {
+    /// True while the child runs.
+    fn running(&mut self) -> bool {
+        matches!(self.guard.0.try_wait(), Ok(None))
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err_path).unwrap_or_default()
+    }
+
+    /// Waits for the exit within `limit` (the child is killed by pid past it, when the guard
+    /// drops); panics with its output unless it exited 0. Returns its stdout.
+    fn wait(mut self, limit: Duration) -> String {
+        let (label, what) = (self.label.clone(), self.what.clone());
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            match self.guard.0.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Ok(None) => panic!(
+                    "{label} did not finish within {limit:?}: {what}\nstderr:\n{}",
+                    self.stderr()
+                ),
+                Err(e) => panic!("{label}: wait: {e}"),
+            }
+        };
+        let stdout = std::fs::read_to_string(&self.out_path).unwrap_or_default();
+        if !status.success() {
+            panic!(
+                "{label} failed ({status}): {what}\nstdout:\n{stdout}\nstderr:\n{}",
+                self.stderr()
+            );
+        }
+        stdout
+    }
+}
+
+/// Runs `cmd` to completion within `limit` (killed by pid past it); panics with its output
+/// unless it exits 0. Output goes to files in `dir`, named after `label`.
+fn run_bounded(cmd: Command, limit: Duration, dir: &Path, label: &str) -> String {
+    spawn_logged(cmd, dir, label).wait(limit)
 }
 
 /// The venv's python with `AWSIoTPythonSDK==SDK_VERSION`, created once under `target/tmp`
@@ -681,37 +722,55 @@ fn key_order(json: &[u8]) -> Vec<String> {
         .unwrap_or_else(|e| panic!("not a JSON object ({e}): {}", String::from_utf8_lossy(json)))
 }
 
-/// Runs the seed driver over `calls` against the broker on `port` (markers
-/// `iotjobs-diff/seed/<i>`, then `.../end`); returns its per-call results.
-fn run_seed(python: &Path, port: u16, calls: &[Value]) -> Vec<Value> {
+/// A scratch directory for one run.
+fn scratch_dir() -> PathBuf {
     let dir = support::process_dir().join(format!("differential-{}", fastrand::u32(..)));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    dir
+}
+
+/// The seed driver's command over `calls` (written to `dir`), as client `client_id`, with
+/// markers under `iotjobs-diff/seed`; its results go to `dir/seed-results.json`.
+fn seed_command(python: &Path, port: u16, client_id: &str, calls: &[Value], dir: &Path) -> Command {
     let calls_path = dir.join("calls.json");
     std::fs::write(&calls_path, Value::Array(calls.to_vec()).to_string())
         .unwrap_or_else(|e| panic!("write calls: {e}"));
-    let results_path = dir.join("seed-results.json");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/seed_jobs_calls.py");
     let mut cmd = Command::new(python);
     cmd.arg(&script)
         .args(["--port", &port.to_string(), "--thing", THING])
-        .args(["--client-id", TOKEN])
+        .args(["--client-id", client_id])
         .arg("--calls")
         .arg(&calls_path)
         .arg("--out")
-        .arg(&results_path)
+        .arg(dir.join("seed-results.json"))
         .args(["--marker-prefix", &format!("{MARKERS}/seed")]);
-    run_bounded(cmd, Duration::from_secs(180), &dir, "seed");
-    let results: Value = serde_json::from_slice(
-        &std::fs::read(&results_path).unwrap_or_else(|e| panic!("seed results: {e}")),
+    cmd
+}
+
+/// The seed driver's output file, checked for the pinned version and one result per call.
+fn seed_output(dir: &Path, calls: usize) -> Value {
+    let path = dir.join("seed-results.json");
+    let out: Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("seed results: {e}")),
     )
     .unwrap_or_else(|e| panic!("seed results: {e}"));
-    assert_eq!(results["sdk_version"], SDK_VERSION, "the pinned seed ran");
-    let results = results["results"]
+    assert_eq!(out["sdk_version"], SDK_VERSION, "the pinned seed ran");
+    let n = out["results"].as_array().map(Vec::len);
+    assert_eq!(n, Some(calls), "one seed result per call");
+    out
+}
+
+/// Runs the seed driver over `calls` against the broker on `port` (markers
+/// `iotjobs-diff/seed/<i>`, then `.../end`); returns its per-call results.
+fn run_seed(python: &Path, port: u16, calls: &[Value]) -> Vec<Value> {
+    let dir = scratch_dir();
+    let cmd = seed_command(python, port, TOKEN, calls, &dir);
+    run_bounded(cmd, Duration::from_secs(180), &dir, "seed");
+    seed_output(&dir, calls.len())["results"]
         .as_array()
         .cloned()
-        .unwrap_or_else(|| panic!("no results array"));
-    assert_eq!(results.len(), calls.len(), "one seed result per call");
-    results
+        .unwrap_or_default()
 }
 
 /// Makes `calls` with an iotjobs `JobsClient` (same thing, client id and token as the seed,
@@ -909,8 +968,7 @@ fn seed_and_iotjobs_subscribe_to_the_same_filters() {
     let ours = run_iotjobs(broker.port(), &calls, |client, call| {
         let n = |k: &str| call[k].as_u64().unwrap_or_else(|| panic!("{k} in {call}")) as u32;
         let tt = TopicType::try_from(n("topic_type")).unwrap_or_else(|e| panic!("{e}"));
-        let rt = iotjobs::jobs::types::ReplyType::try_from(n("reply_type"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let rt = ReplyType::try_from(n("reply_type")).unwrap_or_else(|e| panic!("{e}"));
         client.create_subscription(tt, rt, call["job_id"].as_str(), Arc::new(|_| {}))
     });
     assert!(
@@ -1011,4 +1069,236 @@ fn n_of(call: &Value, key: &str) -> usize {
     call[key]
         .as_u64()
         .unwrap_or_else(|| panic!("{key} in {call}")) as usize
+}
+
+/// Receiving: the seed and iotjobs subscribe the same overlapping jobs filters (each its own
+/// connection, at once); one injector publishes a list of topics — replies, notifications,
+/// another thing's, and edge cases of MQTT matching (the parent of `#`, empty levels, one level
+/// too deep). Every subscription callback of each side must get exactly the same messages
+/// (every matching filter fires, as the seed's paho does), and iotjobs' parsed view of each
+/// well-formed topic must name the thing, type, reply and job id the topic has.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn seed_and_iotjobs_receive_the_same_messages() {
+    let python = seed_python();
+    let broker = Mosquitto::start(MosqOpts::default());
+    let sub = |tt: u32, rt: u32, job: Option<&str>| json!({"op": "subscribe", "topic_type": tt, "reply_type": rt, "job_id": job});
+    let subs = vec![
+        sub(6, 1, None),          // notify-next
+        sub(2, 4, None),          // start-next/#
+        sub(4, 2, Some("+")),     // +/update/accepted
+        sub(4, 4, Some("job-1")), // job-1/update/#
+        sub(7, 1, None),          // jobs/#
+        sub(1, 2, None),          // get/accepted
+        sub(3, 2, Some("$next")), // $next/get/accepted
+        sub(3, 4, Some("+")),     // +/get/#
+        sub(5, 1, None),          // notify
+    ];
+    let done_topic = format!("{MARKERS}/done");
+
+    // The seed: subscribes, says ready, waits for `done`.
+    let dir = scratch_dir();
+    let mut cmd = seed_command(python, broker.port(), "diff-rx-seed", &subs, &dir);
+    cmd.args(["--wait-for", &done_topic]);
+    let mut seed = spawn_logged(cmd, &dir, "seed-receive");
+
+    // iotjobs: the same subscriptions on a JobsClient of its own connection.
+    type Got = Arc<Mutex<Vec<(usize, String, Vec<u8>, Option<ParsedTopic>)>>>;
+    let got: Got = Arc::new(Mutex::new(Vec::new()));
+    let cfg = ConnectionConfig {
+        host: "127.0.0.1".into(),
+        port: broker.port(),
+        transport: TransportKind::Tcp,
+        client_id: "diff-rx-ours".into(),
+        connect_timeout: Duration::from_secs(10),
+        operation_timeout: Duration::from_secs(10),
+        ..ConnectionConfig::default()
+    };
+    let conn = Connection::new(cfg, Callbacks::default()).unwrap_or_else(|e| panic!("new: {e}"));
+    conn.connect().unwrap_or_else(|e| panic!("connect: {e}"));
+    let client = JobsClient::new(conn.clone(), true, THING, Some(TOKEN), 1)
+        .unwrap_or_else(|e| panic!("JobsClient::new: {e}"));
+    for (i, s) in subs.iter().enumerate() {
+        let g = got.clone();
+        let handler: iotjobs::jobs::client::JobsHandler = Arc::new(move |m| {
+            if let Ok(mut v) = g.lock() {
+                v.push((
+                    i,
+                    m.message.topic.to_string(),
+                    m.message.payload.to_vec(),
+                    m.parsed.clone(),
+                ));
+            }
+        });
+        let tt =
+            TopicType::try_from(n_of(s, "topic_type") as u32).unwrap_or_else(|e| panic!("{e}"));
+        let rt =
+            ReplyType::try_from(n_of(s, "reply_type") as u32).unwrap_or_else(|e| panic!("{e}"));
+        let granted = client
+            .create_subscription(tt, rt, s["job_id"].as_str(), handler)
+            .unwrap_or_else(|e| panic!("subscribe {s}: {e}"));
+        assert_eq!(granted, Some(1), "{s}");
+    }
+    let ours_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = ours_done.clone();
+    conn.subscribe_sync(
+        &done_topic,
+        1,
+        Some(iotjobs::mqtt::types::Handler {
+            gate: iotjobs::runtime::Gate::new(),
+            f: Arc::new(move |_| d.store(true, std::sync::atomic::Ordering::SeqCst)),
+        }),
+    )
+    .unwrap_or_else(|e| panic!("subscribe done: {e}"));
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !broker.log().contains(&format!("'{MARKERS}/seed/ready'")) {
+        assert!(
+            seed.running(),
+            "the seed driver exited early:\n{}",
+            seed.stderr()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the seed never got ready:\n{}",
+            seed.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The injector.
+    let t = |rest: &str| format!("$aws/things/{THING}/jobs{rest}");
+    let topics = vec![
+        t("/notify-next"),
+        t("/notify"),
+        t("/start-next/accepted"),
+        t("/start-next/rejected"),
+        t("/get/accepted"),
+        t("/get/rejected"),
+        t("/job-1/update/accepted"),
+        t("/job-1/update/rejected"),
+        t("/job-2/update/accepted"),
+        t("/job-1/get/accepted"),
+        t("/$next/get/accepted"),
+        t("/$next/get/rejected"),
+        t("/job-1/update"),
+        t("/job-1/update/accepted/extra"),
+        t(""),                  // the parent level of `jobs/#`
+        t("//update/accepted"), // an empty job id level
+        t("/start-next"),
+        "$aws/things/other-thing/jobs/notify-next".to_owned(),
+        format!("$aws/things/{THING}x/jobs/notify-next"),
+        format!("$aws/things/{THING}/shadow/update"),
+    ];
+    let injector = Connection::new(
+        ConnectionConfig {
+            client_id: "diff-rx-injector".into(),
+            ..conn.config().clone()
+        },
+        Callbacks::default(),
+    )
+    .unwrap_or_else(|e| panic!("injector: {e}"));
+    injector
+        .connect()
+        .unwrap_or_else(|e| panic!("injector connect: {e}"));
+    for (i, topic) in topics.iter().enumerate() {
+        injector
+            .publish_sync(topic, format!("{{\"n\":{i}}}").as_bytes(), 1, false)
+            .unwrap_or_else(|e| panic!("inject {topic}: {e}"));
+    }
+    injector
+        .publish_sync(&done_topic, b"", 1, false)
+        .unwrap_or_else(|e| panic!("done: {e}"));
+    seed.wait(Duration::from_secs(90));
+    let deadline = Instant::now() + WAIT;
+    while !ours_done.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "iotjobs never received {done_topic}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    injector.close();
+    client.close();
+
+    let seed_out = seed_output(&dir, subs.len());
+    for (i, r) in seed_out["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        assert_eq!(r, &json!({"returned": true}), "seed subscription {i}");
+    }
+    let mut seed_got: Vec<(usize, String, Vec<u8>)> = seed_out["received"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no received list"))
+        .iter()
+        .map(|m| {
+            (
+                n_of(m, "sub"),
+                m["topic"].as_str().unwrap_or_default().to_owned(),
+                unhex(m["payload"].as_str().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let ours_full = got.lock().map(|v| v.clone()).unwrap_or_default();
+    let mut ours_got: Vec<(usize, String, Vec<u8>)> = ours_full
+        .iter()
+        .map(|(i, t, p, _)| (*i, t.clone(), p.clone()))
+        .collect();
+    seed_got.sort();
+    ours_got.sort();
+    let only_seed: Vec<_> = seed_got.iter().filter(|m| !ours_got.contains(m)).collect();
+    let only_ours: Vec<_> = ours_got.iter().filter(|m| !seed_got.contains(m)).collect();
+    assert!(
+        only_seed.is_empty() && only_ours.is_empty() && seed_got == ours_got,
+        "deliveries differ\n only the seed: {only_seed:?}\n only iotjobs: {only_ours:?}"
+    );
+    // Overlapping filters each fired: job-1/update/accepted matches three subscriptions.
+    let fired = |topic: &str| seed_got.iter().filter(|(_, t, _)| t == topic).count();
+    assert_eq!(fired(&t("/job-1/update/accepted")), 3, "{seed_got:?}");
+    assert!(
+        seed_got.len() >= topics.len(),
+        "deliveries: {}",
+        seed_got.len()
+    );
+
+    // iotjobs' parsed view agrees with the topic.
+    for (i, topic, _, parsed) in &ours_full {
+        let p = parse_topic(topic);
+        assert_eq!(parsed, &p, "sub {i}: parsed view of {topic}");
+    }
+    let parsed = |topic: &str| {
+        ours_full
+            .iter()
+            .find(|(_, t, _, _)| t == topic)
+            .and_then(|(_, _, _, p)| p.clone())
+            .unwrap_or_else(|| panic!("{topic} was delivered and parsed"))
+    };
+    let p = parsed(&t("/job-2/update/accepted"));
+    assert_eq!(
+        (
+            p.thing.as_str(),
+            p.topic_type,
+            p.reply_type,
+            p.job_id.as_deref()
+        ),
+        (THING, TopicType::Update, ReplyType::Accepted, Some("job-2"))
+    );
+    let p = parsed(&t("/$next/get/rejected"));
+    assert_eq!(
+        (p.topic_type, p.reply_type, p.job_id.as_deref()),
+        (TopicType::Describe, ReplyType::Rejected, Some("$next"))
+    );
+    let p = parsed(&t("/notify-next"));
+    assert_eq!(
+        (p.topic_type, p.reply_type, p.job_id),
+        (TopicType::NotifyNext, ReplyType::Request, None)
+    );
+    eprintln!(
+        "receive differential: {} topics injected, {} deliveries on each side",
+        topics.len(),
+        seed_got.len()
+    );
 }

@@ -21,12 +21,18 @@ Call objects (the JSON list):
    "include_doc": bool, "step_timeout": int|null}
   {"op": "describe", "job_id": str, "execution_number": int, "include_doc": bool}
   {"op": "subscribe", "topic_type": 0-7, "reply_type": 0-4, "job_id": str|null}
-    (createJobSubscription with a callback that does nothing)
+    (createJobSubscription; its callback records the messages it receives)
+
+With `--wait-for TOPIC` the driver then subscribes to TOPIC, publishes `<marker-prefix>/ready`
+and waits (at most 60 s) for a message on TOPIC before it disconnects; the output's
+"received" lists every message each subscription callback got, in order:
+{"sub": call index, "topic": str, "payload": hex}.
 """
 
 import argparse
 import json
 import sys
+import threading
 import time
 
 import AWSIoTPythonSDK
@@ -72,7 +78,21 @@ STATUSES = {
 }
 
 
-def make_call(client, call):
+RECEIVED = []
+RECEIVED_LOCK = threading.Lock()
+
+
+def recorder(index):
+    def callback(client, userdata, message):
+        with RECEIVED_LOCK:
+            RECEIVED.append(
+                {"sub": index, "topic": message.topic, "payload": message.payload.hex()}
+            )
+
+    return callback
+
+
+def make_call(client, call, index):
     op = call["op"]
     if op == "query":
         return client.sendJobsQuery(TOPIC_TYPES[call["topic_type"]], call["job_id"])
@@ -95,7 +115,7 @@ def make_call(client, call):
         )
     if op == "subscribe":
         return client.createJobSubscription(
-            lambda client, userdata, message: None,
+            recorder(index),
             TOPIC_TYPES[call["topic_type"]],
             REPLY_TYPES[call["reply_type"]],
             call["job_id"],
@@ -111,6 +131,7 @@ def main():
     ap.add_argument("--calls", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--marker-prefix", required=True)
+    ap.add_argument("--wait-for", default=None)
     args = ap.parse_args()
 
     with open(args.calls) as f:
@@ -136,17 +157,29 @@ def main():
         if not mqtt.publish("%s/%d" % (args.marker_prefix, i), "", 1):
             raise SystemExit("marker %d was queued instead of sent" % i)
         try:
-            ret = make_call(client, call)
+            ret = make_call(client, call, i)
             results.append({"returned": ret})
         except Exception as e:  # the outcome being recorded, whatever it is
             results.append({"raised": type(e).__name__, "message": str(e)})
     if not mqtt.publish(args.marker_prefix + "/end", "", 1):
         raise SystemExit("end marker was queued instead of sent")
+    if args.wait_for:
+        done = threading.Event()
+        mqtt.subscribe(args.wait_for, 1, lambda c, u, m: done.set())
+        if not mqtt.publish(args.marker_prefix + "/ready", "", 1):
+            raise SystemExit("ready marker was queued instead of sent")
+        if not done.wait(60):
+            raise SystemExit("nothing arrived on %s within 60 s" % args.wait_for)
     client.disconnect()
 
     with open(args.out, "w") as f:
         json.dump(
-            {"sdk_version": AWSIoTPythonSDK.__version__, "python": sys.version, "results": results},
+            {
+                "sdk_version": AWSIoTPythonSDK.__version__,
+                "python": sys.version,
+                "results": results,
+                "received": RECEIVED,
+            },
             f,
             indent=1,
         )
