@@ -430,6 +430,15 @@ struct Observer {
 impl Observer {
     /// Connects with a fixed reconnect delay of `reconnect_after` and subscribes to `filter`.
     fn start(port: u16, filter: &str, reconnect_after: Duration) -> Observer {
+        Self::start_with(
+            tcp_config(port, &unique_id("observer")),
+            filter,
+            reconnect_after,
+        )
+    }
+
+    /// Like [`Observer::start`] over the connection settings `base` (transport, TLS, id).
+    fn start_with(base: ConnectionConfig, filter: &str, reconnect_after: Duration) -> Observer {
         let seen = Arc::new(Mutex::new(HashSet::new()));
         let deliveries = Arc::new(AtomicUsize::new(0));
         let online = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -448,7 +457,7 @@ impl Observer {
         };
         let mut cfg = ConnectionConfig {
             clean_session: false,
-            ..tcp_config(port, &unique_id("observer"))
+            ..base
         };
         cfg.backoff.base = reconnect_after;
         cfg.backoff.max = reconnect_after;
@@ -680,11 +689,60 @@ fn broker_restarts_mid_stream_lose_no_qos1_message() {
 #[test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
 fn broker_restart_without_persistence_every_publish_acked_and_resubscribed() {
-    let mut broker = Mosquitto::start(MosqOpts::default());
-    let port = broker.port();
+    restart_without_persistence(MosqOpts::default(), |b, id| tcp_config(b.port(), id));
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn broker_restart_over_websocket_every_publish_acked_and_resubscribed() {
+    let opts = MosqOpts {
+        tls: false,
+        require_cert: false,
+        websockets: true,
+    };
+    restart_without_persistence(opts, |b, id| ConnectionConfig {
+        transport: TransportKind::WebSocket,
+        ..tcp_config(b.ws_port(), id)
+    });
+}
+
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn broker_restart_over_mutual_tls_every_publish_acked_and_resubscribed() {
+    let opts = MosqOpts {
+        tls: true,
+        require_cert: true,
+        websockets: false,
+    };
+    restart_without_persistence(opts, |b, id| {
+        let c = certs();
+        tls_config(
+            "localhost",
+            b.tls_port(),
+            id,
+            TlsSettings {
+                ca: file(&c.ca),
+                client_cert: file(&c.client_ec_cert),
+                client_key: file(&c.client_ec_pkcs8_key),
+                alpn: Vec::new(),
+            },
+        )
+    });
+}
+
+/// The body of the restart-without-persistence tests, over the transport `make` configures.
+fn restart_without_persistence(
+    opts: MosqOpts,
+    make: impl Fn(&Mosquitto, &str) -> ConnectionConfig,
+) {
+    let mut broker = Mosquitto::start(opts);
     let topic = format!("$aws/things/nopersist-{}/jobs/notify", fastrand::u32(..));
-    let observer = Observer::start(port, &topic, Duration::from_millis(50));
-    let publisher = Connection::new(tcp_config(port, &unique_id("pub")), Callbacks::default())
+    let observer = Observer::start_with(
+        make(&broker, &unique_id("observer")),
+        &topic,
+        Duration::from_millis(50),
+    );
+    let publisher = Connection::new(make(&broker, &unique_id("pub")), Callbacks::default())
         .unwrap_or_else(|e| panic!("publisher: {e}"));
     publisher
         .connect()
