@@ -1487,3 +1487,74 @@ fn c_api_mutual_tls_round_trip_from_files_and_pem_buffers() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Username and password (the seed's configureUsernamePassword; AWS custom authorizers).
+
+/// A TLS listener that requires a username and password (from `mosquitto_passwd`): the right
+/// pair connects, a wrong password and a missing username are refused by CONNACK with
+/// `ConnectRefused`, and the connection stays down (a blocking connect does not retry).
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn username_and_password_are_checked_by_the_broker() {
+    let dir = support::process_dir().join(format!("passwd-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    support::set_mode(&dir, 0o755);
+    let passwd = dir.join("passwd");
+    let user = "thing-user";
+    let password = "s3cr3t?SDK=Python&Version=1.5.4"; // any bytes, as AWS metrics strings
+    let out = std::process::Command::new("mosquitto_passwd")
+        .args(["-c", "-b"])
+        .arg(&passwd)
+        .args([user, password])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run mosquitto_passwd ({e}): apt-get install -y mosquitto")
+        });
+    assert!(out.status.success(), "mosquitto_passwd: {out:?}");
+    support::set_mode(&passwd, 0o644);
+    let broker = Mosquitto::start_with(
+        MosqOpts {
+            tls: true,
+            require_cert: false,
+            websockets: false,
+        },
+        MosqExtra {
+            tls_lines: format!(
+                "password_file {}\nallow_anonymous false\n",
+                passwd.display()
+            ),
+            ..MosqExtra::default()
+        },
+    );
+    let with = |username: Option<&str>, pass: Option<&str>| ConnectionConfig {
+        username: username.map(str::to_owned),
+        password: pass.map(str::to_owned),
+        ..tls_config(
+            "localhost",
+            broker.tls_port(),
+            &unique_id("userpass"),
+            TlsSettings {
+                ca: file(&certs().ca),
+                ..TlsSettings::default()
+            },
+        )
+    };
+
+    let (conn, inbox) = connect(with(Some(user), Some(password)));
+    round_trip(&conn, &inbox);
+    conn.close();
+
+    for (label, cfg) in [
+        ("wrong password", with(Some(user), Some("wrong"))),
+        ("unknown user", with(Some("nobody"), Some(password))),
+        ("no username", with(None, None)),
+    ] {
+        let err = connect_error(cfg);
+        assert_eq!(err.code, jobs_result::ConnectRefused, "{label}: {err}");
+        assert!(
+            err.message.contains("return code 5") || err.message.contains("return code 4"),
+            "{label}: the CONNACK code is named: {err}"
+        );
+    }
+}
