@@ -310,4 +310,62 @@ static BENCH_UNUSED int set_nodelay_on_peer_port(uint16_t port)
     return changed;
 }
 
+/* Prints the `top` mappings of this process with the most resident memory (from
+ * /proc/self/smaps) as INFO lines, to show where the RSS is. */
+static BENCH_UNUSED void print_top_mappings(const char *who, int top)
+{
+    enum { MAXMAP = 4096 };
+    static char names[MAXMAP][128];
+    static long rss[MAXMAP];
+    char line[512];
+    int n = 0;
+    int i;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL) {
+        bench_fail("cannot open /proc/self/smaps");
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo;
+        unsigned long hi;
+        long kb;
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && strchr(line, '-') != NULL &&
+            strstr(line, ":") == NULL) {
+            continue;
+        }
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && n < MAXMAP) {
+            char *path = strchr(line, '/');
+            char *br = strchr(line, '[');
+            const char *name = path != NULL ? path : (br != NULL ? br : "[anon]");
+            size_t len = strcspn(name, "\n");
+            if (len >= sizeof names[0]) {
+                name += len - (sizeof names[0] - 1);
+                len = sizeof names[0] - 1;
+            }
+            memcpy(names[n], name, len);
+            names[n][len] = '\0';
+            rss[n] = 0;
+            n++;
+        } else if (n > 0 && sscanf(line, "Rss: %ld kB", &kb) == 1) {
+            rss[n - 1] = kb;
+        }
+    }
+    if (fclose(f) != 0) {
+        bench_fail("fclose failed");
+    }
+    for (i = 0; i < top; i++) {
+        int j;
+        int best = -1;
+        for (j = 0; j < n; j++) {
+            if (rss[j] > 0 && (best < 0 || rss[j] > rss[best])) {
+                best = j;
+            }
+        }
+        if (best < 0) {
+            break;
+        }
+        printf("INFO %s largest resident mapping %d: %ld kB %s\n", who, i + 1, rss[best], names[best]);
+        rss[best] = 0;
+    }
+}
+
 #endif

@@ -1,5 +1,6 @@
 /* iotjobs side of the benchmarks. Modes:
  *   rt    PORT THING JOB N WARMUP           jobs_send_update (QoS 1, blocking) -> update/accepted
+ *   rtraw PORT THING JOB N WARMUP           the peers' work: publish_async QoS 1, wait accepted
  *   tp    PORT CLIENT_ID TOPIC N WINDOW BYTES  QoS 1 jobs_connection_publish_async, acks counted
  *   idle  PORT THING                         RSS and threads of a connected, subscribed client
  *   conns PORT N                             N connections in one process (connect_async)
@@ -66,9 +67,10 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     counter c;
     uint32_t delivery = 0;
     uint64_t *lat = calloc((size_t)n, sizeof *lat);
+    uint64_t *send = calloc((size_t)n, sizeof *send);
     jobs_client *client;
     long i;
-    if (lat == NULL) {
+    if (lat == NULL || send == NULL) {
         bench_fail("out of memory");
     }
     counter_init(&c);
@@ -82,6 +84,9 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
         uint64_t t0 = now_ns();
         CHECK(jobs_send_update(client, job, JOBS_STATUS_IN_PROGRESS, NULL, 0, 0, false, false, 0,
                                &delivery));
+        if (i >= warmup) {
+            send[i - warmup] = now_ns() - t0;
+        }
         if (delivery != JOBS_DELIVERY_SENT) {
             bench_fail("update was queued, not sent");
         }
@@ -93,9 +98,79 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
         }
     }
     report_latencies("iotjobs", lat, (size_t)n);
+    /* How much of it is the blocking call itself (request out, PUBACK back, caller woken). */
+    report_latencies("iotjobs(jobs_send_update-returns)", send, (size_t)n);
     report_process("after_rt", "iotjobs");
     print_thread_names("INFO iotjobs threads after the round trips:");
     jobs_client_free(client);
+    free(lat);
+    free(send);
+    return 0;
+}
+
+static void on_raw_message(void *user_data, const char *topic, size_t topic_len,
+                           const uint8_t *payload, size_t payload_len)
+{
+    static const char acc[] = "/update/accepted";
+    static const char rej[] = "/update/rejected";
+    (void)payload;
+    (void)payload_len;
+    if (topic_len >= sizeof acc - 1 && memcmp(topic + topic_len - (sizeof acc - 1), acc, sizeof acc - 1) == 0) {
+        counter_add((counter *)user_data, false);
+    } else if (topic_len >= sizeof rej - 1 &&
+               memcmp(topic + topic_len - (sizeof rej - 1), rej, sizeof rej - 1) == 0) {
+        counter_add((counter *)user_data, true);
+    }
+}
+
+/* The peers' work exactly: QoS 1 publish without waiting for PUBACK, wait for update/accepted,
+ * with the generic connection API (no jobs client, no JSON parsing of the reply). */
+static int mode_rtraw(uint16_t port, const char *thing, const char *job, long n, long warmup)
+{
+    counter c;
+    char topic[300];
+    char filter[300];
+    char payload[128];
+    int plen;
+    uint8_t granted = 0;
+    uint32_t delivery = 0;
+    uint64_t *lat = calloc((size_t)n, sizeof *lat);
+    jobs_connection *conn = NULL;
+    jobs_config *cfg = tcp_config(port, "bench-iotjobs-rtraw");
+    long i;
+    if (lat == NULL) {
+        bench_fail("out of memory");
+    }
+    if (snprintf(topic, sizeof topic, "$aws/things/%s/jobs/%s/update", thing, job) >=
+            (int)sizeof topic ||
+        snprintf(filter, sizeof filter, "%s/+", topic) >= (int)sizeof filter) {
+        bench_fail("topic too long");
+    }
+    plen = snprintf(payload, sizeof payload,
+                    "{\"status\":\"IN_PROGRESS\",\"clientToken\":\"bench-iotjobs-rtraw\"}");
+    if (plen < 0 || plen >= (int)sizeof payload) {
+        bench_fail("payload too long");
+    }
+    counter_init(&c);
+    CHECK(jobs_connection_new(cfg, &conn));
+    jobs_config_free(cfg);
+    CHECK(jobs_connection_connect(conn));
+    CHECK(jobs_connection_subscribe(conn, filter, 1, on_raw_message, &c, &granted, &delivery));
+    for (i = 0; i < warmup + n; i++) {
+        uint64_t target = counter_get(&c) + 1;
+        uint64_t t0 = now_ns();
+        uint16_t pid = 0;
+        CHECK(jobs_connection_publish_async(conn, topic, (const uint8_t *)payload, (size_t)plen, 1,
+                                            false, NULL, NULL, &pid, &delivery));
+        if (!counter_wait_ge(&c, target, 10000)) {
+            bench_fail("no update/accepted within 10 s (or a rejection)");
+        }
+        if (i >= warmup) {
+            lat[i - warmup] = now_ns() - t0;
+        }
+    }
+    report_latencies("iotjobs(raw:publish_async)", lat, (size_t)n);
+    jobs_connection_free(conn);
     free(lat);
     return 0;
 }
@@ -178,6 +253,7 @@ static int mode_idle(uint16_t port, const char *thing)
         bench_fail("not online after 1.5 s idle");
     }
     report_process("idle", "iotjobs");
+    print_top_mappings("iotjobs idle", 4);
     printf("RESULT idle_lib_threads iotjobs threads=%d\n", thread_count() - threads0);
     print_thread_names("INFO thread names:");
     jobs_client_free(client);
@@ -260,6 +336,10 @@ int main(int argc, char **argv)
         return mode_rt(parse_port(argv[2]), argv[3], argv[4], parse_long(argv[5], "N"),
                        parse_long(argv[6], "WARMUP"));
     }
+    if (argc == 7 && strcmp(argv[1], "rtraw") == 0) {
+        return mode_rtraw(parse_port(argv[2]), argv[3], argv[4], parse_long(argv[5], "N"),
+                          parse_long(argv[6], "WARMUP"));
+    }
     if (argc == 8 && strcmp(argv[1], "tp") == 0) {
         return mode_tp(parse_port(argv[2]), argv[3], argv[4], parse_long(argv[5], "N"),
                        parse_long(argv[6], "WINDOW"), parse_long(argv[7], "BYTES"));
@@ -270,7 +350,7 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "conns") == 0) {
         return mode_conns(parse_port(argv[2]), parse_long(argv[3], "N"));
     }
-    fprintf(stderr, "usage: iotjobs_bench rt PORT THING JOB N WARMUP | tp PORT CLIENT_ID TOPIC N "
+    fprintf(stderr, "usage: iotjobs_bench rt|rtraw PORT THING JOB N WARMUP | tp PORT CLIENT_ID TOPIC N "
                     "WINDOW BYTES | idle PORT THING | conns PORT N\n");
     return 2;
 }

@@ -2,6 +2,7 @@
  *   rt   PORT THING JOB N WARMUP NODELAY       publish QoS 1 to .../update, wait for .../accepted
  *   tp   PORT CLIENT_ID TOPIC N WINDOW BYTES NODELAY   QoS 1 publishes, PUBACKs counted
  *   idle PORT THING                            RSS and threads of a connected, subscribed client
+ *   conns PORT N                               N clients in one process, a loop thread each
  * Every number is printed as a "RESULT ..." line; any failure exits 2. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
@@ -206,8 +207,62 @@ static int mode_idle(uint16_t port, const char *thing)
     subscribe(m, &st, filter);
     sleep_ms(1500);
     report_process("idle", "libmosquitto");
+    print_top_mappings("libmosquitto idle", 4);
     printf("RESULT idle_lib_threads libmosquitto threads=%d\n", thread_count() - threads0);
     shutdown_client(m);
+    return 0;
+}
+
+/* N clients in one process, each with its own loop thread (libmosquitto's threaded model). */
+static int mode_conns(uint16_t port, long n)
+{
+    state st;
+    struct mosquitto **ms = calloc((size_t)n, sizeof *ms);
+    int threads0 = thread_count();
+    long rss0 = proc_status_kb("VmRSS");
+    uint64_t t0;
+    uint64_t t1;
+    long i;
+    if (ms == NULL) {
+        bench_fail("out of memory");
+    }
+    counter_init(&st.connected);
+    counter_init(&st.subscribed);
+    counter_init(&st.replies);
+    counter_init(&st.acks);
+    t0 = now_ns();
+    for (i = 0; i < n; i++) {
+        char id[64];
+        if (snprintf(id, sizeof id, "bench-mconn-%05ld", i) >= (int)sizeof id) {
+            bench_fail("client id too long");
+        }
+        ms[i] = mosquitto_new(id, true, &st);
+        if (ms[i] == NULL) {
+            bench_fail("mosquitto_new failed");
+        }
+        MCHECK(mosquitto_int_option(ms[i], MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311));
+        mosquitto_connect_callback_set(ms[i], on_connect);
+        MCHECK(mosquitto_connect_async(ms[i], "127.0.0.1", port, 600));
+        MCHECK(mosquitto_loop_start(ms[i]));
+    }
+    if (!counter_wait_ge(&st.connected, (uint64_t)n, 120000)) {
+        fprintf(stderr, "mosq_bench: only %llu of %ld connected after 120 s\n",
+                (unsigned long long)counter_get(&st.connected), n);
+        exit(2);
+    }
+    t1 = now_ns();
+    printf("RESULT conns libmosquitto n=%ld online=%llu secs_to_all_online=%.3f rss_kb=%ld "
+           "rss_before_kb=%ld hwm_kb=%ld threads=%d threads_before=%d\n",
+           n, (unsigned long long)counter_get(&st.connected), (double)(t1 - t0) / 1e9,
+           proc_status_kb("VmRSS"), rss0, proc_status_kb("VmHWM"), thread_count(), threads0);
+    for (i = 0; i < n; i++) {
+        MCHECK(mosquitto_disconnect(ms[i]));
+    }
+    for (i = 0; i < n; i++) {
+        MCHECK(mosquitto_loop_stop(ms[i], false));
+        mosquitto_destroy(ms[i]);
+    }
+    free(ms);
     return 0;
 }
 
@@ -234,11 +289,13 @@ int main(int argc, char **argv)
         rc = mode_tp(parse_port(argv[2]), argv[3], argv[4], parse_long(argv[5], "N"),
                      parse_long(argv[6], "WINDOW"), parse_long(argv[7], "BYTES"),
                      parse_long(argv[8], "NODELAY") != 0);
+    } else if (argc == 4 && strcmp(argv[1], "conns") == 0) {
+        rc = mode_conns(parse_port(argv[2]), parse_long(argv[3], "N"));
     } else if (argc == 4 && strcmp(argv[1], "idle") == 0) {
         rc = mode_idle(parse_port(argv[2]), argv[3]);
     } else {
         fprintf(stderr, "usage: mosq_bench rt PORT THING JOB N WARMUP NODELAY | tp PORT CLIENT_ID "
-                        "TOPIC N WINDOW BYTES NODELAY | idle PORT THING\n");
+                        "TOPIC N WINDOW BYTES NODELAY | idle PORT THING | conns PORT N\n");
     }
     MCHECK(mosquitto_lib_cleanup());
     return rc;

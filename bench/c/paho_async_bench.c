@@ -259,6 +259,7 @@ static int mode_idle(uint16_t port, const char *thing)
     subscribe(c, &st, filter);
     sleep_ms(1500);
     report_process("idle", "paho-c(MQTTAsync)");
+    print_top_mappings("paho-c(MQTTAsync) idle", 4);
     printf("RESULT idle_lib_threads paho-c(MQTTAsync) threads=%d\n", thread_count() - threads0);
     shutdown_client(c);
     return 0;

@@ -72,6 +72,10 @@ def main():
                   % (bm[0], fmt(bm[1][0]), fmt(im), im / bm[1][0]))
                 p("- best C peer by p99: %s %s µs vs iotjobs %s µs (iotjobs/peer = %.2f)"
                   % (bq[0], fmt(bq[1][1]), fmt(iq), iq / bq[1][1]))
+            if peers and "iotjobs(raw:publish_async)" in stats:
+                rm, rq = stats["iotjobs(raw:publish_async)"]
+                p("- iotjobs raw publish_async (the peers' exact work) vs %s: median %s vs %s µs (%.2f), p99 %s vs %s µs (%.2f)"
+                  % (bm[0], fmt(rm), fmt(bm[1][0]), rm / bm[1][0], fmt(rq), fmt(bm[1][1]), rq / bm[1][1]))
             for py in ("python-sdk-v1(nodelay)", "python-sdk-v1(nagle)"):
                 if py in stats:
                     pm, pq = stats[py]
@@ -118,6 +122,11 @@ def main():
         for name, kv in sz:
             segs = " ".join("%s=%d" % (k, kv[k]) for k in ("text", "data", "bss") if k in kv)
             p("| %s | %d (%.2f MB) | %s |" % (name, kv["bytes"], kv["bytes"] / 1e6, segs))
+        secs = [(name, kv) for kind, name, kv in rows if kind == "section"]
+        if secs:
+            p("")
+            p("Largest ELF sections of libiotjobs.so: " + ", ".join(
+                "%s %d kB" % (n.split(".so", 1)[1], kv["bytes"] / 1024) for n, kv in secs))
         p("")
 
     # 4. Idle
