@@ -367,6 +367,72 @@ fn cases() -> Vec<(Value, Expect)> {
             "a '+' job id is a subscription wildcard, never a request topic",
         ),
     ));
+    // --- statusDetails content: escaping, non-ASCII, the limits AWS puts on the map.
+    let ten: serde_json::Map<String, Value> = (0..10)
+        .map(|i| (format!("k{i}"), json!(format!("v{i}"))))
+        .collect();
+    let mut eleven = ten.clone();
+    eleven.insert("k10".into(), json!("v10"));
+    let tricky = json!({"msg": "h\u{e9}llo \u{2713} \"quoted\" back\\slash / tab-free", "rocket": "\u{1F680}"});
+    c.push((start_next(Some(tricky.clone()), None), Same));
+    c.push((
+        update("job-3", 3, Some(tricky), 0, 0, false, false, None),
+        Same,
+    ));
+    c.push((start_next(Some(Value::Object(ten.clone())), None), Same));
+    c.push((
+        update(
+            "job-3",
+            2,
+            Some(Value::Object(ten)),
+            0,
+            0,
+            false,
+            false,
+            None,
+        ),
+        Same,
+    ));
+    c.push((
+        update(
+            "job-3",
+            4,
+            None,
+            u64::MAX / 2,
+            9_007_199_254_740_993,
+            true,
+            false,
+            None,
+        ),
+        Same,
+    ));
+    c.push((describe("job-3", 9_007_199_254_740_993, true), Same));
+    let details_refused = |details: Value, why: &'static str| {
+        (
+            start_next(Some(details.clone()), None),
+            differs(
+                InvalidStatusDetails,
+                Seed::Publishes(topic("start-next"), tok(json!({"statusDetails": details}))),
+                why,
+            ),
+        )
+    };
+    c.push(details_refused(
+        Value::Object(eleven),
+        "AWS allows at most 10 statusDetails pairs",
+    ));
+    c.push(details_refused(
+        json!({"line": "a\nb"}),
+        "statusDetails values may not hold control characters (AWS pattern [^\\p{C}]+)",
+    ));
+    c.push(details_refused(
+        json!({"bad key": "v"}),
+        "statusDetails keys are [a-zA-Z0-9:_-]+",
+    ));
+    c.push(details_refused(
+        json!({"empty": ""}),
+        "statusDetails values are at least 1 character",
+    ));
     c
 }
 
