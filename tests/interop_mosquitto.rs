@@ -1558,3 +1558,79 @@ fn username_and_password_are_checked_by_the_broker() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Life cycle: requests made before the broker exists, and a user disconnect + connect.
+
+/// `connect_async` while the broker is down: subscribe and QoS 1 publishes are queued, then
+/// sent in order — subscription first — once the broker comes up, and the publish arrives.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn requests_queued_before_the_broker_starts_are_delivered() {
+    let mut broker = Mosquitto::start(MosqOpts::default());
+    broker.stop(); // keep its port, and start it later
+    let id = unique_id("early");
+    let (cb, inbox) = inbox_callbacks();
+    let conn =
+        Connection::new(tcp_config(broker.port(), &id), cb).unwrap_or_else(|e| panic!("new: {e}"));
+    conn.connect_async()
+        .unwrap_or_else(|e| panic!("connect_async: {e}"));
+    let topic = format!("$aws/things/{id}/jobs/notify");
+    let sub = conn
+        .subscribe(&topic, 1, None, Completion::None)
+        .unwrap_or_else(|e| panic!("subscribe: {e}"));
+    assert_eq!(sub, Submitted::Queued, "subscribe while the broker is down");
+    for i in 0..5 {
+        let p = conn
+            .publish(
+                &topic,
+                format!("early-{i}").as_bytes(),
+                1,
+                false,
+                Completion::None,
+            )
+            .unwrap_or_else(|e| panic!("publish {i}: {e}"));
+        assert_eq!(p, Submitted::Queued, "publish {i} while the broker is down");
+    }
+    assert_eq!(conn.counters().queued, 6);
+    std::thread::sleep(Duration::from_millis(500)); // a few failed attempts
+    broker.start_again();
+    for i in 0..5 {
+        assert_eq!(
+            inbox.expect(&topic),
+            format!("early-{i}").as_bytes(),
+            "queued publishes arrive in order, after the queued subscription"
+        );
+    }
+    assert!(wait_until(WAIT, || conn.counters().queued == 0));
+    conn.close();
+}
+
+/// A user disconnect and a new connect on the same handle: the subscriptions are re-made
+/// (clean session), so messages arrive again without subscribing anew.
+#[test]
+#[ignore = "needs mosquitto: run by .ci/run with --ignored"]
+fn subscriptions_survive_a_user_disconnect_and_connect() {
+    let broker = Mosquitto::start(MosqOpts::default());
+    let id = unique_id("again");
+    let (conn, inbox) = connect(tcp_config(broker.port(), &id));
+    round_trip(&conn, &inbox);
+    let topic = format!("$aws/things/{id}/jobs/notify-next");
+    for round in 0..3 {
+        conn.disconnect()
+            .unwrap_or_else(|e| panic!("disconnect {round}: {e}"));
+        assert_eq!(conn.status(), Status::Disconnected);
+        conn.connect()
+            .unwrap_or_else(|e| panic!("connect {round}: {e}"));
+        let payload = format!("round-{round}");
+        conn.publish_sync(&topic, payload.as_bytes(), 1, false)
+            .unwrap_or_else(|e| panic!("publish {round}: {e}"));
+        assert_eq!(inbox.expect(&topic), payload.as_bytes(), "round {round}");
+    }
+    let subscribes = broker
+        .log()
+        .matches(&format!("Received SUBSCRIBE from {id}"))
+        .count();
+    assert_eq!(subscribes, 4, "one SUBSCRIBE per session");
+    conn.close();
+}
