@@ -338,7 +338,8 @@ struct job {
     long step;         /* steps done so far */
     int64_t version;   /* expectedVersion for the next update */
     int64_t execution; /* executionNumber */
-    uint32_t sent_status;
+    uint32_t sent_status;              /* status of the last update sent */
+    char sent_details[DETAILS_BUF];    /* its statusDetails, to send it again */
 };
 
 struct agent {
@@ -349,6 +350,8 @@ struct agent {
     double idle_since;
     double waiting_since; /* when the request we wait for was sent */
     int exit_code;
+    bool awaiting; /* a start-next or update reply is outstanding (callback thread only) */
+    int onlines;   /* online callbacks so far (callback thread only) */
     struct job job;
     long handled, succeeded, failed, rejected, canceled;
 };
@@ -409,6 +412,7 @@ static void start_next(struct agent *a) {
     uint32_t delivery = 0;
     jobs_result rc;
     set_state(a, AGENT_STARTING);
+    a->awaiting = true;
     rc = jobs_send_start_next(a->client, "{\"startedBy\":\"device_agent\"}", 0, &delivery);
     if (rc == JOBS_RESULT_TIMEOUT) {
         /* Still in flight: the library retransmits it after a reconnect. */
@@ -428,8 +432,13 @@ static void send_update(struct agent *a, uint32_t status, const char *details) {
     uint32_t delivery = 0;
     jobs_result rc;
     a->job.sent_status = status;
+    if (details != a->job.sent_details)
+        snprintf(a->job.sent_details, sizeof a->job.sent_details, "%s", details ? details : "");
     set_state(a, AGENT_RUNNING);
-    rc = jobs_send_update(a->client, a->job.id, status, details, (uint64_t)a->job.version,
+    a->awaiting = true;
+    rc = jobs_send_update(a->client, a->job.id, status,
+                          a->job.sent_details[0] ? a->job.sent_details : NULL,
+                          (uint64_t)a->job.version,
                           (uint64_t)a->job.execution, true, false, 0, &delivery);
     if (rc == JOBS_RESULT_TIMEOUT) {
         printf("[%s] %s update not acknowledged yet; waiting\n", a->opt.thing, a->job.id);
@@ -574,6 +583,7 @@ static void begin_job(struct agent *a, const jobs_message *m) {
 static void on_start_next_accepted(void *ud, const jobs_message *m) {
     struct agent *a = (struct agent *)ud;
     if (get_state(a) != AGENT_STARTING) return; /* a stale or duplicate reply */
+    a->awaiting = false;
     if (!jobs_message_has_execution(m)) {
         printf("[%s] no pending job\n", a->opt.thing);
         fflush(stdout);
@@ -589,6 +599,7 @@ static void on_start_next_rejected(void *ud, const jobs_message *m) {
     const char *why = jobs_message_rejection_message(m);
     uint32_t rc = jobs_message_rejection_code(m);
     if (get_state(a) != AGENT_STARTING) return;
+    a->awaiting = false;
     printf("[%s] start-next rejected: %s (%s)\n", a->opt.thing, code ? code : "?", why ? why : "");
     fflush(stdout);
     if (rc == JOBS_REJECTION_CODE_REQUEST_THROTTLED || rc == JOBS_REJECTION_CODE_INTERNAL_ERROR) {
@@ -605,6 +616,10 @@ static void on_update_accepted(void *ud, const jobs_message *m) {
     const char *topic_job = jobs_message_job_id(m);
     int64_t v = jobs_message_version_number(m);
     if (get_state(a) != AGENT_RUNNING || topic_job == NULL || strcmp(topic_job, j->id) != 0) return;
+    /* A reply to a request that was sent twice (retransmitted after a reconnect) or that a
+     * resynchronization already accounted for: nothing new. */
+    if (v >= 0 && v <= j->version) return;
+    a->awaiting = false;
     j->version = (v >= 0) ? v : j->version + 1;
     if (is_terminal(j->sent_status)) {
         printf("[%s] %s %s recorded (version %lld)\n", a->opt.thing, j->id,
@@ -634,25 +649,87 @@ static void on_update_rejected(void *ud, const jobs_message *m) {
         fflush(stdout);
         job_finished(a, is_terminal(status) ? status : JOBS_STATUS_CANCELED);
     } else if (code == JOBS_REJECTION_CODE_VERSION_MISMATCH && v >= 0) {
-        /* Someone else moved the execution on; take its version and report again. */
+        /* Our outstanding update carries expectedVersion j->version: a mismatch that reports
+         * exactly that version answers an older duplicate of a request, not this one. */
+        if (v == j->version) return;
         printf("[%s] %s version mismatch (now %lld, %s); reporting again\n", a->opt.thing, j->id,
                (long long)v, status_name(status));
         j->version = v;
-        j->step--;
-        run_step(a);
+        send_update(a, j->sent_status, j->sent_details);
     } else if (code == JOBS_REJECTION_CODE_REQUEST_THROTTLED ||
                code == JOBS_REJECTION_CODE_INTERNAL_ERROR) {
         printf("[%s] %s update rejected: %s; retrying in 1 s\n", a->opt.thing, j->id,
                text ? text : "?");
         sleep_ms(1000);
-        j->step--;
-        run_step(a);
+        send_update(a, j->sent_status, j->sent_details);
     } else {
         printf("[%s] %s update rejected: %s (%s)\n", a->opt.thing, j->id, text ? text : "?",
                jobs_message_rejection_message(m) ? jobs_message_rejection_message(m) : "");
         fflush(stdout);
         stop(a, 1);
     }
+}
+
+/* After a reconnect the reply to an outstanding update may have been lost: DescribeJobExecution
+ * tells whether the update was applied (version moved on) or not, or whether the job ended. */
+static void on_describe_reply(void *ud, const jobs_message *m) {
+    struct agent *a = (struct agent *)ud;
+    struct job *j = &a->job;
+    const char *topic_job = jobs_message_job_id(m);
+    uint32_t status = jobs_message_status(m);
+    int64_t v = jobs_message_version_number(m);
+    if (get_state(a) != AGENT_RUNNING || !a->awaiting || topic_job == NULL ||
+        strcmp(topic_job, j->id) != 0)
+        return;
+    if (jobs_message_reply_type(m) == JOBS_REPLY_TYPE_REJECTED || is_terminal(status)) {
+        bool ours = is_terminal(j->sent_status) && status == j->sent_status;
+        uint32_t ended = is_terminal(status) ? status : JOBS_STATUS_CANCELED;
+        a->awaiting = false;
+        if (ours) {
+            printf("[%s] %s resynchronized: %s recorded\n", a->opt.thing, j->id,
+                   status_name(status));
+        } else {
+            printf("[%s] %s %s by the service (found after reconnecting) - abandoned at step "
+                   "%ld/%ld\n",
+                   a->opt.thing, j->id, status_name(ended), j->step, j->steps);
+        }
+        fflush(stdout);
+        job_finished(a, ended);
+    } else if (v > j->version) {
+        printf("[%s] %s resynchronized: the last update was applied (version %lld)\n",
+               a->opt.thing, j->id, (long long)v);
+        fflush(stdout);
+        a->awaiting = false;
+        j->version = v;
+        run_step(a);
+    } else {
+        printf("[%s] %s resynchronized: the last update was not applied; sending it again\n",
+               a->opt.thing, j->id);
+        fflush(stdout);
+        send_update(a, j->sent_status, j->sent_details);
+    }
+}
+
+static void on_online(void *ud) {
+    struct agent *a = (struct agent *)ud;
+    enum agent_state s = get_state(a);
+    jobs_result rc = JOBS_RESULT_OK;
+    if (++a->onlines == 1) return;
+    printf("[%s] reconnected\n", a->opt.thing);
+    fflush(stdout);
+    if (!a->awaiting) return;
+    if (s == AGENT_STARTING) {
+        start_next(a); /* the reply may be lost; a second start-next is harmless */
+    } else if (s == AGENT_RUNNING) {
+        rc = jobs_send_describe(a->client, a->job.id, 0, false, NULL);
+        if (rc != JOBS_RESULT_OK && rc != JOBS_RESULT_TIMEOUT) say_error(a, "describe", rc);
+    }
+}
+
+static void on_offline(void *ud) {
+    struct agent *a = (struct agent *)ud;
+    printf("[%s] connection lost; the library reconnects\n", a->opt.thing);
+    fflush(stdout);
 }
 
 static void on_notify_next(void *ud, const jobs_message *m) {
@@ -688,7 +765,7 @@ static int setup(struct agent *a) {
         uint32_t topic, reply;
         const char *job;
         jobs_message_handler cb;
-    } subs[5];
+    } subs[7];
     size_t i;
 
     rc = jobs_config_new(&cfg);
@@ -714,6 +791,7 @@ static int setup(struct agent *a) {
     CFG(jobs_config_set_backoff(cfg, 1000, 32000, 20000, true));
     CFG(jobs_config_set_user_data(cfg, a));
     CFG(jobs_config_set_on_event(cfg, on_event));
+    CFG(jobs_config_set_on_online_offline(cfg, on_online, on_offline));
     if (o->plain) {
         CFG(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TCP));
     } else {
@@ -757,6 +835,14 @@ static int setup(struct agent *a) {
     subs[4].reply = JOBS_REPLY_TYPE_REJECTED;
     subs[4].job = "+";
     subs[4].cb = on_update_rejected;
+    subs[5].topic = JOBS_TOPIC_TYPE_DESCRIBE;
+    subs[5].reply = JOBS_REPLY_TYPE_ACCEPTED;
+    subs[5].job = "+";
+    subs[5].cb = on_describe_reply;
+    subs[6].topic = JOBS_TOPIC_TYPE_DESCRIBE;
+    subs[6].reply = JOBS_REPLY_TYPE_REJECTED;
+    subs[6].job = "+";
+    subs[6].cb = on_describe_reply;
     for (i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         uint32_t delivery = 0;
         rc = jobs_create_subscription(a->client, subs[i].topic, subs[i].reply, subs[i].job,
@@ -767,7 +853,7 @@ static int setup(struct agent *a) {
         }
     }
     printf("[%s] subscribed: notify-next, start-next/accepted|rejected, "
-           "+/update/accepted|rejected\n",
+           "+/update/accepted|rejected, +/get/accepted|rejected\n",
            o->thing);
     fflush(stdout);
     return 0;

@@ -925,3 +925,74 @@ fn bad_input_at_every_jobs_entry_point_returns_the_documented_code() {
     );
     assert!(emu.list_executions().is_empty());
 }
+
+#[test]
+fn device_agent_resynchronizes_after_lost_replies_and_cut_connections() {
+    let emu = emulator();
+    let thing = "agent-5";
+    let job = "resync-1";
+    emu.create_job(
+        job,
+        json!({"operation": "install", "steps": 6, "step_ms": 300}),
+        &[thing],
+    )
+    .unwrap();
+    let replies_out = |suffix: &str| {
+        emu.records()
+            .iter()
+            .filter(|r| r.dir == Dir::Out && r.client_id == thing)
+            .filter(|r| matches!(&r.packet, Packet::Publish(p) if p.topic.ends_with(suffix)))
+            .count()
+    };
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let end = Instant::now() + limit(20);
+        while !f() {
+            assert!(Instant::now() < end, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+
+    // 1. The start-next reply is lost, then the connection drops: the agent asks again.
+    emu.drop_replies(1);
+    let run = start(
+        "device_agent",
+        &agent_args(&emu, thing, &["--idle-exit", "0"]),
+    );
+    wait("start-next applied", &|| {
+        emu.describe_execution(job, thing)
+            .is_some_and(|e| e["status"] == "IN_PROGRESS")
+    });
+    assert_eq!(replies_out("start-next/accepted"), 0);
+    assert!(emu.cut(thing), "the agent was not connected");
+
+    // 2. An update's reply is lost, then the connection drops: a describe tells the agent the
+    //    update was applied, and it goes on with the next step.
+    wait("the first update reply", &|| {
+        replies_out(&format!("{job}/update/accepted")) >= 1
+    });
+    emu.drop_replies(1);
+    wait("step 2 applied", &|| {
+        execution(&emu, job, thing)["statusDetails"]["step"] == "2/6"
+    });
+    assert!(emu.cut(thing), "the agent was not connected");
+
+    let out = run.finish(limit(60));
+    out.assert_success();
+    assert!(out.has("[agent-5] connection lost"), "{}", out.text());
+    assert!(out.has("[agent-5] reconnected"), "{}", out.text());
+    assert!(
+        out.has("resync-1 resynchronized: the last update was applied (version 4)"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        out.has("[agent-5] resync-1 SUCCEEDED 100% step 6/6"),
+        "{}",
+        out.text()
+    );
+    assert!(out.has("succeeded=1"), "{}", out.text());
+    let e = execution(&emu, job, thing);
+    assert_eq!(e["status"], "SUCCEEDED", "{e}");
+    // start-next (2), five progress updates, the final one: no step reported twice.
+    assert_eq!(e["versionNumber"], 8, "{e}");
+}
