@@ -10,6 +10,9 @@
  *   -> start the next job (start-next again, or when notify-next announces one)
  *   -> stop when no job is pending (after --idle-exit seconds of waiting)
  *
+ * After a reconnect, a request whose reply may have been lost is resynchronized: start-next is
+ * sent again, or the running job is described to learn whether the last update was applied.
+ *
  * Everything happens inside the library's message callbacks: they call the blocking send
  * functions directly (the Python SDK deadlocks there; its sample needs a thread per send).
  *

@@ -604,7 +604,53 @@ fn device_agent_stops_after_max_jobs_and_refuses_bad_arguments() {
     let out = start("device_agent", &agent_args(&emu, "bad/thing", &[])).finish(limit(10));
     assert_eq!(out.code, Some(1), "{}", out.text());
     assert!(
-        out.has("INVALID_THING_NAME") || out.has("thing"),
+        out.has("[bad/thing] ERROR jobs_config_set_thing_name") && out.has("invalid thing name"),
+        "{}",
+        out.text()
+    );
+    // Mutual TLS (the default) with unreadable files: the library's TLS error, exit 1, before
+    // any connection attempt.
+    let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such-file.pem");
+    let missing = missing.to_string_lossy().into_owned();
+    let args: Vec<String> = [
+        "--endpoint",
+        "127.0.0.1",
+        "--thing",
+        "t1",
+        "--ca",
+        &missing,
+        "--cert",
+        &missing,
+        "--key",
+        &missing,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = start("device_agent", &args).finish(limit(30));
+    assert_eq!(out.code, Some(1), "{}", out.text());
+    assert!(out.has("[t1] ERROR jobs_client_new:"), "{}", out.text());
+    assert!(out.has("no-such-file.pem"), "{}", out.text());
+    // Nothing listening: the connect error is reported, exit 1.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let args: Vec<String> = [
+        "--endpoint",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--plain",
+        "--thing",
+        "t1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = start("device_agent", &args).finish(limit(30));
+    assert_eq!(out.code, Some(1), "{}", out.text());
+    assert!(
+        out.has("[t1] ERROR connect: network error"),
         "{}",
         out.text()
     );
