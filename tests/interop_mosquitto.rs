@@ -1608,6 +1608,13 @@ fn requests_queued_before_the_broker_starts_are_delivered() {
 
 /// A user disconnect and a new connect on the same handle: the subscriptions are re-made
 /// (clean session), so messages arrive again without subscribing anew.
+///
+/// Duplicates are allowed (QoS 1): `disconnect` sends DISCONNECT without waiting for PUBACKs
+/// still on their way, so a publish whose PUBACK was not read yet stays in flight and is
+/// retransmitted with DUP=1 on the next connect, and the broker (a new clean session) delivers
+/// it again. And a `publish_sync` right after `connect` may be queued (the engine is still
+/// re-subscribing) and sent moments later: both are within the QoS 1 contract, so this test
+/// only requires every round's message to arrive, in order of first arrival.
 #[test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
 fn subscriptions_survive_a_user_disconnect_and_connect() {
@@ -1616,6 +1623,7 @@ fn subscriptions_survive_a_user_disconnect_and_connect() {
     let (conn, inbox) = connect(tcp_config(broker.port(), &id));
     round_trip(&conn, &inbox);
     let topic = format!("$aws/things/{id}/jobs/notify-next");
+    let mut duplicates = 0;
     for round in 0..3 {
         conn.disconnect()
             .unwrap_or_else(|e| panic!("disconnect {round}: {e}"));
@@ -1625,12 +1633,27 @@ fn subscriptions_survive_a_user_disconnect_and_connect() {
         let payload = format!("round-{round}");
         conn.publish_sync(&topic, payload.as_bytes(), 1, false)
             .unwrap_or_else(|e| panic!("publish {round}: {e}"));
-        assert_eq!(inbox.expect(&topic), payload.as_bytes(), "round {round}");
+        loop {
+            let got = inbox.expect(&topic);
+            if got == payload.as_bytes() {
+                break;
+            }
+            // Only an earlier round's message may come again (a QoS 1 duplicate).
+            let earlier = (0..round).any(|r| got == format!("round-{r}").as_bytes());
+            assert!(
+                earlier,
+                "round {round}: unexpected {:?}; broker log:\n{}",
+                String::from_utf8_lossy(&got),
+                broker.log()
+            );
+            duplicates += 1;
+        }
     }
     let subscribes = broker
         .log()
         .matches(&format!("Received SUBSCRIBE from {id}"))
         .count();
     assert_eq!(subscribes, 4, "one SUBSCRIBE per session");
+    eprintln!("user disconnect/connect: {duplicates} QoS 1 duplicates");
     conn.close();
 }
