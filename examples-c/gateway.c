@@ -35,18 +35,6 @@
 
 #include "iotjobs.h"
 
-/* The TLS file setters are exported by the library but the generated header may lack them
- * (cbindgen cannot see macro-generated functions); identical redeclarations are harmless. */
-#ifdef __cplusplus
-extern "C" {
-#endif
-jobs_result jobs_config_set_ca_file(struct jobs_config *cfg, const char *path);
-jobs_result jobs_config_set_cert_file(struct jobs_config *cfg, const char *path);
-jobs_result jobs_config_set_key_file(struct jobs_config *cfg, const char *path);
-#ifdef __cplusplus
-}
-#endif
-
 #define MAX_THINGS 8
 
 static double now_s(void) {

@@ -85,6 +85,9 @@ fn sources() -> Vec<PathBuf> {
 fn compile(src: &Path, lib: &Path, libs: &[String], out_dir: &Path) -> Result<PathBuf, String> {
     let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
     let exe = out_dir.join(&stem);
+    // Written under a private name, then renamed: another test process (a valgrind run next
+    // to a plain one) may be executing the previous binary right now.
+    let tmp = out_dir.join(format!(".{stem}.{}.tmp", std::process::id()));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let out = Command::new(&cc)
         .args([
@@ -104,7 +107,7 @@ fn compile(src: &Path, lib: &Path, libs: &[String], out_dir: &Path) -> Result<Pa
         .arg(lib)
         .args(libs)
         .arg("-o")
-        .arg(&exe)
+        .arg(&tmp)
         .output()
         .map_err(|e| format!("cannot run {cc}: {e}"))?;
     if !out.status.success() {
@@ -116,6 +119,8 @@ fn compile(src: &Path, lib: &Path, libs: &[String], out_dir: &Path) -> Result<Pa
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    std::fs::rename(&tmp, &exe)
+        .map_err(|e| format!("{} -> {}: {e}", tmp.display(), exe.display()))?;
     Ok(exe)
 }
 

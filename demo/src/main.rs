@@ -179,6 +179,9 @@ fn compile_agent(root: &Path, lib: &Path, clock: &Clock) -> Result<PathBuf, Stri
         .join("iotjobs-demo-c");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let exe = out_dir.join("device_agent");
+    // Compiled under a private name and renamed, so a concurrent demo never runs a half-written
+    // binary.
+    let tmp = out_dir.join(format!(".device_agent.{}.tmp", std::process::id()));
     let src = root.join("examples-c/device_agent.c");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let mut cmd = Command::new(&cc);
@@ -197,7 +200,7 @@ fn compile_agent(root: &Path, lib: &Path, clock: &Clock) -> Result<PathBuf, Stri
     .arg(lib)
     .args(static_link_libs(root)?)
     .arg("-o")
-    .arg(&exe)
+    .arg(&tmp)
     .stdout(Stdio::inherit())
     .stderr(Stdio::inherit());
     clock.say(
@@ -213,6 +216,7 @@ fn compile_agent(root: &Path, lib: &Path, clock: &Clock) -> Result<PathBuf, Stri
     if code != 0 {
         return Err(format!("compiling {} failed (exit {code})", src.display()));
     }
+    std::fs::rename(&tmp, &exe).map_err(|e| format!("{}: {e}", exe.display()))?;
     Ok(exe)
 }
 
