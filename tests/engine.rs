@@ -639,3 +639,19 @@ fn disconnect_while_waiting_to_retry_is_confirmed() {
     assert_eq!(conn.status(), Status::Disconnected);
     conn.close();
 }
+
+#[test]
+fn a_blocking_connect_returns_once_subscriptions_are_remade() {
+    let emu = emulator();
+    emu.set_reply_delay(Duration::from_millis(200)); // slow SUBACKs widen the window
+    let conn = Connection::new(config(&emu, "reconnect-send"), Callbacks::default()).unwrap();
+    conn.connect().unwrap();
+    conn.subscribe_sync("r/a", 1, None).unwrap();
+    conn.subscribe_sync("r/b", 1, None).unwrap();
+    conn.disconnect().unwrap();
+    conn.connect().unwrap();
+    assert_eq!(conn.status(), Status::Online);
+    let sent = conn.publish_sync("r/a", b"after", 1, false).unwrap();
+    assert!(matches!(sent, Submitted::Sent { .. }), "{sent:?}");
+    conn.close();
+}

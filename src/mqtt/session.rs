@@ -342,6 +342,11 @@ impl Inner {
                 self.online_announced = true;
                 fx.online = true;
             }
+            // A blocking connect returns here, not at CONNACK: with subscriptions re-made, a
+            // request made right after it goes out instead of into the queue.
+            for w in self.connect_waiters.drain(..) {
+                let _ = w.try_send(Ok(()));
+            }
         }
     }
 
@@ -1004,9 +1009,6 @@ async fn serve(
             g.status = Status::Resubscribing;
             g.recover(session_present, &mut fx);
             g.finish_resubscribe_if_done(&mut fx);
-            for w in g.connect_waiters.drain(..) {
-                let _ = w.try_send(Ok(()));
-            }
             g.refresh_gauges();
         }
         fx.logs.push((
