@@ -7,12 +7,18 @@
 //! C program with the emulator's host and port, and asserts on the program's exit status, its
 //! output, and the emulator's final state (`describe_execution`, the packet record).
 //!
+//! One test, `device_agent_and_gateway_over_mutual_tls`, needs the `openssl` CLI for its
+//! certificates and is `#[ignore]`d like the other interop suites; `.ci/run` runs it with
+//! `--ignored`.
+//!
 //! Environment:
 //! - `CC`: the C compiler (default `cc`).
 //! - `IOTJOBS_C_TEST_WRAPPER`: a command line each C program runs under, e.g.
 //!   `valgrind --error-exitcode=1 --leak-check=full` (time limits are then 10× longer).
 
-use iotjobs_emulator::{Dir, Emulator, EmulatorConfig, Packet};
+mod support;
+
+use iotjobs_emulator::{Dir, Emulator, EmulatorConfig, Packet, TlsConfig};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -1046,4 +1052,76 @@ fn device_agent_resynchronizes_after_lost_replies_and_cut_connections() {
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     // start-next (2), five progress updates, the final one: no step reported twice.
     assert_eq!(e["versionNumber"], 8, "{e}");
+}
+
+#[test]
+#[ignore = "needs the openssl CLI for test certificates: run by .ci/run with --ignored"]
+fn device_agent_and_gateway_over_mutual_tls() {
+    let certs = support::certs::certs();
+    let emu = Emulator::start(EmulatorConfig {
+        tls: Some(TlsConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            cert: certs.server_cert.clone(),
+            key: certs.server_key.clone(),
+            client_ca: certs.ca.clone(),
+        }),
+        ..EmulatorConfig::default()
+    })
+    .expect("start the emulator with TLS");
+    let port = emu.tls_addr().expect("TLS listener").port().to_string();
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    emu.create_job(
+        "tls-1",
+        json!({"operation": "install", "steps": 2}),
+        &["tls-thing"],
+    )
+    .unwrap();
+    emu.create_job("tls-gw", json!({"operation": "x"}), &["tls-a", "tls-b"])
+        .unwrap();
+
+    // The agent exactly as against AWS IoT: DNS name, CA, certificate and a PKCS#1 RSA key
+    // (the AWS console's format); no --plain.
+    let tls_args = |cert: &Path, key: &Path| -> Vec<String> {
+        vec![
+            "--endpoint".into(),
+            "localhost".into(),
+            "--port".into(),
+            port.clone(),
+            "--ca".into(),
+            path(&certs.ca),
+            "--cert".into(),
+            path(cert),
+            "--key".into(),
+            path(key),
+        ]
+    };
+    let mut args = tls_args(&certs.client_rsa_cert, &certs.client_rsa_pkcs1_key);
+    args.extend(["--thing", "tls-thing"].map(String::from));
+    let out = start("device_agent", &args).finish(limit(60));
+    out.assert_success();
+    assert!(out.has("(mutual TLS, QoS 1)"), "{}", out.text());
+    assert!(
+        out.has("[tls-thing] tls-1 SUCCEEDED 100%"),
+        "{}",
+        out.text()
+    );
+    assert_eq!(status_of(&emu, "tls-1", "tls-thing"), "SUCCEEDED");
+
+    // The gateway with an EC key.
+    let mut args = tls_args(&certs.client_ec_cert, &certs.client_ec_pkcs8_key);
+    args.extend(["--thing", "tls-a", "--thing", "tls-b"].map(String::from));
+    let out = start("gateway", &args).finish(limit(60));
+    out.assert_success();
+    assert_eq!(status_of(&emu, "tls-gw", "tls-a"), "SUCCEEDED");
+    assert_eq!(status_of(&emu, "tls-gw", "tls-b"), "SUCCEEDED");
+
+    // A certificate from another CA is refused: exit 1, nothing done.
+    emu.create_job("tls-2", json!({"operation": "x"}), &["tls-thing"])
+        .unwrap();
+    let mut args = tls_args(&certs.other_client_cert, &certs.other_client_key);
+    args.extend(["--thing", "tls-thing"].map(String::from));
+    let out = start("device_agent", &args).finish(limit(60));
+    assert_eq!(out.code, Some(1), "{}", out.text());
+    assert!(out.has("[tls-thing] ERROR connect:"), "{}", out.text());
+    assert_eq!(status_of(&emu, "tls-2", "tls-thing"), "QUEUED");
 }
