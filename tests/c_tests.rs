@@ -277,7 +277,7 @@ fn c_tests_pass_as_c99_and_as_cxx11() {
         failures.len(),
         failures.join("\n\n")
     );
-    assert!(ran >= 2, "no C test ran");
+    assert!(ran >= 1, "no C test ran");
 }
 
 /// Whether a C++ compiler is there. The README promises `cargo test` on a machine with Rust and
