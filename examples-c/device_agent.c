@@ -342,6 +342,8 @@ struct agent {
     int exit_code;
     bool awaiting; /* a start-next or update reply is outstanding (callback thread only) */
     int onlines;   /* online callbacks so far (callback thread only) */
+    bool resyncing;         /* a describe after a reconnect is outstanding */
+    int64_t resync_version; /* the job's version when that describe was sent */
     struct job job;
     long handled, succeeded, failed, rejected, canceled;
 };
@@ -668,9 +670,12 @@ static void on_describe_reply(void *ud, const jobs_message *m) {
     const char *topic_job = jobs_message_job_id(m);
     uint32_t status = jobs_message_status(m);
     int64_t v = jobs_message_version_number(m);
-    if (get_state(a) != AGENT_RUNNING || !a->awaiting || topic_job == NULL ||
+    if (get_state(a) != AGENT_RUNNING || !a->resyncing || topic_job == NULL ||
         strcmp(topic_job, j->id) != 0)
         return;
+    a->resyncing = false;
+    /* The lost reply turned up after all (the job moved on meanwhile): nothing to repair. */
+    if (!a->awaiting || j->version != a->resync_version) return;
     if (jobs_message_reply_type(m) == JOBS_REPLY_TYPE_REJECTED || is_terminal(status)) {
         bool ours = is_terminal(j->sent_status) && status == j->sent_status;
         uint32_t ended = is_terminal(status) ? status : JOBS_STATUS_CANCELED;
@@ -711,6 +716,8 @@ static void on_online(void *ud) {
     if (s == AGENT_STARTING) {
         start_next(a); /* the reply may be lost; a second start-next is harmless */
     } else if (s == AGENT_RUNNING) {
+        a->resyncing = true;
+        a->resync_version = a->job.version;
         rc = jobs_send_describe(a->client, a->job.id, 0, false, NULL);
         if (rc != JOBS_RESULT_OK && rc != JOBS_RESULT_TIMEOUT) say_error(a, "describe", rc);
     }
