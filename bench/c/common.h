@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <pthread.h>
@@ -366,6 +367,33 @@ static BENCH_UNUSED void print_top_mappings(const char *who, int top)
         printf("INFO %s largest resident mapping %d: %ld kB %s\n", who, i + 1, rss[best], names[best]);
         rss[best] = 0;
     }
+}
+
+/* CPU time (all threads) and context switches of this process, for per-operation costs. */
+typedef struct {
+    double cpu_us;
+    double ctxsw;
+} usage_snap;
+
+static BENCH_UNUSED usage_snap usage_now(void)
+{
+    struct rusage ru;
+    usage_snap u;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        bench_fail("getrusage failed");
+    }
+    u.cpu_us = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+               (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
+    u.ctxsw = (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+    return u;
+}
+
+/* RESULT cost <kind> <name> cpu_us_per_op=.. ctxsw_per_op=.. (client process only). */
+static BENCH_UNUSED void report_cost(const char *kind, const char *name, usage_snap a, usage_snap b,
+                                     long ops)
+{
+    printf("RESULT cost_%s %s ops=%ld cpu_us_per_op=%.1f ctxsw_per_op=%.2f\n", kind, name, ops,
+           (b.cpu_us - a.cpu_us) / (double)ops, (b.ctxsw - a.ctxsw) / (double)ops);
 }
 
 #endif

@@ -69,6 +69,7 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     uint64_t *lat = calloc((size_t)n, sizeof *lat);
     uint64_t *send = calloc((size_t)n, sizeof *send);
     jobs_client *client;
+    usage_snap u0 = usage_now();
     long i;
     if (lat == NULL || send == NULL) {
         bench_fail("out of memory");
@@ -80,6 +81,9 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     CHECK(jobs_create_subscription(client, JOBS_TOPIC_TYPE_UPDATE, JOBS_REPLY_TYPE_REJECTED, job,
                                    on_rejected, &c, &delivery));
     for (i = 0; i < warmup + n; i++) {
+        if (i == warmup) {
+            u0 = usage_now();
+        }
         uint64_t target = counter_get(&c) + 1;
         uint64_t t0 = now_ns();
         CHECK(jobs_send_update(client, job, JOBS_STATUS_IN_PROGRESS, NULL, 0, 0, false, false, 0,
@@ -97,6 +101,7 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
             lat[i - warmup] = now_ns() - t0;
         }
     }
+    report_cost("rt", "iotjobs", u0, usage_now(), n);
     report_latencies("iotjobs", lat, (size_t)n);
     /* How much of it is the blocking call itself (request out, PUBACK back, caller woken). */
     report_latencies("iotjobs(jobs_send_update-returns)", send, (size_t)n);
@@ -137,6 +142,7 @@ static int mode_rtraw(uint16_t port, const char *thing, const char *job, long n,
     uint64_t *lat = calloc((size_t)n, sizeof *lat);
     jobs_connection *conn = NULL;
     jobs_config *cfg = tcp_config(port, "bench-iotjobs-rtraw");
+    usage_snap u0 = usage_now();
     long i;
     if (lat == NULL) {
         bench_fail("out of memory");
@@ -157,6 +163,9 @@ static int mode_rtraw(uint16_t port, const char *thing, const char *job, long n,
     CHECK(jobs_connection_connect(conn));
     CHECK(jobs_connection_subscribe(conn, filter, 1, on_raw_message, &c, &granted, &delivery));
     for (i = 0; i < warmup + n; i++) {
+        if (i == warmup) {
+            u0 = usage_now();
+        }
         uint64_t target = counter_get(&c) + 1;
         uint64_t t0 = now_ns();
         uint16_t pid = 0;
@@ -169,6 +178,7 @@ static int mode_rtraw(uint16_t port, const char *thing, const char *job, long n,
             lat[i - warmup] = now_ns() - t0;
         }
     }
+    report_cost("rt", "iotjobs(raw:publish_async)", u0, usage_now(), n);
     report_latencies("iotjobs(raw:publish_async)", lat, (size_t)n);
     jobs_connection_free(conn);
     free(lat);
@@ -189,6 +199,7 @@ static int mode_tp(uint16_t port, const char *client_id, const char *topic, long
     jobs_connection *conn = NULL;
     jobs_config *cfg = tcp_config(port, client_id);
     uint8_t *payload = malloc((size_t)bytes + 1);
+    usage_snap u0;
     uint64_t t0;
     uint64_t t1;
     double secs;
@@ -207,6 +218,7 @@ static int mode_tp(uint16_t port, const char *client_id, const char *topic, long
     CHECK(jobs_connection_new(cfg, &conn));
     jobs_config_free(cfg);
     CHECK(jobs_connection_connect(conn));
+    u0 = usage_now();
     t0 = now_ns();
     for (i = 0; i < n; i++) {
         uint16_t pid = 0;
@@ -225,6 +237,7 @@ static int mode_tp(uint16_t port, const char *client_id, const char *topic, long
     }
     t1 = now_ns();
     secs = (double)(t1 - t0) / 1e9;
+    report_cost("tp", "iotjobs", u0, usage_now(), n);
     printf("RESULT tp iotjobs n=%ld window=%ld bytes=%ld secs=%.3f msgs_per_s=%.0f topic=%s\n", n,
            window, bytes, secs, (double)n / secs, topic);
     jobs_connection_free(conn);

@@ -117,6 +117,7 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     int plen;
     uint64_t *lat = calloc((size_t)n, sizeof *lat);
     struct mosquitto *m;
+    usage_snap u0 = usage_now();
     long i;
     if (lat == NULL) {
         bench_fail("out of memory");
@@ -134,6 +135,9 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     m = connect_client(&st, port, "bench-mosq-rt", nodelay, 20);
     subscribe(m, &st, filter);
     for (i = 0; i < warmup + n; i++) {
+        if (i == warmup) {
+            u0 = usage_now();
+        }
         uint64_t target = counter_get(&st.replies) + 1;
         uint64_t t0 = now_ns();
         MCHECK(mosquitto_publish(m, NULL, topic, plen, payload, 1, false));
@@ -144,6 +148,7 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
             lat[i - warmup] = now_ns() - t0;
         }
     }
+    report_cost("rt", nodelay ? "libmosquitto(nodelay)" : "libmosquitto(nagle)", u0, usage_now(), n);
     report_latencies(nodelay ? "libmosquitto(nodelay)" : "libmosquitto(nagle)", lat, (size_t)n);
     report_process("after_rt", "libmosquitto");
     shutdown_client(m);
@@ -157,6 +162,7 @@ static int mode_tp(uint16_t port, const char *id, const char *topic, long n, lon
     state st;
     char *payload = malloc((size_t)bytes + 1);
     struct mosquitto *m;
+    usage_snap u0;
     uint64_t t0;
     uint64_t t1;
     double secs;
@@ -172,6 +178,7 @@ static int mode_tp(uint16_t port, const char *id, const char *topic, long n, lon
     }
     /* In-flight limit = the window (0 would mean unlimited; the window bounds it anyway). */
     m = connect_client(&st, port, id, nodelay, (int)window);
+    u0 = usage_now();
     t0 = now_ns();
     for (i = 0; i < n; i++) {
         if (i >= window && !counter_wait_ge(&st.acks, (uint64_t)(i - window + 1), 30000)) {
@@ -184,6 +191,7 @@ static int mode_tp(uint16_t port, const char *id, const char *topic, long n, lon
     }
     t1 = now_ns();
     secs = (double)(t1 - t0) / 1e9;
+    report_cost("tp", nodelay ? "libmosquitto(nodelay)" : "libmosquitto(nagle)", u0, usage_now(), n);
     printf("RESULT tp libmosquitto(%s) n=%ld window=%ld bytes=%ld secs=%.3f msgs_per_s=%.0f "
            "topic=%s\n",
            nodelay ? "nodelay" : "nagle", n, window, bytes, secs, (double)n / secs, topic);

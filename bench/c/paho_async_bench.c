@@ -166,6 +166,7 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     int plen;
     uint64_t *lat = calloc((size_t)n, sizeof *lat);
     MQTTAsync c;
+    usage_snap u0 = usage_now();
     long i;
     if (lat == NULL) {
         bench_fail("out of memory");
@@ -183,6 +184,9 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     c = connect_client(&st, port, "bench-pahoa-rt", 10, nodelay);
     subscribe(c, &st, filter);
     for (i = 0; i < warmup + n; i++) {
+        if (i == warmup) {
+            u0 = usage_now();
+        }
         uint64_t target = counter_get(&st.replies) + 1;
         uint64_t t0 = now_ns();
         send_qos1(c, &st, topic, payload, plen);
@@ -196,6 +200,8 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     if (counter_errors(&st.acks) != 0) {
         bench_fail("a publish failed");
     }
+    report_cost("rt", nodelay ? "paho-c(MQTTAsync,nodelay)" : "paho-c(MQTTAsync,nagle)", u0,
+                usage_now(), n);
     report_latencies(nodelay ? "paho-c(MQTTAsync,nodelay)" : "paho-c(MQTTAsync,nagle)", lat,
                      (size_t)n);
     report_process("after_rt", "paho-c(MQTTAsync)");
@@ -210,6 +216,7 @@ static int mode_tp(uint16_t port, const char *id, const char *topic, long n, lon
     state st;
     char *payload = malloc((size_t)bytes + 1);
     MQTTAsync c;
+    usage_snap u0;
     uint64_t t0;
     uint64_t t1;
     double secs;
@@ -224,6 +231,7 @@ static int mode_tp(uint16_t port, const char *id, const char *topic, long n, lon
         memcpy(payload, req, strlen(req));
     }
     c = connect_client(&st, port, id, (int)(window < 65535 ? window : 65535), nodelay);
+    u0 = usage_now();
     t0 = now_ns();
     for (i = 0; i < n; i++) {
         if (i >= window && !counter_wait_ge(&st.acks, (uint64_t)(i - window + 1), 30000)) {
@@ -236,6 +244,8 @@ static int mode_tp(uint16_t port, const char *id, const char *topic, long n, lon
     }
     t1 = now_ns();
     secs = (double)(t1 - t0) / 1e9;
+    report_cost("tp", nodelay ? "paho-c(MQTTAsync,nodelay)" : "paho-c(MQTTAsync,nagle)", u0,
+                usage_now(), n);
     printf("RESULT tp paho-c(MQTTAsync,%s) n=%ld window=%ld bytes=%ld secs=%.3f msgs_per_s=%.0f "
            "topic=%s\n",
            nodelay ? "nodelay" : "nagle", n, window, bytes, secs, (double)n / secs, topic);

@@ -5,6 +5,7 @@ usage: rt_python.py PORT THING JOB N WARMUP NODELAY
 NODELAY=1 gives the SDK a socket with TCP_NODELAY through configureSocketFactory (the SDK itself
 never sets it). Prints one "RESULT rt ..." line like the C programs; exits 2 on any failure."""
 
+import resource
 import socket
 import sys
 import threading
@@ -56,7 +57,10 @@ def main():
                                       jobExecutionTopicReplyType.JOB_REJECTED_REPLY_TYPE, job):
         sys.exit("rt_python: subscribe (rejected) failed")
     lat = []
+    u0 = None
     for i in range(warmup + n):
+        if i == warmup:
+            u0 = resource.getrusage(resource.RUSAGE_SELF)
         with cond:
             target = state["accepted"] + 1
         t0 = time.perf_counter_ns()
@@ -69,10 +73,14 @@ def main():
             sys.exit("rt_python: no update/accepted within 10 s (or a rejection)")
         if i >= warmup:
             lat.append(t1 - t0)
+    u1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (u1.ru_utime + u1.ru_stime - u0.ru_utime - u0.ru_stime) * 1e6
+    csw = (u1.ru_nvcsw + u1.ru_nivcsw - u0.ru_nvcsw - u0.ru_nivcsw)
     lat.sort()
     k = len(lat)
     p99 = min(k - 1, max(0, (k * 99 + 99) // 100 - 1))
     name = "python-sdk-v1(nodelay)" if nodelay else "python-sdk-v1(nagle)"
+    print("RESULT cost_rt %s ops=%d cpu_us_per_op=%.1f ctxsw_per_op=%.2f" % (name, n, cpu / n, csw / n))
     print("RESULT rt %s n=%d median_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f" % (
         name, k, lat[k // 2] / 1e3, lat[p99] / 1e3, sum(lat) / k / 1e3, lat[0] / 1e3, lat[-1] / 1e3),
         flush=True)

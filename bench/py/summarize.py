@@ -24,7 +24,23 @@ def parse(path):
                     except ValueError:
                         kv[k] = v
             rows.append((parts[1], parts[2], kv))
-    return rows
+    # A "cost_rt"/"cost_tp" line precedes the rt/tp line it belongs to: merge it into that one.
+    merged = []
+    pending = {}
+    for kind, name, kv in rows:
+        if kind in ("cost_rt", "cost_tp"):
+            pending[(kind[5:], name)] = kv
+            continue
+        c = pending.pop((kind, name), None)
+        if c is not None:
+            kv = dict(kv, cpu_us_per_op=c["cpu_us_per_op"], ctxsw_per_op=c["ctxsw_per_op"])
+        merged.append((kind, name, kv))
+    return merged
+
+
+def cost(runs, key, nd):
+    xs = [r[key] for r in runs if key in r]
+    return fmt(med(xs), nd) if xs else "-"
 
 
 def med(xs):
@@ -48,16 +64,17 @@ def main():
     if rt:
         p("### 1. Round trip: UpdateJobExecution request -> update/accepted (QoS 1, loopback)")
         p("")
-        p("| client | runs x samples | median µs | p99 µs | mean µs | medians of each run µs | p99 of each run µs |")
-        p("|---|---|---|---|---|---|---|")
+        p("| client | runs x samples | median µs | p99 µs | mean µs | client CPU µs per round trip | context switches per round trip | medians of each run µs | p99 of each run µs |")
+        p("|---|---|---|---|---|---|---|---|---|")
         stats = {}
         for name, runs in rt.items():
             m = med([r["median_us"] for r in runs])
             q = med([r["p99_us"] for r in runs])
             mean = med([r["mean_us"] for r in runs])
             stats[name] = (m, q)
-            p("| %s | %d x %d | %s | %s | %s | %s | %s |" % (
+            p("| %s | %d x %d | %s | %s | %s | %s | %s | %s | %s |" % (
                 name, len(runs), int(runs[0]["n"]), fmt(m), fmt(q), fmt(mean),
+                cost(runs, "cpu_us_per_op", 1), cost(runs, "ctxsw_per_op", 2),
                 ", ".join(fmt(r["median_us"]) for r in runs),
                 ", ".join(fmt(r["p99_us"]) for r in runs)))
         p("")
@@ -92,13 +109,13 @@ def main():
     if tp:
         p("### 2. QoS 1 publish throughput (64-byte payloads, acks counted)")
         p("")
-        p("| topic | client | window | msgs/s (median of runs) | each run msgs/s |")
-        p("|---|---|---|---|---|")
+        p("| topic | client | window | msgs/s (median of runs) | client CPU µs per message | each run msgs/s |")
+        p("|---|---|---|---|---|---|")
         best = {}
         for (tkind, name, w), runs in tp.items():
             v = med([r["msgs_per_s"] for r in runs])
-            p("| %s | %s | %d | %d | %s |" % (tkind, name, w, v,
-                                            ", ".join("%d" % r["msgs_per_s"] for r in runs)))
+            p("| %s | %s | %d | %d | %s | %s |" % (tkind, name, w, v, cost(runs, "cpu_us_per_op", 2),
+                                                 ", ".join("%d" % r["msgs_per_s"] for r in runs)))
             who = "iotjobs" if name == "iotjobs" else "peer"
             cur = best.get((tkind, who))
             if cur is None or v > cur[0]:
