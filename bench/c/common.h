@@ -396,4 +396,20 @@ static BENCH_UNUSED void report_cost(const char *kind, const char *name, usage_s
            (b.cpu_us - a.cpu_us) / (double)ops, (b.ctxsw - a.ctxsw) / (double)ops);
 }
 
+/* TLS material from the environment (set by bench/run for the mTLS runs): the CA file name, or
+ * NULL for plain TCP. With a CA, BENCH_TLS_CERT and BENCH_TLS_KEY are required. */
+static BENCH_UNUSED const char *tls_env(const char **cert, const char **key)
+{
+    const char *ca = getenv("BENCH_TLS_CA");
+    if (ca == NULL || ca[0] == '\0') {
+        return NULL;
+    }
+    *cert = getenv("BENCH_TLS_CERT");
+    *key = getenv("BENCH_TLS_KEY");
+    if (*cert == NULL || *key == NULL) {
+        bench_fail("BENCH_TLS_CA needs BENCH_TLS_CERT and BENCH_TLS_KEY");
+    }
+    return ca;
+}
+
 #endif

@@ -27,12 +27,23 @@ static void die_rc(const char *what, jobs_result rc)
         }                                                                                          \
     } while (0)
 
-static jobs_config *tcp_config(uint16_t port, const char *client_id)
+static jobs_config *endpoint_config(uint16_t port, const char *client_id)
 {
     jobs_config *cfg = NULL;
+    const char *cert = NULL;
+    const char *key = NULL;
+    const char *ca = tls_env(&cert, &key);
     CHECK(jobs_config_new(&cfg));
     CHECK(jobs_config_set_endpoint(cfg, "127.0.0.1", port));
-    CHECK(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TCP));
+    if (ca != NULL) {
+        /* Mutual TLS (rustls), as against AWS IoT. */
+        CHECK(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TLS));
+        CHECK(jobs_config_set_ca_file(cfg, ca));
+        CHECK(jobs_config_set_cert_file(cfg, cert));
+        CHECK(jobs_config_set_key_file(cfg, key));
+    } else {
+        CHECK(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TCP));
+    }
     CHECK(jobs_config_set_client_id(cfg, client_id));
     return cfg;
 }
@@ -53,7 +64,7 @@ static void on_rejected(void *user_data, const struct jobs_message *m)
 static jobs_client *jobs_client_up(uint16_t port, const char *thing, const char *client_id)
 {
     jobs_client *client = NULL;
-    jobs_config *cfg = tcp_config(port, client_id);
+    jobs_config *cfg = endpoint_config(port, client_id);
     CHECK(jobs_config_set_thing_name(cfg, thing));
     CHECK(jobs_config_set_jobs_qos(cfg, 1));
     CHECK(jobs_client_new(cfg, &client));
@@ -141,7 +152,7 @@ static int mode_rtraw(uint16_t port, const char *thing, const char *job, long n,
     uint32_t delivery = 0;
     uint64_t *lat = calloc((size_t)n, sizeof *lat);
     jobs_connection *conn = NULL;
-    jobs_config *cfg = tcp_config(port, "bench-iotjobs-rtraw");
+    jobs_config *cfg = endpoint_config(port, "bench-iotjobs-rtraw");
     usage_snap u0 = usage_now();
     long i;
     if (lat == NULL) {
@@ -197,7 +208,7 @@ static int mode_tp(uint16_t port, const char *client_id, const char *topic, long
 {
     counter c;
     jobs_connection *conn = NULL;
-    jobs_config *cfg = tcp_config(port, client_id);
+    jobs_config *cfg = endpoint_config(port, client_id);
     uint8_t *payload = malloc((size_t)bytes + 1);
     usage_snap u0;
     uint64_t t0;
@@ -300,7 +311,7 @@ static int mode_conns(uint16_t port, long n)
         if (snprintf(id, sizeof id, "bench-conn-%05ld", i) >= (int)sizeof id) {
             bench_fail("client id too long");
         }
-        cfg = tcp_config(port, id);
+        cfg = endpoint_config(port, id);
         CHECK(jobs_config_set_user_data(cfg, &c));
         CHECK(jobs_config_set_on_online_offline(cfg, on_online, NULL));
         CHECK(jobs_connection_new(cfg, &conns[i]));

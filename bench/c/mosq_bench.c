@@ -83,6 +83,15 @@ static struct mosquitto *connect_client(state *st, uint16_t port, const char *id
     mosquitto_subscribe_callback_set(m, on_subscribe);
     mosquitto_message_callback_set(m, on_message);
     mosquitto_publish_callback_set(m, on_publish);
+    {
+        const char *cert = NULL;
+        const char *key = NULL;
+        const char *ca = tls_env(&cert, &key);
+        if (ca != NULL) {
+            /* Mutual TLS (OpenSSL); the server certificate names 127.0.0.1. */
+            MCHECK(mosquitto_tls_set(m, ca, NULL, cert, key, NULL));
+        }
+    }
     MCHECK(mosquitto_connect(m, "127.0.0.1", port, 600));
     MCHECK(mosquitto_loop_start(m));
     if (!counter_wait_ge(&st->connected, 1, 10000)) {

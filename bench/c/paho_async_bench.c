@@ -2,7 +2,9 @@
  *   rt   PORT THING JOB N WARMUP NODELAY  MQTTAsync_sendMessage QoS 1 to .../update, wait .../accepted
  *   tp   PORT CLIENT_ID TOPIC N WINDOW BYTES NODELAY  QoS 1 sends, onSuccess (PUBACK) counted
  *   idle PORT THING                     RSS and threads of a connected, subscribed client
- * Every number is printed as a "RESULT ..." line; any failure exits 2. */
+ * Every number is printed as a "RESULT ..." line; any failure exits 2.
+ * Built twice: against libpaho-mqtt3a (plain TCP) and, with -DBENCH_PAHO_TLS, against
+ * libpaho-mqtt3as for the mutual-TLS runs (BENCH_TLS_* environment variables). */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
@@ -94,11 +96,18 @@ static MQTTAsync connect_client(state *st, uint16_t port, const char *id, int ma
     MQTTAsync c;
     char uri[64];
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    const char *cert = NULL;
+    const char *key = NULL;
+    const char *ca = tls_env(&cert, &key);
+#ifdef BENCH_PAHO_TLS
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+#endif
     counter_init(&st->connected);
     counter_init(&st->subscribed);
     counter_init(&st->replies);
     counter_init(&st->acks);
-    if (snprintf(uri, sizeof uri, "tcp://127.0.0.1:%u", (unsigned)port) >= (int)sizeof uri) {
+    if (snprintf(uri, sizeof uri, "%s://127.0.0.1:%u", ca != NULL ? "ssl" : "tcp", (unsigned)port) >=
+        (int)sizeof uri) {
         bench_fail("uri too long");
     }
     PCHECK(MQTTAsync_create(&c, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL));
@@ -109,6 +118,19 @@ static MQTTAsync connect_client(state *st, uint16_t port, const char *id, int ma
     co.onSuccess = on_connect_ok;
     co.onFailure = on_connect_fail;
     co.context = st;
+    if (ca != NULL) {
+#ifdef BENCH_PAHO_TLS
+        /* Mutual TLS (OpenSSL), server certificate and host name verified. */
+        ssl.trustStore = ca;
+        ssl.keyStore = cert;
+        ssl.privateKey = key;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1;
+        co.ssl = &ssl;
+#else
+        bench_fail("this build has no TLS: compile with -DBENCH_PAHO_TLS and -lpaho-mqtt3as");
+#endif
+    }
     PCHECK(MQTTAsync_connect(c, &co));
     if (!counter_wait_ge(&st->connected, 1, 10000)) {
         bench_fail("no CONNACK within 10 s");

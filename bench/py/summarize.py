@@ -78,10 +78,14 @@ def main():
                 ", ".join(fmt(r["median_us"]) for r in runs),
                 ", ".join(fmt(r["p99_us"]) for r in runs)))
         p("")
-        if "iotjobs" in stats:
-            im, iq = stats["iotjobs"]
-            peers = [(n, s) for n, s in stats.items()
-                     if n.startswith(("libmosquitto(nodelay)", "paho-c(MQTTAsync,nodelay)"))]
+        for sfx, label in (("", "plain TCP"), ("+tls", "mutual TLS")):
+            if "iotjobs" + sfx not in stats:
+                continue
+            im, iq = stats["iotjobs" + sfx]
+            peers = [(n, st) for n, st in stats.items()
+                     if n in ("libmosquitto(nodelay)" + sfx, "paho-c(MQTTAsync,nodelay)" + sfx)]
+            p("%s:" % label)
+            p("")
             if peers:
                 bm = min(peers, key=lambda x: x[1][0])
                 bq = min(peers, key=lambda x: x[1][1])
@@ -89,15 +93,16 @@ def main():
                   % (bm[0], fmt(bm[1][0]), fmt(im), im / bm[1][0]))
                 p("- best C peer by p99: %s %s µs vs iotjobs %s µs (iotjobs/peer = %.2f)"
                   % (bq[0], fmt(bq[1][1]), fmt(iq), iq / bq[1][1]))
-            if peers and "iotjobs(raw:publish_async)" in stats:
-                rm, rq = stats["iotjobs(raw:publish_async)"]
-                p("- iotjobs raw publish_async (the peers' exact work) vs %s: median %s vs %s µs (%.2f), p99 %s vs %s µs (%.2f)"
-                  % (bm[0], fmt(rm), fmt(bm[1][0]), rm / bm[1][0], fmt(rq), fmt(bm[1][1]), rq / bm[1][1]))
-            for py in ("python-sdk-v1(nodelay)", "python-sdk-v1(nagle)"):
+                raw = "iotjobs(raw:publish_async)" + sfx
+                if raw in stats:
+                    rm, rq = stats[raw]
+                    p("- iotjobs raw publish_async (the peers' exact work) vs %s: median %s vs %s µs (%.2f), p99 %s vs %s µs (%.2f)"
+                      % (bm[0], fmt(rm), fmt(bm[1][0]), rm / bm[1][0], fmt(rq), fmt(bm[1][1]), rq / bm[1][1]))
+            for py in ("python-sdk-v1(nodelay)" + sfx, "python-sdk-v1(nagle)" + sfx):
                 if py in stats:
                     pm, pq = stats[py]
                     p("- ratio %s / iotjobs: median %.1fx, p99 %.1fx" % (py, pm / im, pq / iq))
-        p("")
+            p("")
 
     # 2. Throughput
     tp = OrderedDict()
