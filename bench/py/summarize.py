@@ -110,6 +110,8 @@ def main():
         if kind == "tp":
             topic = kv.get("topic", "?")
             tkind = "jobs update topic" if "/jobs/" in str(topic) else "bench/tp (no subscriber)"
+            if name.endswith("+tls"):
+                tkind += ", mutual TLS"
             tp.setdefault((tkind, name, int(kv["window"])), []).append(kv)
     if tp:
         p("### 2. QoS 1 publish throughput (64-byte payloads, acks counted)")
@@ -121,7 +123,7 @@ def main():
             v = med([r["msgs_per_s"] for r in runs])
             p("| %s | %s | %d | %d | %s | %s |" % (tkind, name, w, v, cost(runs, "cpu_us_per_op", 2),
                                                  ", ".join("%d" % r["msgs_per_s"] for r in runs)))
-            who = "iotjobs" if name == "iotjobs" else "peer"
+            who = "iotjobs" if name.startswith("iotjobs") else "peer"
             cur = best.get((tkind, who))
             if cur is None or v > cur[0]:
                 best[(tkind, who)] = (v, name, w)
