@@ -100,10 +100,18 @@ struct GateExit<'a>(&'a Gate);
 
 impl Drop for GateExit<'_> {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.0.state.lock() {
-            s.running = false;
+        let closing = match self.0.state.lock() {
+            Ok(mut s) => {
+                s.running = false;
+                s.closed
+            }
+            Err(_) => true,
+        };
+        // Only a closer waits, and it sets `closed` (under the lock) before waiting: no wake-up
+        // syscall for the common case of a callback finishing on an open gate.
+        if closing {
+            self.0.idle.notify_all();
         }
-        self.0.idle.notify_all();
     }
 }
 

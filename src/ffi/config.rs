@@ -293,8 +293,8 @@ pub unsafe extern "C" fn jobs_config_set_clean_session(
 /// Sets the keep-alive interval in seconds. AWS IoT accepts 30–1200 s; other values are clamped
 /// by AWS's own rule so the value sent is the value used: 1–29 → 30, 0 or above 1200 → 1200.
 /// A dead link is detected after the keep-alive, or sooner: a request unacknowledged for the
-/// operation timeout triggers a probe PINGREQ, and a PINGREQ unanswered within the operation
-/// timeout closes the link and starts a reconnect. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
+/// operation timeout triggers a probe PINGREQ (checked once per operation timeout), and a
+/// PINGREQ unanswered within the operation timeout closes the link and starts a reconnect. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config.
