@@ -1125,3 +1125,55 @@ fn device_agent_and_gateway_over_mutual_tls() {
     assert!(out.has("[tls-thing] ERROR connect:"), "{}", out.text());
     assert_eq!(status_of(&emu, "tls-2", "tls-thing"), "QUEUED");
 }
+
+#[test]
+fn device_agent_finishes_its_jobs_through_repeated_connection_cuts() {
+    let emu = emulator();
+    let thing = "agent-6";
+    for id in ["cut-1", "cut-2"] {
+        emu.create_job(
+            id,
+            json!({"operation": "install", "steps": 8, "step_ms": 60}),
+            &[thing],
+        )
+        .unwrap();
+    }
+    let mut run = start(
+        "device_agent",
+        &agent_args(&emu, thing, &["--idle-exit", "0"]),
+    );
+    run.wait_line("cut-1 IN_PROGRESS 12% step 1/8", limit(20));
+    // Five cuts at random points while the agent works, each once it is connected again (the
+    // backoff grows with every unstable connection: 1, 2, 4, 8 s with full jitter).
+    let mut cuts = 0;
+    while cuts < 5 && status_of(&emu, "cut-2", thing) != "SUCCEEDED" {
+        assert!(
+            emu.wait_connected(thing, limit(40)),
+            "the agent did not reconnect"
+        );
+        std::thread::sleep(Duration::from_millis(100 + fastrand_ms(300)));
+        if emu.cut(thing) {
+            cuts += 1;
+        }
+    }
+    let out = run.finish(limit(90));
+    assert!(cuts >= 2, "only {cuts} cuts:\n{}", out.text());
+    out.assert_success();
+    assert!(out.has("succeeded=2"), "{}", out.text());
+    for id in ["cut-1", "cut-2"] {
+        let e = execution(&emu, id, thing);
+        assert_eq!(e["status"], "SUCCEEDED", "{e}\n{}", out.text());
+        assert_eq!(e["statusDetails"]["step"], "8/8", "{e}");
+        // start-next (2), seven progress updates, the final one: no step reported twice.
+        assert_eq!(e["versionNumber"], 10, "{e}\n{}", out.text());
+    }
+}
+
+/// A pseudo-random number of milliseconds below `max` (no extra crate for the test).
+fn fastrand_ms(max: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    nanos % max
+}
