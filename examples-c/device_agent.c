@@ -725,6 +725,7 @@ static void on_online(void *ud) {
 
 static void on_offline(void *ud) {
     struct agent *a = (struct agent *)ud;
+    if (get_state(a) == AGENT_DONE) return; /* our own disconnect at the end */
     printf("[%s] connection lost; the library reconnects\n", a->opt.thing);
     fflush(stdout);
 }
