@@ -65,7 +65,6 @@
 #include "iotjobs.h"
 
 #define ID_BUF 65 /* a job id is at most 64 characters */
-#define DOC_BUF 4096
 #define DETAILS_BUF 1024
 
 /* ---------------------------------------------------------------- options */
