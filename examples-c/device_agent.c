@@ -553,9 +553,9 @@ static void begin_job(struct agent *a, const jobs_message *m) {
     j->execution = jobs_message_execution_number(m);
     if (j->version < 0) j->version = 0;
     if (j->execution < 0) j->execution = 0;
-    printf("[%s] %s %s document %.*s (version %lld, execution %lld)\n", a->opt.thing, j->id,
-           status_name(jobs_message_status(m)), (int)(doc_len > 400 ? 400 : doc_len),
-           doc ? doc : "", (long long)j->version, (long long)j->execution);
+    printf("[%s] %s started (%s, version %lld, execution %lld): %.*s\n", a->opt.thing, j->id,
+           status_name(jobs_message_status(m)), (long long)j->version, (long long)j->execution,
+           (int)(doc_len > 400 ? 400 : doc_len), doc ? doc : "");
     if (!load_job(j, doc, why, sizeof why)) {
         snprintf(details, sizeof details, "{\"reason\":\"bad job document: %s\"}", why);
         printf("[%s] %s REJECTED: bad job document: %s\n", a->opt.thing, j->id, why);
