@@ -1177,3 +1177,37 @@ fn fastrand_ms(max: u64) -> u64 {
         .unwrap_or(0);
     nanos % max
 }
+
+#[test]
+fn examples_and_e2e_programs_are_also_valid_cxx11() {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let mut checked = 0;
+    for src in sources() {
+        let out = Command::new(&cxx)
+            .args([
+                "-x",
+                "c++",
+                "-std=c++11",
+                "-Wall",
+                "-Wextra",
+                "-Wpedantic",
+                "-Werror",
+                "-fsyntax-only",
+            ])
+            .arg("-I")
+            .arg(manifest_dir().join("include"))
+            .arg("-I")
+            .arg(manifest_dir().join("tests/c_e2e"))
+            .arg(&src)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cxx}: {e}"));
+        assert!(
+            out.status.success(),
+            "{} is not valid C++11:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} sources");
+}
