@@ -1211,3 +1211,45 @@ fn examples_and_e2e_programs_are_also_valid_cxx11() {
     }
     assert!(checked >= 7, "only {checked} sources");
 }
+
+#[test]
+fn device_agent_retries_throttled_and_internal_error_rejections() {
+    let emu = emulator();
+    let thing = "agent-7";
+    emu.create_job(
+        "retry-1",
+        json!({"operation": "install", "steps": 4, "step_ms": 200}),
+        &[thing],
+    )
+    .unwrap();
+    // The first request (start-next) is throttled.
+    emu.throttle(1);
+    let mut run = start(
+        "device_agent",
+        &agent_args(&emu, thing, &["--idle-exit", "0"]),
+    );
+    run.wait_line("retry-1 IN_PROGRESS 25% step 1/4", limit(20));
+    // One of the following updates fails inside the service.
+    emu.internal_errors(1);
+    let out = run.finish(limit(60));
+    out.assert_success();
+    assert!(
+        out.has("[agent-7] start-next rejected: RequestThrottled"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        out.has("update rejected: InternalError; retrying in 1 s"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        out.has("[agent-7] retry-1 SUCCEEDED 100% step 4/4"),
+        "{}",
+        out.text()
+    );
+    let e = execution(&emu, "retry-1", thing);
+    assert_eq!(e["status"], "SUCCEEDED", "{e}");
+    // Rejected requests change nothing: start-next (2), three progress updates, the final one.
+    assert_eq!(e["versionNumber"], 6, "{e}");
+}
