@@ -76,40 +76,87 @@ pub enum jobs_result {
 }
 
 impl jobs_result {
+    /// Every defined code, in numeric order.
+    pub const ALL: [jobs_result; 30] = {
+        use jobs_result::*;
+        [
+            Ok,
+            NullArgument,
+            InvalidArgument,
+            InvalidUtf8,
+            InvalidTopic,
+            InvalidThingName,
+            InvalidJobId,
+            InvalidStatusDetails,
+            PayloadTooLarge,
+            InvalidTopicCombination,
+            InvalidStatus,
+            InvalidClientToken,
+            TlsConfig,
+            IncompleteConfig,
+            NotConnected,
+            QueueFull,
+            QueueDisabled,
+            Timeout,
+            ConnectRefused,
+            SubscribeRefused,
+            Closed,
+            Busy,
+            Dropped,
+            InProgress,
+            Network,
+            Tls,
+            WebSocket,
+            Protocol,
+            Panic,
+            Internal,
+        ]
+    };
+
+    /// The code with this numeric value, if it is defined.
+    pub fn from_u32(v: u32) -> Option<jobs_result> {
+        Self::ALL.into_iter().find(|r| *r as u32 == v)
+    }
+
     /// A static description of the code.
     pub fn describe(self) -> &'static str {
+        self.describe_c().to_str().unwrap_or("")
+    }
+
+    /// The same description, NUL-terminated for C (`jobs_result_str`).
+    pub fn describe_c(self) -> &'static std::ffi::CStr {
         use jobs_result::*;
         match self {
-            Ok => "success",
-            NullArgument => "a required argument was NULL",
-            InvalidArgument => "invalid argument",
-            InvalidUtf8 => "string is not valid UTF-8",
-            InvalidTopic => "invalid topic or topic filter",
-            InvalidThingName => "invalid thing name",
-            InvalidJobId => "invalid job id",
-            InvalidStatusDetails => "invalid status details",
-            PayloadTooLarge => "payload too large",
-            InvalidTopicCombination => "invalid jobs topic combination",
-            InvalidStatus => "invalid execution status for this request",
-            InvalidClientToken => "invalid client token",
-            TlsConfig => "invalid TLS configuration",
-            IncompleteConfig => "incomplete configuration",
-            NotConnected => "not connected",
-            QueueFull => "offline queue full",
-            QueueDisabled => "not connected and offline queueing disabled",
-            Timeout => "timed out",
-            ConnectRefused => "connection refused by the server",
-            SubscribeRefused => "subscription refused by the server",
-            Closed => "handle closed",
-            Busy => "no packet id available",
-            Dropped => "request dropped from the offline queue",
-            InProgress => "operation already in progress",
-            Network => "network error",
-            Tls => "TLS handshake failed",
-            WebSocket => "WebSocket upgrade failed",
-            Protocol => "MQTT protocol error",
-            Panic => "internal panic caught",
-            Internal => "internal error",
+            Ok => c"success",
+            NullArgument => c"a required argument was NULL",
+            InvalidArgument => c"invalid argument",
+            InvalidUtf8 => c"string is not valid UTF-8",
+            InvalidTopic => c"invalid topic or topic filter",
+            InvalidThingName => c"invalid thing name",
+            InvalidJobId => c"invalid job id",
+            InvalidStatusDetails => c"invalid status details",
+            PayloadTooLarge => c"payload too large",
+            InvalidTopicCombination => c"invalid jobs topic combination",
+            InvalidStatus => c"invalid execution status for this request",
+            InvalidClientToken => c"invalid client token",
+            TlsConfig => c"invalid TLS configuration",
+            IncompleteConfig => c"incomplete configuration",
+            NotConnected => c"not connected",
+            QueueFull => c"offline queue full",
+            QueueDisabled => c"not connected and offline queueing disabled",
+            Timeout => c"timed out",
+            ConnectRefused => c"connection refused by the server",
+            SubscribeRefused => c"subscription refused by the server",
+            Closed => c"handle closed",
+            Busy => c"no packet id available",
+            Dropped => c"request dropped from the offline queue",
+            InProgress => c"operation already in progress",
+            Network => c"network error",
+            Tls => c"TLS handshake failed",
+            WebSocket => c"WebSocket upgrade failed",
+            Protocol => c"MQTT protocol error",
+            Panic => c"internal panic caught",
+            Internal => c"internal error",
         }
     }
 }

@@ -176,49 +176,7 @@ pub extern "C" fn jobs_result_str(result: u32) -> *const c_char {
 }
 
 fn result_cstr(v: u32) -> Option<&'static CStr> {
-    use jobs_result as R;
-    let all = [
-        (R::Ok, c"success"),
-        (R::NullArgument, c"a required argument was NULL"),
-        (R::InvalidArgument, c"invalid argument"),
-        (R::InvalidUtf8, c"string is not valid UTF-8"),
-        (R::InvalidTopic, c"invalid topic or topic filter"),
-        (R::InvalidThingName, c"invalid thing name"),
-        (R::InvalidJobId, c"invalid job id"),
-        (R::InvalidStatusDetails, c"invalid status details"),
-        (R::PayloadTooLarge, c"payload too large"),
-        (
-            R::InvalidTopicCombination,
-            c"invalid jobs topic combination",
-        ),
-        (
-            R::InvalidStatus,
-            c"invalid execution status for this request",
-        ),
-        (R::InvalidClientToken, c"invalid client token"),
-        (R::TlsConfig, c"invalid TLS configuration"),
-        (R::IncompleteConfig, c"incomplete configuration"),
-        (R::NotConnected, c"not connected"),
-        (R::QueueFull, c"offline queue full"),
-        (
-            R::QueueDisabled,
-            c"not connected and offline queueing disabled",
-        ),
-        (R::Timeout, c"timed out"),
-        (R::ConnectRefused, c"connection refused by the server"),
-        (R::SubscribeRefused, c"subscription refused by the server"),
-        (R::Closed, c"handle closed"),
-        (R::Busy, c"no packet id available"),
-        (R::Dropped, c"request dropped from the offline queue"),
-        (R::InProgress, c"operation already in progress"),
-        (R::Network, c"network error"),
-        (R::Tls, c"TLS handshake failed"),
-        (R::WebSocket, c"WebSocket upgrade failed"),
-        (R::Protocol, c"MQTT protocol error"),
-        (R::Panic, c"internal panic caught"),
-        (R::Internal, c"internal error"),
-    ];
-    all.iter().find(|(r, _)| *r as u32 == v).map(|(_, s)| *s)
+    jobs_result::from_u32(v).map(jobs_result::describe_c)
 }
 
 /// Copies the message of the most recent failed call made on this thread into `buf`
@@ -302,6 +260,24 @@ mod tests {
         for (code, _) in [(jobs_result::Timeout, ()), (jobs_result::Tls, ())] {
             let s = unsafe { CStr::from_ptr(jobs_result_str(code as u32)) };
             assert_eq!(s.to_str().unwrap(), code.describe());
+        }
+    }
+
+    #[test]
+    fn every_code_in_the_header_is_known_to_jobs_result_str() {
+        let header = include_str!("../../include/iotjobs.h");
+        let mut values = Vec::new();
+        for line in header.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("JOBS_RESULT_") {
+                if let Some((_, v)) = rest.split_once(" = ") {
+                    values.push(v.trim_end_matches(',').parse::<u32>().unwrap());
+                }
+            }
+        }
+        assert_eq!(values.len(), jobs_result::ALL.len(), "ALL misses a code");
+        for v in values {
+            assert!(jobs_result::from_u32(v).is_some(), "code {v} not in ALL");
         }
     }
 
