@@ -19,69 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const STRICT: &[&str] = &[
-    "-Wall",
-    "-Wextra",
-    "-Wpedantic",
-    "-Werror",
-    "-pthread",
-    "-g",
-];
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `target/<profile>`: this test binary lives in its `deps/`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test binary");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps")
-        .to_path_buf()
-}
-
-/// The static library built for this test run (cargo leaves it, unhashed, in `deps/`).
-fn static_lib() -> PathBuf {
-    let deps = profile_dir().join("deps").join("libiotjobs.a");
-    let uplifted = profile_dir().join("libiotjobs.a");
-    for p in [&deps, &uplifted] {
-        if p.is_file() {
-            return p.clone();
-        }
-    }
-    panic!(
-        "no static library at {} or {}: the crate's crate-type must include staticlib",
-        deps.display(),
-        uplifted.display()
-    );
-}
-
-/// The system libraries a static link needs, from the single documented list.
-fn static_link_libs() -> Vec<String> {
-    let path = manifest_dir().join("cmake/static-libs.txt");
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let libs: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| format!("-l{l}"))
-        .collect();
-    assert!(!libs.is_empty(), "{} lists no library", path.display());
-    libs
-}
-
-fn c_sources() -> Vec<PathBuf> {
-    let dir = manifest_dir().join("tests/c");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "c"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no C tests in {}", dir.display());
-    files
-}
+#[path = "support/cbuild.rs"]
+mod cbuild;
+use cbuild::{c_files, cxx_compiler_present, manifest_dir, static_lib, static_link_libs, STRICT};
 
 fn run_checked(mut cmd: Command, what: &str) -> Result<(), String> {
     let out = cmd
@@ -129,8 +69,8 @@ fn build(src: &Path, cxx: bool, out_dir: &Path) -> Result<PathBuf, String> {
         // The library and system libraries are not C++ sources.
         cmd.args(["-x", "none"]);
     }
-    cmd.arg(static_lib())
-        .args(static_link_libs())
+    cmd.arg(static_lib()?)
+        .args(static_link_libs()?)
         .arg("-o")
         .arg(&exe);
     let lang = if cxx { "C++11" } else { "C99" };
@@ -226,7 +166,7 @@ fn c_tests_pass_as_c99_and_as_cxx11() {
 
     let mut failures = Vec::new();
     let mut ran = 0;
-    for src in c_sources() {
+    for src in c_files("tests/c") {
         let langs: &[bool] = if cxx_compiler_present() {
             &[false, true]
         } else {
@@ -278,23 +218,4 @@ fn c_tests_pass_as_c99_and_as_cxx11() {
         failures.join("\n\n")
     );
     assert!(ran >= 1, "no C test ran");
-}
-
-/// Whether a C++ compiler is there. The README promises `cargo test` on a machine with Rust and
-/// a C compiler only, so without one the C++ pass is left out with a loud note; in CI (`CI`
-/// set) a missing C++ compiler fails the test instead.
-fn cxx_compiler_present() -> bool {
-    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
-    let found = Command::new(&cxx)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no C++ compiler ({cxx}): CI must compile the C tests as C++ too"
-        );
-        eprintln!("NOTE: no C++ compiler ({cxx}); the C tests were compiled as C99 only");
-    }
-    found
 }
