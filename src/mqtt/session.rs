@@ -186,14 +186,7 @@ impl Inner {
             p.retain = *retain;
             self.outbox.push(Packet::Publish(p));
             self.counters.published += 1;
-            fx.acks.push((
-                completion,
-                Ack {
-                    packet_id: 0,
-                    result: jobs_result::Ok,
-                    granted_qos: 0,
-                },
-            ));
+            fx.acks.push((completion, Ack::new(0, jobs_result::Ok)));
             return Ok(0);
         }
         let Some(packet_id) = self.ids.allocate() else {
@@ -243,14 +236,8 @@ impl Inner {
                         old.op.topic()
                     ),
                 });
-                fx.acks.push((
-                    old.completion,
-                    Ack {
-                        packet_id: 0,
-                        result: jobs_result::Dropped,
-                        granted_qos: 0,
-                    },
-                ));
+                fx.acks
+                    .push((old.completion, Ack::new(0, jobs_result::Dropped)));
                 Ok(Submitted::Queued)
             }
             Push::Full(_) => {
@@ -403,14 +390,8 @@ impl Inner {
             }
             Packet::PubAck(a) => {
                 if let Some(f) = self.take_inflight(a.pkid) {
-                    fx.acks.push((
-                        f.completion,
-                        Ack {
-                            packet_id: a.pkid,
-                            result: jobs_result::Ok,
-                            granted_qos: 0,
-                        },
-                    ));
+                    fx.acks
+                        .push((f.completion, Ack::new(a.pkid, jobs_result::Ok)));
                 }
             }
             Packet::SubAck(s) => {
@@ -454,14 +435,8 @@ impl Inner {
             }
             Packet::UnsubAck(u) => {
                 if let Some(f) = self.take_inflight(u.pkid) {
-                    fx.acks.push((
-                        f.completion,
-                        Ack {
-                            packet_id: u.pkid,
-                            result: jobs_result::Ok,
-                            granted_qos: 0,
-                        },
-                    ));
+                    fx.acks
+                        .push((f.completion, Ack::new(u.pkid, jobs_result::Ok)));
                 }
             }
             Packet::PingResp => return Ok(true),
@@ -861,16 +836,13 @@ fn finish(shared: &Arc<Shared>) {
     let mut fx = Effects::default();
     if let Ok(mut g) = shared.inner.lock() {
         g.status = Status::Closed;
-        let closed_ack = |packet_id| Ack {
-            packet_id,
-            result: jobs_result::Closed,
-            granted_qos: 0,
-        };
         for f in g.inflight.drain(..).collect::<Vec<_>>() {
-            fx.acks.push((f.completion, closed_ack(f.packet_id)));
+            fx.acks
+                .push((f.completion, Ack::new(f.packet_id, jobs_result::Closed)));
         }
         for r in g.queue.drain_all().collect::<Vec<_>>() {
-            fx.acks.push((r.completion, closed_ack(0)));
+            fx.acks
+                .push((r.completion, Ack::new(0, jobs_result::Closed)));
         }
         for w in g.connect_waiters.drain(..) {
             let _ = w.try_send(Err(closed()));

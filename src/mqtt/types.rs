@@ -26,6 +26,17 @@ pub struct Ack {
     pub granted_qos: u8,
 }
 
+impl Ack {
+    /// An ack carrying no granted QoS (publish, unsubscribe, or a request that ended unsent).
+    pub fn new(packet_id: u16, result: jobs_result) -> Ack {
+        Ack {
+            packet_id,
+            result,
+            granted_qos: 0,
+        }
+    }
+}
+
 /// Whether a request went out at once or waits in the offline queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Submitted {
