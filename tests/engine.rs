@@ -655,3 +655,30 @@ fn a_blocking_connect_returns_once_subscriptions_are_remade() {
     assert!(matches!(sent, Submitted::Sent { .. }), "{sent:?}");
     conn.close();
 }
+
+#[test]
+fn disconnect_waits_for_acks_on_their_way_so_nothing_is_sent_twice() {
+    let emu = emulator();
+    emu.set_reply_delay(Duration::from_millis(150)); // PUBACKs arrive after disconnect begins
+    let conn = Connection::new(config(&emu, "tidy"), Callbacks::default()).unwrap();
+    conn.connect().unwrap();
+    for i in 0..20u8 {
+        conn.publish("t/d", &[i], 1, false, Completion::None)
+            .unwrap();
+    }
+    conn.disconnect().unwrap();
+    assert_eq!(
+        conn.counters().in_flight,
+        0,
+        "every PUBACK was read before closing"
+    );
+    conn.connect().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let dups = publishes_in(&emu, "tidy")
+        .iter()
+        .filter(|(_, d)| *d)
+        .count();
+    assert_eq!(dups, 0, "nothing retransmitted after a tidy disconnect");
+    assert_eq!(publishes_in(&emu, "tidy").len(), 20);
+    conn.close();
+}

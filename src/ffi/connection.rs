@@ -300,9 +300,10 @@ pub unsafe extern "C" fn jobs_connection_connect_async(conn: *mut jobs_connectio
     guard(|| conn_arg(conn)?.connect_async())
 }
 
-/// Sends DISCONNECT, closes the link, stops reconnecting and waits for that (at most the
-/// connect timeout). Unacknowledged and queued requests are kept and sent after the next
-/// connect. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_TIMEOUT` or `_CLOSED`. Blocks; safe
+/// Stops reconnecting, waits for acknowledgements already on their way (at most the operation
+/// timeout, never over 2 s; requests made meanwhile are queued), sends DISCONNECT and closes the
+/// link, and waits for all that (at most the connect timeout). Requests still unacknowledged and
+/// queued requests are kept and sent after the next connect. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_TIMEOUT` or `_CLOSED`. Blocks; safe
 /// to call from a callback.
 ///
 /// # Safety

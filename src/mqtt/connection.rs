@@ -84,8 +84,9 @@ impl Connection {
         self.shared.request_connect(None)
     }
 
-    /// Sends DISCONNECT, closes the link and waits (bounded by the connect timeout). Queued and
-    /// unacknowledged requests are kept for the next connect.
+    /// Waits briefly for acks on their way, sends DISCONNECT, closes the link and waits for that
+    /// (bounded by the connect timeout). Queued and unacknowledged requests are kept for the
+    /// next connect.
     pub fn disconnect(&self) -> Result<()> {
         let (tx, rx) = sync_channel(1);
         self.shared.request_disconnect(Some(tx))?;

@@ -1000,9 +1000,22 @@ async fn serve(
     // moved earlier for every request makes tokio wake its own driver (an extra syscall per
     // request). A dead link is still found within two operation timeouts.
     let mut next_check = Instant::now() + op_timeout;
+    // Set when the user disconnects with acks outstanding: the moment to stop waiting for them.
+    let mut closing: Option<Instant> = None;
     loop {
         if let Err(e) = flush(shared, &mut stream, &mut last_sent).await {
             return End::Lost(e);
+        }
+        if let Some(deadline) = closing {
+            let settled = shared
+                .inner
+                .lock()
+                .map(|g| g.inflight.is_empty())
+                .unwrap_or(true);
+            if settled || Instant::now() >= deadline {
+                say_goodbye(shared, &mut stream, &mut last_sent).await;
+                return End::UserDisconnect;
+            }
         }
         let (status, oldest) = match shared.inner.lock() {
             Ok(g) => (g.status, g.oldest_unacked()),
@@ -1012,6 +1025,9 @@ async fn serve(
         // found in seconds instead of waiting out a keep-alive of up to 20 minutes.
         let probe_at = oldest.map(|t| last_probe.map_or(t, |p| p.max(t)) + op_timeout);
         let mut wake_at = (last_sent + keep_alive).min(next_check);
+        if let Some(deadline) = closing {
+            wake_at = wake_at.min(deadline);
+        }
         if let Some(p) = ping_deadline {
             wake_at = wake_at.min(p);
         }
@@ -1022,13 +1038,25 @@ async fn serve(
         tokio::select! {
             _ = shared.wake.notified() => {
                 let (want, shutdown) = shared.flags();
-                if shutdown || !want {
-                    let _ = flush(shared, &mut stream, &mut last_sent).await;
-                    let mut buf = BytesMut::new();
-                    let _ = Packet::Disconnect.write(&mut buf, usize::MAX);
-                    let _ = timeout(Duration::from_secs(1), stream.write_all(&buf)).await;
-                    let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
-                    return if shutdown { End::Shutdown } else { End::UserDisconnect };
+                if shutdown {
+                    say_goodbye(shared, &mut stream, &mut last_sent).await;
+                    return End::Shutdown;
+                }
+                if !want && closing.is_none() {
+                    // Let acks already on their way arrive first: what is acknowledged now is
+                    // not resent (and duplicated) after the next connect. New requests queue.
+                    let waiting = match shared.inner.lock() {
+                        Ok(mut g) => {
+                            g.status = Status::Disconnected;
+                            !g.inflight.is_empty()
+                        }
+                        Err(_) => false,
+                    };
+                    if !waiting {
+                        say_goodbye(shared, &mut stream, &mut last_sent).await;
+                        return End::UserDisconnect;
+                    }
+                    closing = Some(Instant::now() + op_timeout.min(Duration::from_secs(2)));
                 }
             }
             r = stream.read_buf(&mut rbuf) => match r {
@@ -1097,6 +1125,15 @@ async fn serve(
             }
         }
     }
+}
+
+/// Flushes what is pending, sends DISCONNECT and closes, each step bounded.
+async fn say_goodbye(shared: &Shared, stream: &mut Stream, last_sent: &mut Instant) {
+    let _ = flush(shared, stream, last_sent).await;
+    let mut buf = BytesMut::new();
+    let _ = Packet::Disconnect.write(&mut buf, usize::MAX);
+    let _ = timeout(Duration::from_secs(1), stream.write_all(&buf)).await;
+    let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
 /// Sends the next queued request (one per drain tick); the queue empty means online.
