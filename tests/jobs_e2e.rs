@@ -174,6 +174,20 @@ impl Finished {
     }
 
     /// Asserts exit status 0 and, for the tests/c_e2e programs, their check summary.
+    /// Fails, showing the whole output, unless it contains `needle`.
+    fn assert_has(&self, needle: &str) {
+        assert!(self.has(needle), "missing {needle:?} in:\n{}", self.text());
+    }
+
+    /// Fails, showing the whole output, if it contains `needle`.
+    fn assert_lacks(&self, needle: &str) {
+        assert!(
+            !self.has(needle),
+            "unexpected {needle:?} in:\n{}",
+            self.text()
+        );
+    }
+
     fn assert_success(&self) {
         assert_eq!(self.code, Some(0), "the C program failed:\n{}", self.text());
     }
@@ -410,7 +424,7 @@ fn device_agent_runs_the_sample_flow_for_several_jobs() {
         "[agent-1] no pending job",
         "done: handled=4 succeeded=2 failed=1 rejected=1 canceled=0 exit=0",
     ] {
-        assert!(out.has(line), "missing {line:?} in:\n{}", out.text());
+        out.assert_has(line);
     }
 
     let ok1 = execution(&emu, "ok-1", thing);
@@ -475,13 +489,9 @@ fn device_agent_abandons_a_job_cancelled_while_running_and_goes_on() {
         "{}",
         out.text()
     );
-    assert!(
-        out.has("[agent-2] after-2 SUCCEEDED 100%"),
-        "{}",
-        out.text()
-    );
-    assert!(out.has("canceled=1"), "{}", out.text());
-    assert!(!out.has("long-1 SUCCEEDED"), "{}", out.text());
+    out.assert_has("[agent-2] after-2 SUCCEEDED 100%");
+    out.assert_has("canceled=1");
+    out.assert_lacks("long-1 SUCCEEDED");
     let long = execution(&emu, "long-1", thing);
     assert_eq!(long["status"], "CANCELED");
     // The agent stopped well before the 50 steps.
@@ -509,8 +519,8 @@ fn device_agent_starts_a_job_announced_by_notify_next() {
     run.wait_line("notify-next: late-1 is next", limit(20));
     let out = run.finish(limit(30));
     out.assert_success();
-    assert!(out.has("[agent-3] late-1 SUCCEEDED 100%"), "{}", out.text());
-    assert!(out.has("--max-jobs reached"), "{}", out.text());
+    out.assert_has("[agent-3] late-1 SUCCEEDED 100%");
+    out.assert_has("--max-jobs reached");
     assert_eq!(status_of(&emu, "late-1", thing), "SUCCEEDED");
 }
 
@@ -528,7 +538,7 @@ fn device_agent_stops_after_max_jobs_and_refuses_bad_arguments() {
     )
     .finish(limit(30));
     out.assert_success();
-    assert!(out.has("QoS 0"), "{}", out.text());
+    out.assert_has("QoS 0");
     assert_eq!(status_of(&emu, "m-1", thing), "SUCCEEDED");
     assert_eq!(status_of(&emu, "m-2", thing), "SUCCEEDED");
     assert_eq!(status_of(&emu, "m-3", thing), "QUEUED");
@@ -588,8 +598,8 @@ fn device_agent_stops_after_max_jobs_and_refuses_bad_arguments() {
     .collect();
     let out = start("device_agent", &args).finish(limit(30));
     assert_eq!(out.code, Some(1), "{}", out.text());
-    assert!(out.has("[t1] ERROR jobs_client_new:"), "{}", out.text());
-    assert!(out.has("no-such-file.pem"), "{}", out.text());
+    out.assert_has("[t1] ERROR jobs_client_new:");
+    out.assert_has("no-such-file.pem");
     // Nothing listening: the connect error is reported, exit 1.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
@@ -608,11 +618,7 @@ fn device_agent_stops_after_max_jobs_and_refuses_bad_arguments() {
     .collect();
     let out = start("device_agent", &args).finish(limit(30));
     assert_eq!(out.code, Some(1), "{}", out.text());
-    assert!(
-        out.has("[t1] ERROR connect: network error"),
-        "{}",
-        out.text()
-    );
+    out.assert_has("[t1] ERROR connect: network error");
 }
 
 // ---------------------------------------------------------------- tests/c_e2e
@@ -627,14 +633,10 @@ fn rejected_updates_arrive_on_the_rejected_callback() {
     args.extend([thing.to_string(), "rej-1".to_string()]);
     let out = start("rejected_updates", &args).finish(limit(60));
     out.assert_checks(20);
-    assert!(out.has("ok stale expectedVersion"), "{}", out.text());
-    assert!(out.has("code=6 text=VersionMismatch"), "{}", out.text());
-    assert!(
-        out.has("code=4 text=InvalidStateTransition"),
-        "{}",
-        out.text()
-    );
-    assert!(out.has("code=5 text=ResourceNotFound"), "{}", out.text());
+    out.assert_has("ok stale expectedVersion");
+    out.assert_has("code=6 text=VersionMismatch");
+    out.assert_has("code=4 text=InvalidStateTransition");
+    out.assert_has("code=5 text=ResourceNotFound");
     let e = execution(&emu, "rej-1", thing);
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     assert_eq!(e["statusDetails"]["progress"], "100%", "{e}");
@@ -651,16 +653,8 @@ fn describe_next_with_and_without_a_pending_job() {
     args.extend(["empty-thing", "busy-thing", "d-1"].map(String::from));
     let out = start("describe_next", &args).finish(limit(60));
     out.assert_checks(25);
-    assert!(
-        out.has("ok $next without a pending job: accepted, has_execution=false"),
-        "{}",
-        out.text()
-    );
-    assert!(
-        out.has("ok $next with a pending job: d-1 QUEUED"),
-        "{}",
-        out.text()
-    );
+    out.assert_has("ok $next without a pending job: accepted, has_execution=false");
+    out.assert_has("ok $next with a pending job: d-1 QUEUED");
     // Describing changes nothing.
     let e = execution(&emu, "d-1", "busy-thing");
     assert_eq!(e["status"], "QUEUED");
@@ -696,11 +690,7 @@ fn blocking_subscriptions_and_sends_inside_message_callbacks() {
     args.extend([thing, "cb-1"].map(String::from));
     let out = start("callback_calls", &args).finish(limit(60));
     out.assert_checks(15);
-    assert!(
-        out.has("ok blocking subscribe, publish, update"),
-        "{}",
-        out.text()
-    );
+    out.assert_has("ok blocking subscribe, publish, update");
     let e = execution(&emu, "cb-1", thing);
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     assert_eq!(e["statusDetails"]["from"], "callback", "{e}");
@@ -759,11 +749,7 @@ fn offline_sends_are_queued_and_delivered_after_the_emulator_cuts_the_connection
     assert!(emu.cut(client), "{client} was not connected");
     let out = run.finish(limit(60));
     out.assert_checks(30);
-    assert!(
-        out.has("ok offline: update and describe queued"),
-        "{}",
-        out.text()
-    );
+    out.assert_has("ok offline: update and describe queued");
     let e = execution(&emu, job, thing);
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     assert_eq!(e["statusDetails"]["sent"], "after-reconnect", "{e}");
@@ -852,7 +838,7 @@ fn gateway_runs_two_things_over_one_connection() {
         "for another thing; succeeded=2 failed=0",
         "for another thing; succeeded=1 failed=1",
     ] {
-        assert!(out.has(line), "missing {line:?}:\n{}", out.text());
+        out.assert_has(line);
     }
     // Each client received messages, none of another thing; the connection saw them all.
     let mut per_client = 0;
@@ -903,11 +889,7 @@ fn bad_input_at_every_jobs_entry_point_returns_the_documented_code() {
     let emu = emulator();
     let out = start("bad_input", &host_port(&emu)).finish(limit(60));
     out.assert_checks(150);
-    assert!(
-        out.has("ok bad input refused at every jobs entry point"),
-        "{}",
-        out.text()
-    );
+    out.assert_has("ok bad input refused at every jobs entry point");
     // Nothing refused reached the server: the client connected, but never published or
     // subscribed.
     let mine: Vec<_> = emu
@@ -983,19 +965,15 @@ fn device_agent_resynchronizes_after_lost_replies_and_cut_connections() {
 
     let out = run.finish(limit(60));
     out.assert_success();
-    assert!(out.has("[agent-5] connection lost"), "{}", out.text());
-    assert!(out.has("[agent-5] reconnected"), "{}", out.text());
+    out.assert_has("[agent-5] connection lost");
+    out.assert_has("[agent-5] reconnected");
     assert!(
         out.has("resync-1 resynchronized: the last update was applied (version "),
         "{}",
         out.text()
     );
-    assert!(
-        out.has("[agent-5] resync-1 SUCCEEDED 100% step 6/6"),
-        "{}",
-        out.text()
-    );
-    assert!(out.has("succeeded=1"), "{}", out.text());
+    out.assert_has("[agent-5] resync-1 SUCCEEDED 100% step 6/6");
+    out.assert_has("succeeded=1");
     let e = execution(&emu, job, thing);
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     // start-next (2), five progress updates, the final one: no step reported twice.
@@ -1047,12 +1025,8 @@ fn device_agent_and_gateway_over_mutual_tls() {
     args.extend(["--thing", "tls-thing"].map(String::from));
     let out = start("device_agent", &args).finish(limit(60));
     out.assert_success();
-    assert!(out.has("(mutual TLS, QoS 1)"), "{}", out.text());
-    assert!(
-        out.has("[tls-thing] tls-1 SUCCEEDED 100%"),
-        "{}",
-        out.text()
-    );
+    out.assert_has("(mutual TLS, QoS 1)");
+    out.assert_has("[tls-thing] tls-1 SUCCEEDED 100%");
     assert_eq!(status_of(&emu, "tls-1", "tls-thing"), "SUCCEEDED");
 
     // The gateway with an EC key.
@@ -1070,7 +1044,7 @@ fn device_agent_and_gateway_over_mutual_tls() {
     args.extend(["--thing", "tls-thing"].map(String::from));
     let out = start("device_agent", &args).finish(limit(60));
     assert_eq!(out.code, Some(1), "{}", out.text());
-    assert!(out.has("[tls-thing] ERROR connect:"), "{}", out.text());
+    out.assert_has("[tls-thing] ERROR connect:");
     assert_eq!(status_of(&emu, "tls-2", "tls-thing"), "QUEUED");
 }
 
@@ -1107,7 +1081,7 @@ fn device_agent_finishes_its_jobs_through_repeated_connection_cuts() {
     let out = run.finish(limit(90));
     assert!(cuts >= 2, "only {cuts} cuts:\n{}", out.text());
     out.assert_success();
-    assert!(out.has("succeeded=2"), "{}", out.text());
+    out.assert_has("succeeded=2");
     for id in ["cut-1", "cut-2"] {
         let e = execution(&emu, id, thing);
         assert_eq!(e["status"], "SUCCEEDED", "{e}\n{}", out.text());
@@ -1176,21 +1150,9 @@ fn device_agent_retries_throttled_and_internal_error_rejections() {
     emu.internal_errors(1);
     let out = run.finish(limit(60));
     out.assert_success();
-    assert!(
-        out.has("[agent-7] start-next rejected: RequestThrottled"),
-        "{}",
-        out.text()
-    );
-    assert!(
-        out.has("update rejected: InternalError; retrying in 1 s"),
-        "{}",
-        out.text()
-    );
-    assert!(
-        out.has("[agent-7] retry-1 SUCCEEDED 100% step 4/4"),
-        "{}",
-        out.text()
-    );
+    out.assert_has("[agent-7] start-next rejected: RequestThrottled");
+    out.assert_has("update rejected: InternalError; retrying in 1 s");
+    out.assert_has("[agent-7] retry-1 SUCCEEDED 100% step 4/4");
     let e = execution(&emu, "retry-1", thing);
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     // Rejected requests change nothing: start-next (2), three progress updates, the final one.
