@@ -34,6 +34,39 @@ unsafe fn plain_config(emu: &Emulator, client_id: &str) -> *mut jobs_config {
     cfg
 }
 
+type MessageCallback = unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const u8, usize);
+
+/// A connected plain-TCP connection whose `on_message` gets `user_data`, subscribed to `filter`.
+unsafe fn connected(
+    emu: &Emulator,
+    client_id: &str,
+    on_message: MessageCallback,
+    user_data: *mut c_void,
+    filter: &str,
+) -> *mut jobs_connection {
+    let cfg = plain_config(emu, client_id);
+    jobs_config_set_on_message(cfg, Some(on_message));
+    jobs_config_set_user_data(cfg, user_data);
+    let mut conn = ptr::null_mut();
+    assert_eq!(jobs_connection_new(cfg, &mut conn), jobs_result::Ok);
+    jobs_config_free(cfg);
+    assert_eq!(jobs_connection_connect(conn), jobs_result::Ok);
+    let filter = CString::new(filter).unwrap();
+    assert_eq!(
+        jobs_connection_subscribe(
+            conn,
+            filter.as_ptr(),
+            0,
+            None,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut()
+        ),
+        jobs_result::Ok
+    );
+    conn
+}
+
 fn wait_until(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !f() {
@@ -69,27 +102,9 @@ fn a_connection_freed_inside_its_own_callback_runs_no_further_callback() {
         calls: AtomicUsize::new(0),
     });
     unsafe {
-        let cfg = plain_config(&emu, "free-in-cb");
-        jobs_config_set_on_message(cfg, Some(free_self_on_message));
-        jobs_config_set_user_data(cfg, &*st as *const State as *mut c_void);
-        let mut conn = ptr::null_mut();
-        assert_eq!(jobs_connection_new(cfg, &mut conn), jobs_result::Ok);
-        jobs_config_free(cfg);
+        let ud = &*st as *const State as *mut c_void;
+        let conn = connected(&emu, "free-in-cb", free_self_on_message, ud, "f/#");
         st.conn.store(conn, Ordering::SeqCst);
-        assert_eq!(jobs_connection_connect(conn), jobs_result::Ok);
-        let filter = CString::new("f/#").unwrap();
-        assert_eq!(
-            jobs_connection_subscribe(
-                conn,
-                filter.as_ptr(),
-                0,
-                None,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut()
-            ),
-            jobs_result::Ok
-        );
         for i in 0..50u8 {
             emu.publish("f/x", &[i], 0);
         }
@@ -125,26 +140,8 @@ fn after_free_returns_no_callback_runs_and_user_data_is_untouched() {
         calls: AtomicUsize::new(0),
     });
     unsafe {
-        let cfg = plain_config(&emu, "free-outside");
-        jobs_config_set_on_message(cfg, Some(slow_counter));
-        jobs_config_set_user_data(cfg, &*st as *const State as *mut c_void);
-        let mut conn = ptr::null_mut();
-        assert_eq!(jobs_connection_new(cfg, &mut conn), jobs_result::Ok);
-        jobs_config_free(cfg);
-        assert_eq!(jobs_connection_connect(conn), jobs_result::Ok);
-        let filter = CString::new("g").unwrap();
-        assert_eq!(
-            jobs_connection_subscribe(
-                conn,
-                filter.as_ptr(),
-                0,
-                None,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null_mut()
-            ),
-            jobs_result::Ok
-        );
+        let ud = &*st as *const State as *mut c_void;
+        let conn = connected(&emu, "free-outside", slow_counter, ud, "g");
         for i in 0..200u8 {
             emu.publish("g", &[i], 0);
         }

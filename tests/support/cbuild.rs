@@ -1,6 +1,7 @@
 //! Building C programs against the library this `cargo test` built: shared by the C test
 //! suites (`c_tests.rs`, `jobs_e2e.rs`). Included by path, so it needs nothing else from
-//! `support`.
+//! `support`. Each including test uses only some of these helpers.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
