@@ -449,11 +449,6 @@ impl Inner {
         }
         Ok(false)
     }
-
-    fn refresh_gauges(&mut self) {
-        self.counters.queued = self.queue.len() as u64;
-        self.counters.in_flight = self.inflight.len() as u64;
-    }
 }
 
 fn packet_for(op: &Op, packet_id: u16, retransmit: bool) -> Packet {
@@ -523,16 +518,14 @@ impl Shared {
             if g.shutdown {
                 return Err(closed());
             }
-            let r = if g.status == Status::Online {
+            if g.status == Status::Online {
                 match g.send_now(req, &mut fx) {
                     Ok(packet_id) => Ok(Submitted::Sent { packet_id }),
                     Err(b) => Err(b.1),
                 }
             } else {
                 g.enqueue(req, &mut fx)
-            };
-            g.refresh_gauges();
-            r
+            }
         };
         if matches!(result, Ok(Submitted::Sent { .. })) {
             self.wake.notify_one();
@@ -560,8 +553,15 @@ impl Shared {
         self.lock().map(|g| g.status).unwrap_or(Status::Closed)
     }
 
+    /// The totals, plus the queue depth and in-flight count read at this moment.
     pub fn counters(&self) -> Counters {
-        self.lock().map(|g| g.counters).unwrap_or_default()
+        self.lock()
+            .map(|g| Counters {
+                queued: g.queue.len() as u64,
+                in_flight: g.inflight.len() as u64,
+                ..g.counters
+            })
+            .unwrap_or_default()
     }
 
     /// Asks the task to connect; `waiter` gets the first attempt's outcome.
@@ -767,7 +767,6 @@ pub async fn run(shared: Arc<Shared>) {
                         }
                         End::Shutdown => {}
                     }
-                    g.refresh_gauges();
                 }
                 shared.apply(fx);
                 match end {
@@ -850,7 +849,6 @@ fn finish(shared: &Arc<Shared>) {
         for w in g.disconnect_waiters.drain(..) {
             let _ = w.try_send(());
         }
-        g.refresh_gauges();
     }
     shared.apply(fx);
 }
@@ -981,7 +979,6 @@ async fn serve(
             g.status = Status::Resubscribing;
             g.recover(session_present, &mut fx);
             g.finish_resubscribe_if_done(&mut fx);
-            g.refresh_gauges();
         }
         fx.logs.push((
             LogLevel::Info,
@@ -1079,7 +1076,6 @@ async fn serve(
                                 }
                             }
                         }
-                        g.refresh_gauges();
                     }
                     if let Err(e) = &outcome {
                         fx.events.push(Event {
@@ -1162,7 +1158,6 @@ fn drain_one(shared: &Arc<Shared>) {
         if g.queue.is_empty() {
             g.status = Status::Online;
         }
-        g.refresh_gauges();
     }
     shared.apply(fx);
 }
