@@ -27,18 +27,7 @@ pub enum jobs_transport {
     Websocket = 4,
 }
 
-impl TryFrom<u32> for jobs_transport {
-    type Error = ();
-    fn try_from(v: u32) -> std::result::Result<Self, ()> {
-        Ok(match v {
-            1 => jobs_transport::Tls,
-            2 => jobs_transport::Tcp,
-            3 => jobs_transport::WebsocketTls,
-            4 => jobs_transport::Websocket,
-            _ => return Err(()),
-        })
-    }
-}
+super::c_enum_from_u32!(jobs_transport: Tls, Tcp, WebsocketTls, Websocket);
 
 /// MQTT protocol level (`jobs_config_set_protocol`); numbering follows the Python SDK.
 #[allow(non_camel_case_types)]

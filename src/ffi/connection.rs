@@ -96,16 +96,7 @@ pub enum jobs_counter {
     Received = 5,
 }
 
-impl TryFrom<u32> for jobs_counter {
-    type Error = ();
-    fn try_from(v: u32) -> std::result::Result<Self, ()> {
-        use jobs_counter::*;
-        [Reconnects, Queued, Dropped, InFlight, Published, Received]
-            .into_iter()
-            .find(|c| *c as u32 == v)
-            .ok_or(())
-    }
-}
+super::c_enum_from_u32!(jobs_counter: Reconnects, Queued, Dropped, InFlight, Published, Received);
 
 /// Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
 /// (acknowledged; for a subscription `granted_qos` is 0 or 1), `_SUBSCRIBE_REFUSED`

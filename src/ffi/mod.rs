@@ -153,6 +153,19 @@ pub(crate) unsafe fn copy_out(s: &str, buf: *mut c_char, len: usize) -> usize {
     s.len()
 }
 
+/// `TryFrom<u32>` for a C enum from the list of its variants, so the values are written once.
+macro_rules! c_enum_from_u32 {
+    ($t:ident: $($v:ident),+ $(,)?) => {
+        impl TryFrom<u32> for $t {
+            type Error = ();
+            fn try_from(v: u32) -> std::result::Result<Self, ()> {
+                [$($t::$v),+].into_iter().find(|x| *x as u32 == v).ok_or(())
+            }
+        }
+    };
+}
+pub(crate) use c_enum_from_u32;
+
 /// Converts an integer from C into a Rust enum, or `InvalidArgument` naming the field.
 pub(crate) fn enum_arg<T: TryFrom<u32>>(v: u32, name: &str) -> Result<T> {
     T::try_from(v).map_err(|_| {
