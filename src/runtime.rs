@@ -13,8 +13,9 @@
 //! waiting would deadlock and is not needed.
 
 use once_cell::sync::Lazy;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, ThreadId};
 
 struct Runtime {
@@ -80,6 +81,74 @@ pub fn post(gate: &std::sync::Arc<Gate>, f: impl FnOnce() + Send + 'static) {
     });
     if let Ok(tx) = CALLBACKS.tx.lock() {
         let _ = tx.send(job);
+    }
+}
+
+/// Bytes one connection has waiting for the callback thread, against a limit.
+///
+/// Every posted callback holds a [`Charge`]; dropping it (the callback ran, or was discarded
+/// behind a closed gate) gives the bytes back. The connection's task stops reading its socket
+/// while the budget is [`spent`](Budget::spent), so memory stays bounded however fast the
+/// server sends and however slow the callbacks are.
+pub struct Budget {
+    limit: usize,
+    pending: AtomicUsize,
+    relieved: tokio::sync::Notify,
+}
+
+/// What a callback costs besides its bytes: the boxed job and its captures.
+const CALLBACK_OVERHEAD: usize = 64;
+
+impl Budget {
+    pub fn new(limit: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            limit,
+            pending: AtomicUsize::new(0),
+            relieved: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Charges `bytes` until the returned value is dropped.
+    pub fn charge(self: &Arc<Self>, bytes: usize) -> Charge {
+        let bytes = bytes + CALLBACK_OVERHEAD;
+        self.pending.fetch_add(bytes, Ordering::AcqRel);
+        Charge {
+            budget: self.clone(),
+            bytes,
+        }
+    }
+
+    /// More than the limit is waiting. At least one callback is always admitted, so a message
+    /// larger than the limit still gets through.
+    pub fn spent(&self) -> bool {
+        self.pending.load(Ordering::Acquire) > self.limit
+    }
+
+    /// Bytes waiting now.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the budget may have dropped back under its limit.
+    pub async fn relieved(&self) {
+        self.relieved.notified().await
+    }
+}
+
+/// Bytes charged to a [`Budget`], given back on drop.
+pub struct Charge {
+    budget: Arc<Budget>,
+    bytes: usize,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        let before = self.budget.pending.fetch_sub(self.bytes, Ordering::AcqRel);
+        let limit = self.budget.limit;
+        if before > limit && before - self.bytes <= limit {
+            // notify_one keeps a permit if the task is not waiting yet: no lost wake-up.
+            self.budget.relieved.notify_one();
+        }
     }
 }
 
@@ -153,8 +222,6 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
     use std::time::Duration;
 
     #[test]

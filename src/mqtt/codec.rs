@@ -1,10 +1,15 @@
-//! CONNECT encoding for MQTT 3.1 and 3.1.1 (pure logic).
+//! CONNECT encoding for MQTT 3.1 and 3.1.1, and the decoding of server packets (pure logic).
 //!
-//! Every other packet goes through `rumqttc::mqttbytes::v4`. CONNECT is ours because rumqttc
-//! writes only protocol level 4 (no MQTT 3.1, `MQIsdp` level 3) and drops an empty password.
+//! Every other packet is encoded and decoded by `rumqttc::mqttbytes::v4`. CONNECT is ours
+//! because rumqttc writes only protocol level 4 (no MQTT 3.1, `MQIsdp` level 3) and drops an
+//! empty password. [`read_server_packet`] adds the checks rumqttc's decoder leaves to its
+//! caller: a CONNACK's exact length and a PUBLISH topic a server may send.
 
 use super::config::{ConnectionConfig, Protocol};
+use crate::error::{jobs_result, Error, Result};
 use bytes::{BufMut, BytesMut};
+use rumqttc::mqttbytes::v4::Packet;
+use rumqttc::mqttbytes::Error as CodecError;
 
 fn put_str(buf: &mut BytesMut, s: &[u8]) {
     buf.put_u16(s.len() as u16);
@@ -63,6 +68,71 @@ pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
     put_remaining_length(&mut out, body.len());
     out.extend_from_slice(&body);
     out
+}
+
+fn protocol(message: impl Into<String>) -> Error {
+    Error::new(jobs_result::Protocol, message)
+}
+
+/// The remaining length of the packet at the start of `buf`, once `check` has framed it.
+fn remaining_length(buf: &[u8]) -> usize {
+    let mut len = 0usize;
+    for (i, byte) in buf.iter().skip(1).take(4).enumerate() {
+        len |= ((byte & 0x7f) as usize) << (7 * i);
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    len
+}
+
+/// Takes one whole packet from the start of `buf`: `Ok(None)` until one has fully arrived.
+/// Refused as protocol errors: packets over `max_size`, malformed packets, a CONNACK whose
+/// remaining length is not 2, and a PUBLISH whose topic is empty, contains U+0000
+/// (MQTT-1.5.3-2) or contains a wildcard (MQTT-3.3.2-2).
+pub fn read_server_packet(buf: &mut BytesMut, max_size: usize) -> Result<Option<Packet>> {
+    match rumqttc::mqttbytes::check(buf.iter(), max_size) {
+        Ok(_) => {}
+        Err(CodecError::InsufficientBytes(_)) => return Ok(None),
+        Err(CodecError::PayloadSizeLimitExceeded(n)) => {
+            return Err(protocol(format!(
+                "incoming packet of {n} bytes exceeds the {max_size}-byte limit"
+            )))
+        }
+        Err(e) => return Err(protocol(format!("incoming packet: {e}"))),
+    }
+    if buf[0] >> 4 == 2 && remaining_length(buf) != 2 {
+        return Err(protocol(format!(
+            "CONNACK with remaining length {}, not 2",
+            remaining_length(buf)
+        )));
+    }
+    match Packet::read(buf, max_size) {
+        Ok(Packet::Publish(p)) => {
+            let bad = if p.topic.is_empty() {
+                Some("is empty")
+            } else if p.topic.contains('\0') {
+                Some("contains U+0000")
+            } else if p.topic.contains(['+', '#']) {
+                Some("contains a wildcard")
+            } else {
+                None
+            };
+            match bad {
+                Some(why) => Err(protocol(format!(
+                    "server PUBLISH topic {why}: {:?}",
+                    p.topic
+                ))),
+                None => Ok(Some(Packet::Publish(p))),
+            }
+        }
+        Ok(p) => Ok(Some(p)),
+        Err(CodecError::InvalidConnectReturnCode(code)) => Err(Error::new(
+            jobs_result::ConnectRefused,
+            format!("CONNACK return code {code}: unknown return code"),
+        )),
+        Err(e) => Err(protocol(format!("incoming packet: {e}"))),
+    }
 }
 
 #[cfg(test)]

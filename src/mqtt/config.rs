@@ -23,6 +23,8 @@ pub const AWS_MAX_CLIENT_ID: usize = 128;
 /// AWS IoT's message size limit, the default maximum packet size.
 pub const DEFAULT_MAX_PACKET: usize = 128 * 1024;
 /// AWS IoT accepts keep-alive values from 30 to 1200 s.
+/// Callback backlog before reading pauses: room for two maximum-size messages.
+pub const DEFAULT_CALLBACK_QUEUE_BYTES: usize = 256 * 1024;
 pub const KEEP_ALIVE_MIN: u16 = 30;
 pub const KEEP_ALIVE_MAX: u16 = 1200;
 
@@ -61,6 +63,9 @@ pub struct ConnectionConfig {
     /// SigV4 signing of the WebSocket upgrade (AWS IoT over WSS): region and credentials,
     /// signed afresh on every connect.
     pub sigv4: Option<(String, Credentials)>,
+    /// Bytes of messages, events and log lines waiting for the callback thread, past which the
+    /// connection stops reading the socket until callbacks catch up (TCP backpressure).
+    pub callback_queue_bytes: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -89,6 +94,7 @@ impl Default for ConnectionConfig {
             drop_policy: DropPolicy::DropNewest,
             drain_rate_hz: 2.0,
             sigv4: None,
+            callback_queue_bytes: DEFAULT_CALLBACK_QUEUE_BYTES,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! methods wait for the runtime thread, never for the callback thread.
 
 use super::config::ConnectionConfig;
-use super::session::{self, Op, Request, Shared};
+use super::core::{Op, Request};
+use super::driver::{self, Shared};
 use super::tls;
 use super::topic;
 use super::transport::TransportKind;
@@ -48,7 +49,7 @@ impl Connection {
             TransportKind::Tcp | TransportKind::WebSocket => None,
         };
         let shared = Arc::new(Shared::new(cfg, tls, callbacks));
-        runtime::handle().spawn(session::run(shared.clone()));
+        runtime::handle().spawn(driver::run(shared.clone()));
         Ok(Connection { shared })
     }
 

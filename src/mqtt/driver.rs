@@ -1,0 +1,402 @@
+//! The I/O driver: one tokio task per connection on the runtime thread, doing what the
+//! session core decides.
+//!
+//! The task owns the socket, the timer and the read buffer. API calls and the task share the
+//! [`Core`] under a mutex: a call decides at once (inside the core) whether its request goes to
+//! the network or to the offline queue, so it can tell the caller which happened, then wakes
+//! the task to write. No lock is held across an await or while C runs: the core's effects are
+//! taken under the lock and dispatched after it is released.
+//!
+//! Callbacks are posted to the callback thread against a per-connection byte budget. While the
+//! budget is spent the task stops reading the socket, so a flood from the server is held back
+//! by TCP instead of growing memory.
+
+use super::config::ConnectionConfig;
+use super::core::{ConnectWaiter, Core, DisconnectWaiter, Effects, Io, Request};
+use super::sigv4;
+use super::transport::{describe_io_error, is_tls_io_error, Endpoint, Stream};
+use super::types::*;
+use crate::error::{jobs_result, Error, Result};
+use crate::runtime::{self, Budget};
+use bytes::BytesMut;
+use std::future::{pending, Future};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::{sleep_until, timeout, Instant};
+
+/// One connection's state, shared by its handle and its task.
+pub struct Shared {
+    pub cfg: ConnectionConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    core: Mutex<Core>,
+    wake: Notify,
+    pub callbacks: Callbacks,
+    budget: Arc<Budget>,
+}
+
+fn poisoned() -> Error {
+    Error::new(jobs_result::Panic, "connection state poisoned by a panic")
+}
+
+impl Shared {
+    pub fn new(
+        cfg: ConnectionConfig,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        callbacks: Callbacks,
+    ) -> Shared {
+        let debug_log =
+            callbacks.on_log.is_some() && callbacks.log_level.is_some_and(|l| l >= LogLevel::Debug);
+        Shared {
+            core: Mutex::new(Core::new(&cfg, fastrand::u64(..), debug_log)),
+            budget: Budget::new(cfg.callback_queue_bytes),
+            cfg,
+            tls,
+            wake: Notify::new(),
+            callbacks,
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Core>> {
+        self.core.lock().map_err(|_| poisoned())
+    }
+
+    /// Runs `f` on the core for the task itself: dispatches its effects (the task takes the
+    /// I/O at the top of its loop).
+    fn feed(self: &Arc<Self>, f: impl FnOnce(&mut Core, std::time::Instant)) -> Result<()> {
+        let fx = {
+            let mut core = self.lock()?;
+            f(&mut core, std::time::Instant::now());
+            core.take_effects()
+        };
+        self.dispatch(fx);
+        Ok(())
+    }
+
+    /// Runs `f` on the core for an API call, then dispatches its effects and wakes the task
+    /// if there is I/O to do.
+    fn with_core<R>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Core, std::time::Instant) -> R,
+    ) -> Result<R> {
+        let (r, fx, io) = {
+            let mut core = self.lock()?;
+            let r = f(&mut core, std::time::Instant::now());
+            (r, core.take_effects(), core.io_pending())
+        };
+        if io {
+            self.wake.notify_one();
+        }
+        self.dispatch(fx);
+        Ok(r)
+    }
+
+    /// Sends a request now when online, else queues it by the queue policy.
+    pub fn submit(self: &Arc<Self>, req: Request) -> Result<Submitted> {
+        self.with_core(|c, now| c.submit(req, now))?
+    }
+
+    /// Adds a fallback handler for messages under `prefix` that match no subscription.
+    pub fn add_route(&self, prefix: String, handler: Handler) -> Result<u64> {
+        Ok(self.lock()?.add_route(prefix, handler))
+    }
+
+    pub fn remove_route(&self, id: u64) {
+        if let Ok(mut c) = self.lock() {
+            c.remove_route(id);
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.lock().map(|c| c.status()).unwrap_or(Status::Closed)
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.lock().map(|c| c.counters()).unwrap_or_default()
+    }
+
+    /// Asks for a connection; `waiter` gets the outcome of the first attempt.
+    pub fn request_connect(self: &Arc<Self>, waiter: Option<ConnectWaiter>) -> Result<()> {
+        self.with_core(|c, now| c.connect(waiter, now))?
+    }
+
+    /// Asks to disconnect; `waiter` is told once the link is closed.
+    pub fn request_disconnect(self: &Arc<Self>, waiter: Option<DisconnectWaiter>) -> Result<()> {
+        self.with_core(|c, now| c.disconnect(waiter, now))?
+    }
+
+    /// Stops for good; pending requests complete with `Closed`.
+    pub fn shutdown(self: &Arc<Self>) {
+        let _ = self.with_core(|c, now| c.shutdown(now));
+    }
+
+    pub fn log(self: &Arc<Self>, level: LogLevel, msg: impl Into<String>) {
+        let mut fx = Effects::default();
+        fx.logs.push((level, msg.into()));
+        self.dispatch(fx);
+    }
+
+    /// Completes what completed and posts callbacks, each charged to the callback budget
+    /// until it has run.
+    fn dispatch(self: &Arc<Self>, fx: Effects) {
+        if fx.is_empty() {
+            return;
+        }
+        for (w, r) in fx.connect_results {
+            let _ = w.try_send(r);
+        }
+        for w in fx.disconnected {
+            let _ = w.try_send(());
+        }
+        for (completion, ack) in fx.acks {
+            completion.complete(ack);
+        }
+        let cb = &self.callbacks;
+        let wanted =
+            |level: LogLevel| cb.on_log.is_some() && cb.log_level.is_some_and(|l| level <= l);
+        for (level, msg) in fx.logs {
+            if wanted(level) {
+                let me = self.clone();
+                let charge = self.budget.charge(msg.len());
+                runtime::post(&cb.gate, move || {
+                    let _charge = charge;
+                    if let Some(f) = &me.callbacks.on_log {
+                        f(level, &msg)
+                    }
+                });
+            }
+        }
+        if fx.offline && cb.on_offline.is_some() {
+            let me = self.clone();
+            runtime::post(&cb.gate, move || {
+                if let Some(f) = &me.callbacks.on_offline {
+                    f()
+                }
+            });
+        }
+        for ev in fx.events {
+            if cb.on_event.is_some() {
+                let me = self.clone();
+                let charge = self.budget.charge(ev.message.len() + ev.topic.len());
+                runtime::post(&cb.gate, move || {
+                    let _charge = charge;
+                    if let Some(f) = &me.callbacks.on_event {
+                        f(&ev)
+                    }
+                });
+            }
+        }
+        if fx.online && cb.on_online.is_some() {
+            let me = self.clone();
+            runtime::post(&cb.gate, move || {
+                if let Some(f) = &me.callbacks.on_online {
+                    f()
+                }
+            });
+        }
+        for (msg, handlers) in fx.messages {
+            if cb.on_message.is_none() && handlers.is_empty() {
+                continue;
+            }
+            // One charge per message, released when the last of its callbacks has run (or
+            // was dropped behind a closed gate): the topic and payload are shared, not copied.
+            let charge = Arc::new(self.budget.charge(msg.topic.len() + msg.payload.len()));
+            if cb.on_message.is_some() {
+                let me = self.clone();
+                let m = msg.clone();
+                let charge = charge.clone();
+                runtime::post(&cb.gate, move || {
+                    let _charge = charge;
+                    if let Some(f) = &me.callbacks.on_message {
+                        f(&m)
+                    }
+                });
+            }
+            for h in handlers {
+                let m = msg.clone();
+                let f = h.f.clone();
+                let charge = charge.clone();
+                runtime::post(&h.gate, move || {
+                    let _charge = charge;
+                    f(&m)
+                });
+            }
+        }
+    }
+}
+
+type Opening = Pin<Box<dyn Future<Output = Result<Stream>> + Send>>;
+
+/// Opens the transport (TCP, TLS, WebSocket); the core does the MQTT handshake.
+fn open(shared: &Arc<Shared>) -> Opening {
+    let shared = shared.clone();
+    Box::pin(async move {
+        let cfg = &shared.cfg;
+        let ep = Endpoint {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            kind: cfg.transport,
+            ws_path: cfg.ws_path.clone(),
+        };
+        // Signed afresh on every attempt: a presigned URL carries its time and credentials.
+        let hook = cfg
+            .sigv4
+            .as_ref()
+            .map(|(region, creds)| sigv4::request_hook(region.clone(), creds.clone()));
+        Stream::connect(&ep, shared.tls.clone(), hook.as_deref())
+            .await
+            .map_err(|e| {
+                let code = if e.is_tls() {
+                    jobs_result::Tls
+                } else {
+                    jobs_result::Network
+                };
+                Error::new(code, e.to_string())
+            })
+    })
+}
+
+fn read_error(e: &std::io::Error) -> Error {
+    // With TLS 1.3 a refused client certificate surfaces on the first read.
+    let code = if is_tls_io_error(e) {
+        jobs_result::Tls
+    } else {
+        jobs_result::Network
+    };
+    Error::new(code, format!("read: {}", describe_io_error(e)))
+}
+
+/// Writes `data`, bounded: a black-holed peer can fill the socket buffer.
+async fn write(stream: &mut Stream, data: &[u8], limit: Duration) -> Result<()> {
+    match timeout(limit, stream.write_all(data)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::new(jobs_result::Network, format!("write: {e}"))),
+        Err(_) => Err(Error::new(
+            jobs_result::Timeout,
+            "write blocked longer than twice the operation timeout",
+        )),
+    }
+}
+
+/// The task: does the core's I/O until the connection is freed.
+pub async fn run(shared: Arc<Shared>) {
+    let write_limit = shared.cfg.operation_timeout.max(Duration::from_secs(1)) * 2;
+    let mut link: Option<Stream> = None;
+    let mut opening: Option<Opening> = None;
+    let mut rbuf = BytesMut::with_capacity(4096);
+    loop {
+        let paused = shared.budget.spent();
+        let (io, fx, deadline) = match shared.core.lock() {
+            Ok(mut core) => {
+                core.set_read_paused(paused, std::time::Instant::now());
+                (core.take_io(), core.take_effects(), core.next_deadline())
+            }
+            Err(_) => return,
+        };
+        shared.dispatch(fx);
+        let Io {
+            open_link,
+            write: out,
+            close_link,
+            finished,
+        } = io;
+        if !out.is_empty() {
+            if let Some(stream) = link.as_mut() {
+                if let Err(e) = write(stream, &out, write_limit).await {
+                    link = None;
+                    rbuf.clear();
+                    // A failed goodbye needs no report: that link is being closed anyway.
+                    if !close_link {
+                        let _ = shared.feed(|c, now| c.link_lost(e, now));
+                    }
+                }
+            }
+        }
+        if close_link {
+            opening = None;
+            rbuf.clear();
+            if let Some(mut stream) = link.take() {
+                let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
+            }
+        }
+        if finished {
+            return;
+        }
+        if open_link {
+            link = None;
+            rbuf.clear();
+            opening = Some(open(&shared));
+        }
+        let sleep = async {
+            match deadline {
+                Some(d) => sleep_until(Instant::from_std(d)).await,
+                None => pending().await,
+            }
+        };
+        let opened = async {
+            match opening.as_mut() {
+                Some(f) => f.await,
+                None => pending().await,
+            }
+        };
+        let read = async {
+            match link.as_mut() {
+                Some(s) if !paused => s.read_buf(&mut rbuf).await,
+                _ => pending().await,
+            }
+        };
+        let relieved = async {
+            if paused {
+                shared.budget.relieved().await
+            } else {
+                pending().await
+            }
+        };
+        enum Woke {
+            Nudged,
+            Opened(Result<Stream>),
+            Read(std::io::Result<usize>),
+            Timer,
+        }
+        // Unbiased: a flood of sends must not starve reads (acks), nor the reverse.
+        let woke = tokio::select! {
+            _ = shared.wake.notified() => Woke::Nudged,
+            r = opened => Woke::Opened(r),
+            r = read => Woke::Read(r),
+            _ = relieved => Woke::Nudged,
+            _ = sleep => Woke::Timer,
+        };
+        let fed = match woke {
+            Woke::Nudged => Ok(()),
+            Woke::Opened(r) => {
+                opening = None;
+                match r {
+                    Ok(stream) => {
+                        link = Some(stream);
+                        shared.feed(|c, now| c.link_opened(now))
+                    }
+                    Err(e) => shared.feed(|c, now| c.link_open_failed(e, now)),
+                }
+            }
+            Woke::Read(Ok(0)) => {
+                link = None;
+                shared.feed(|c, now| {
+                    c.link_lost(
+                        Error::new(jobs_result::Network, "connection closed by the server"),
+                        now,
+                    )
+                })
+            }
+            Woke::Read(Ok(_)) => shared.feed(|c, now| c.bytes_received(&mut rbuf, now)),
+            Woke::Read(Err(e)) => {
+                link = None;
+                shared.feed(|c, now| c.link_lost(read_error(&e), now))
+            }
+            Woke::Timer => shared.feed(|c, now| c.timer(now)),
+        };
+        if fed.is_err() {
+            return;
+        }
+    }
+}
