@@ -1,6 +1,6 @@
 //! iotjobs: an AWS IoT Jobs client for C and C++ firmware.
 //!
-//! Layers (see `DESIGN.md` in the shared folder):
+//! Layers (see `docs/architecture.md`):
 //! - [`ffi`]: the C ABI — handles, result codes, string checks, the panic boundary.
 //! - [`jobs`]: AWS IoT Jobs topics, request payloads, response parsing and the jobs client.
 //! - [`mqtt`]: the MQTT session engine, transports, reconnect and the offline queue.

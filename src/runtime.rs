@@ -4,7 +4,7 @@
 //! I/O of every connection in the process. C callbacks never run there: they are posted to a
 //! second named thread (`iotjobs-callback`), so a slow or blocking callback cannot stall network
 //! I/O, and a callback that calls a blocking API waits on the runtime thread, which is free
-//! (DESIGN.md decision 3). Both threads start lazily on first use and live until the process
+//! (docs/architecture.md). Both threads start lazily on first use and live until the process
 //! exits.
 //!
 //! A [`Gate`] belongs to each handle that has callbacks. `*_free` closes it: once closed, no

@@ -55,6 +55,41 @@ CTL COMMANDS (iotjobs-emulator ctl [--host ADDR] --port CONTROL_PORT …):
         waits until the execution has one of the statuses (exit 1 on timeout)
 ";
 
+/// Why a command stopped early: a message for stderr, or stdout closed under us (the reader of a
+/// pipe went away, as with `… | head`), which ends the command quietly.
+enum Stop {
+    Msg(String),
+    Closed,
+}
+
+impl From<String> for Stop {
+    fn from(m: String) -> Stop {
+        Stop::Msg(m)
+    }
+}
+
+impl From<&str> for Stop {
+    fn from(m: &str) -> Stop {
+        Stop::Msg(m.to_string())
+    }
+}
+
+/// Writes `text` to stdout and flushes. A closed pipe is `Stop::Closed`, not a panic (which is
+/// what `print!` does); any other write error is a message.
+fn say(text: &str) -> Result<(), Stop> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Stop::Closed),
+        Err(e) => Err(Stop::Msg(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+/// `say` with a newline.
+fn say_line(text: &str) -> Result<(), Stop> {
+    say(&format!("{text}\n"))
+}
+
 /// Simple `--flag value` / `--switch` argument list.
 struct Args {
     items: Vec<String>,
@@ -127,8 +162,13 @@ pub fn run(argv: Vec<String>) -> i32 {
         .iter()
         .any(|a| a == "--help" || a == "-h" || a == "help")
     {
-        print!("{USAGE}");
-        return 0;
+        return match say(USAGE) {
+            Ok(()) | Err(Stop::Closed) => 0,
+            Err(Stop::Msg(e)) => {
+                let _ = writeln!(std::io::stderr(), "iotjobs-emulator: {e}");
+                1
+            }
+        };
     }
     let res = match items.first().map(String::as_str) {
         Some("ctl") => {
@@ -142,15 +182,16 @@ pub fn run(argv: Vec<String>) -> i32 {
         _ => serve(Args { items }),
     };
     match res {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("iotjobs-emulator: {e}");
+        Ok(()) | Err(Stop::Closed) => 0,
+        Err(Stop::Msg(e)) => {
+            // Written, not eprintln!: a closed stderr must not turn an error into a panic.
+            let _ = writeln!(std::io::stderr(), "iotjobs-emulator: {e}");
             1
         }
     }
 }
 
-fn serve(mut args: Args) -> Result<(), String> {
+fn serve(mut args: Args) -> Result<(), Stop> {
     let ip = host(&mut args)?;
     let port = args.port("--port")?.unwrap_or(0);
     let control = args.port("--control-port")?.unwrap_or(0);
@@ -186,7 +227,7 @@ fn serve(mut args: Args) -> Result<(), String> {
             cert: PathBuf::from(c),
             key: PathBuf::from(k),
         }),
-        _ => return Err("--wss-port needs --cert and --key".to_string()),
+        _ => return Err("--wss-port needs --cert and --key".into()),
     };
     let (cert, key) = if tls_port.is_none() && ca.is_none() {
         (None, None)
@@ -201,7 +242,7 @@ fn serve(mut args: Args) -> Result<(), String> {
             key: PathBuf::from(k),
             client_ca: PathBuf::from(a),
         }),
-        _ => return Err("TLS needs all of --tls-port, --cert, --key and --client-ca".to_string()),
+        _ => return Err("TLS needs all of --tls-port, --cert, --key and --client-ca".into()),
     };
     let mut cfg = EmulatorConfig {
         bind: SocketAddr::new(ip, port),
@@ -338,7 +379,7 @@ fn parse_doc(s: &str) -> Result<Value, String> {
     Ok(v)
 }
 
-fn ctl(mut args: Args) -> Result<(), String> {
+fn ctl(mut args: Args) -> Result<(), Stop> {
     let ip = host(&mut args)?;
     let port = args
         .port("--port")?
@@ -371,14 +412,14 @@ fn ctl(mut args: Args) -> Result<(), String> {
                 req["inProgressTimeoutInMinutes"] = json!(m);
             }
             c.call(&req)?;
-            println!("created job {id} for {}", things.join(", "));
+            say_line(&format!("created job {id} for {}", things.join(", ")))?;
         }
         "cancel-job" => {
             let id = args.required("--id")?;
             let force = args.switch("--force");
             args.finish()?;
             c.call(&json!({"cmd": "cancel-job", "id": id, "force": force}))?;
-            println!("canceled job {id}");
+            say_line(&format!("canceled job {id}"))?;
         }
         "cancel-execution" => {
             let id = args.required("--id")?;
@@ -386,39 +427,38 @@ fn ctl(mut args: Args) -> Result<(), String> {
             let force = args.switch("--force");
             args.finish()?;
             c.call(&json!({"cmd": "cancel-execution", "id": id, "thing": thing, "force": force}))?;
-            println!("canceled execution of {id} on {thing}");
+            say_line(&format!("canceled execution of {id} on {thing}"))?;
         }
         "remove-thing" => {
             let id = args.required("--id")?;
             let thing = args.required("--thing")?;
             args.finish()?;
             c.call(&json!({"cmd": "remove-thing", "id": id, "thing": thing}))?;
-            println!("removed {thing} from job {id}");
+            say_line(&format!("removed {thing} from job {id}"))?;
         }
         "describe-execution" => {
             let id = args.required("--id")?;
             let thing = args.required("--thing")?;
             args.finish()?;
             let v = c.call(&json!({"cmd": "describe-execution", "id": id, "thing": thing}))?;
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            say_line(&serde_json::to_string_pretty(&v).unwrap_or_default())?;
         }
         "describe-job" => {
             let id = args.required("--id")?;
             args.finish()?;
             let v = c.call(&json!({"cmd": "describe-job", "id": id}))?;
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            say_line(&serde_json::to_string_pretty(&v).unwrap_or_default())?;
         }
         "list-executions" => {
             let as_json = args.switch("--json");
             args.finish()?;
             let v = c.call(&json!({"cmd": "list-executions"}))?;
             if as_json {
-                println!("{v}");
+                say_line(&v.to_string())?;
             } else {
-                print!(
-                    "{}",
-                    executions_table(v.as_array().map(Vec::as_slice).unwrap_or(&[]))
-                );
+                say(&executions_table(
+                    v.as_array().map(Vec::as_slice).unwrap_or(&[]),
+                ))?;
             }
         }
         "list-jobs" => {
@@ -426,61 +466,56 @@ fn ctl(mut args: Args) -> Result<(), String> {
             args.finish()?;
             let v = c.call(&json!({"cmd": "list-jobs"}))?;
             if as_json {
-                println!("{v}");
+                say_line(&v.to_string())?;
             } else {
-                print!(
-                    "{}",
-                    jobs_table(v.as_array().map(Vec::as_slice).unwrap_or(&[]))
-                );
+                say(&jobs_table(v.as_array().map(Vec::as_slice).unwrap_or(&[])))?;
             }
         }
         "clients" => {
             args.finish()?;
             let v = c.call(&json!({"cmd": "clients"}))?;
-            for id in v.as_array().into_iter().flatten() {
-                println!("{}", id.as_str().unwrap_or_default());
-            }
+            say(&clients_text(&v))?;
         }
         "cut" | "blackhole" => {
             let client = args.required("--client")?;
             args.finish()?;
             let hit = c.call(&json!({"cmd": cmd, "client": client}))?;
             if hit != json!(true) {
-                return Err(format!("client {client} is not connected"));
+                return Err(format!("client {client} is not connected").into());
             }
-            println!("{cmd}: {client}");
+            say_line(&format!("{cmd}: {client}"))?;
         }
         "throttle" | "drop-replies" | "drop-pubacks" => {
             let n = num_arg(&mut args, "--count")?;
             args.finish()?;
             c.call(&json!({"cmd": cmd, "count": n}))?;
-            println!("{cmd}: next {n}");
+            say_line(&format!("{cmd}: next {n}"))?;
         }
         "refuse-connack" => {
             let code = num_arg(&mut args, "--code")?;
             let n = num_arg(&mut args, "--count")?;
             args.finish()?;
             c.call(&json!({"cmd": cmd, "code": code, "count": n}))?;
-            println!("refuse-connack: next {n} with code {code}");
+            say_line(&format!("refuse-connack: next {n} with code {code}"))?;
         }
         "refuse-suback" => {
             let filter = args.required("--filter")?;
             let n = num_arg(&mut args, "--count")?;
             args.finish()?;
             c.call(&json!({"cmd": cmd, "filter": filter, "count": n}))?;
-            println!("refuse-suback: next {n} for {filter}");
+            say_line(&format!("refuse-suback: next {n} for {filter}"))?;
         }
         "reply-delay" => {
             let ms = num_arg(&mut args, "--ms")?;
             args.finish()?;
             c.call(&json!({"cmd": cmd, "ms": ms}))?;
-            println!("reply-delay: {ms} ms");
+            say_line(&format!("reply-delay: {ms} ms"))?;
         }
         "restart" => {
             let ms = num_arg(&mut args, "--down-ms")?;
             args.finish()?;
             c.call(&json!({"cmd": cmd, "down_ms": ms}))?;
-            println!("restart: listeners down for {ms} ms");
+            say_line(&format!("restart: listeners down for {ms} ms"))?;
         }
         "wait" => {
             let id = args.required("--id")?;
@@ -510,7 +545,7 @@ fn ctl(mut args: Args) -> Result<(), String> {
                     .unwrap_or("")
                     .to_string();
                 if want.contains(&status) {
-                    println!("{id} on {thing}: {status}");
+                    say_line(&format!("{id} on {thing}: {status}"))?;
                     break;
                 }
                 if Instant::now() >= end {
@@ -522,12 +557,13 @@ fn ctl(mut args: Args) -> Result<(), String> {
                             &status
                         },
                         want.join(",")
-                    ));
+                    )
+                    .into());
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        other => return Err(format!("unknown ctl command {other:?} (see --help)")),
+        other => return Err(format!("unknown ctl command {other:?} (see --help)").into()),
     }
     Ok(())
 }
@@ -565,6 +601,20 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         line(r, &mut out);
     }
     out
+}
+
+/// What `ctl clients` prints: one client id a line, or a line saying there are none.
+pub fn clients_text(ids: &Value) -> String {
+    let ids: Vec<&str> = ids
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if ids.is_empty() {
+        return "no clients connected\n".to_string();
+    }
+    ids.iter().map(|id| format!("{id}\n")).collect()
 }
 
 /// The executions table printed by `ctl list-executions`.
@@ -624,6 +674,13 @@ mod tests {
             t,
             "JOB  THING  STATUS     VERSION  EXECUTION  DETAILS\nj1   dev    SUCCEEDED  3        1          p=100\n"
         );
+    }
+
+    #[test]
+    fn clients_listing() {
+        assert_eq!(clients_text(&json!([])), "no clients connected\n");
+        assert_eq!(clients_text(&Value::Null), "no clients connected\n");
+        assert_eq!(clients_text(&json!(["a", "b"])), "a\nb\n");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub enum ConnectError {
     NotConnect(u8),
     /// Malformed bytes: close without CONNACK.
     Malformed(&'static str),
-    /// Protocol name/level unknown: CONNACK 0x01 then close (MQTT 3.1.1 §3.1.2.2).
+    /// Protocol name/level unknown: CONNACK 0x01 then close (MQTT 3.1.1 section 3.1.2.2).
     UnacceptableProtocol { name: String, level: u8 },
     /// Longer than the limit.
     TooLarge(usize),

@@ -35,7 +35,8 @@
 //! - Malformed packets close that connection (logged); no panic.
 //!
 //! ## Jobs service
-//! See [`jobs::machine`] for the exact semantics (and the few choices the reference leaves open).
+//! See [`jobs::machine`] for the exact semantics (and the few choices AWS's documentation
+//! leaves open).
 //!
 //! ## Control port protocol
 //! See [`control`]: line-based JSON over loopback TCP, one request per line, one reply per line.

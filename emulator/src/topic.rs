@@ -1,4 +1,5 @@
-//! Topic names, topic filters and matching, with the AWS IoT Core limits (jobs-protocol.md §d.2).
+//! Topic names, topic filters and matching, with the AWS IoT Core limits
+//! (docs/jobs-protocol.md, 'Topic names and filters').
 //!
 //! Pure functions, no I/O.
 
@@ -72,7 +73,8 @@ pub fn validate_filter(f: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// True when `topic` (a valid topic name) matches `filter` (a valid filter), MQTT 3.1.1 §4.7.
+/// True when `topic` (a valid topic name) matches `filter` (a valid filter), MQTT 3.1.1
+/// section 4.7.
 /// Topics starting with `$` are not matched by a filter whose first level is a wildcard.
 pub fn matches(filter: &str, topic: &str) -> bool {
     if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {

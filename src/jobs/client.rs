@@ -133,7 +133,7 @@ impl JobsClient {
         }
     }
 
-    /// The topic filter for a subscription (the seed's `getJobTopic`, with errors).
+    /// The topic filter for a subscription (the Python SDK v1's `getJobTopic`, with errors).
     pub fn filter_for(
         &self,
         topic_type: TopicType,
@@ -237,8 +237,8 @@ impl JobsClient {
         self.filter_for(topic_type, ReplyType::Request, job_id)
     }
 
-    /// The seed's `sendJobsQuery`: publishes `{"clientToken": ...}` to the request topic of
-    /// GetPending, StartNext or Describe (`job_id` required for Describe; may be `$next`).
+    /// The Python SDK v1's `sendJobsQuery`: publishes `{"clientToken": ...}` to the request
+    /// topic of GetPending, StartNext or Describe (`job_id` required for Describe; may be `$next`).
     /// Update is refused: an update without a status is always rejected (use `send_update`).
     pub fn send_query(&self, topic_type: TopicType, job_id: Option<&str>) -> Result<Submitted> {
         if topic_type == TopicType::Update {
@@ -265,8 +265,8 @@ impl JobsClient {
     }
 
     /// UpdateJobExecution. Only the statuses a device may set are sent: IN_PROGRESS, FAILED,
-    /// SUCCEEDED and REJECTED (AWS rejects the others; the seed would send them or an empty
-    /// payload).
+    /// SUCCEEDED and REJECTED (AWS rejects the others; the Python SDK v1 would send them or an
+    /// empty payload).
     pub fn send_update(&self, job_id: &str, req: &UpdateRequest<'_>) -> Result<Submitted> {
         validate::validate_job_id(job_id).map_err(validation_error)?;
         if !matches!(

@@ -1,5 +1,5 @@
 //! Request payloads, with the same keys, key order, omissions and JSON types as the Python SDK
-//! v1 (`reference/jobs-protocol.md` §a.6), written compactly (no spaces).
+//! v1 (`docs/jobs-protocol.md`, 'Python SDK v1 payloads'), written compactly (no spaces).
 //!
 //! Differences from the SDK, all refusals of requests it would send broken or AWS would reject:
 //! a status of `NOT_SET`/`UNKNOWN` is an error (the SDK publishes an empty payload); a client
@@ -206,7 +206,7 @@ mod tests {
         pairs.into_iter().map(|(k, _)| k).collect()
     }
 
-    /// Asserts that `ours` equals the SDK's `seed` output as JSON and in key order, and is
+    /// Asserts that `ours` equals the Python SDK v1's output as JSON and in key order, and is
     /// compact.
     fn assert_same_as_seed(ours: &str, seed: &str) {
         let a: Value = serde_json::from_str(ours).unwrap();

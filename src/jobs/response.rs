@@ -1,4 +1,5 @@
-//! Parsing what AWS IoT Jobs publishes back (`reference/jobs-protocol.md` §c.3–c.9): accepted
+//! Parsing what AWS IoT Jobs publishes back (`docs/jobs-protocol.md`, 'GetPendingJobExecutions'
+//! to 'Notifications'): accepted
 //! and rejected replies and the two notifications.
 //!
 //! Parsing is tolerant where AWS may vary and strict where a wrong value would mislead:

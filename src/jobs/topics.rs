@@ -1,4 +1,5 @@
-//! Building and parsing AWS IoT Jobs topics (`reference/jobs-protocol.md` §a.5 and §c.1).
+//! Building and parsing AWS IoT Jobs topics (`docs/jobs-protocol.md`, 'Topics' and 'Topics from
+//! getJobTopic').
 //!
 //! [`build_topic`] produces exactly the strings of the Python SDK's `getJobTopic`; where that
 //! function returns `None` (and the SDK then publishes to topic `None`), this one returns a
@@ -113,7 +114,7 @@ impl fmt::Display for TopicError {
 impl std::error::Error for TopicError {}
 
 /// Builds the jobs topic (or subscription filter) for `thing`, exactly as the Python SDK's
-/// `getJobTopic` does (§a.5):
+/// `getJobTopic` does (`docs/jobs-protocol.md`, 'Topics from getJobTopic'):
 ///
 /// - `Wildcard` gives `$aws/things/T/jobs/#` for every reply type; the job id is ignored.
 /// - `Notify`/`NotifyNext` exist only with `ReplyType::Request`.
@@ -279,7 +280,7 @@ mod tests {
     const JOB_CASES: [Option<&str>; 4] = [None, Some("J"), Some("+"), Some("$next")];
 
     /// Expected outcome per (type, job case), one entry per reply type 0..=4, transcribed from
-    /// the §a.5 table and the SDK's rule order. Entries are the topic after
+    /// the outputs of the SDK's `getJobTopic` and its rule order. Entries are the topic after
     /// `$aws/things/T/jobs/`, or `!` plus an error code: `reply` (notification with a reply
     /// type), `nojob` (job id not allowed), `missing`, `unrec`, `badjob` (invalid job id).
     #[rustfmt::skip]

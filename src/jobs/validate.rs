@@ -1,5 +1,6 @@
 //! Checks of every caller-supplied jobs value against AWS's documented limits
-//! (`reference/jobs-protocol.md` §c.10), and the validated [`StatusDetails`] type.
+//! (`docs/jobs-protocol.md`, 'Names and statusDetails limits'), and the validated
+//! [`StatusDetails`] type.
 //!
 //! Every check returns a [`ValidationError`] whose `Display` text names the offending field and
 //! the rule it broke; the FFI layer hands that text to C through `jobs_last_error_message`.

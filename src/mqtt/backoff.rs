@@ -17,7 +17,7 @@ pub struct BackoffConfig {
 }
 
 impl Default for BackoffConfig {
-    /// The seed's defaults: 1 s, 32 s, 20 s, no jitter.
+    /// The Python SDK v1's defaults: 1 s, 32 s, 20 s, no jitter.
     fn default() -> Self {
         BackoffConfig {
             base: Duration::from_secs(1),
@@ -29,7 +29,7 @@ impl Default for BackoffConfig {
 }
 
 impl BackoffConfig {
-    /// Checks the seed's rules: base > 0, base <= max, and base < stable.
+    /// Checks the Python SDK v1's rules: base > 0, base <= max, and base < stable.
     pub fn validate(&self) -> Result<(), String> {
         if self.base.is_zero() {
             return Err("backoff base must be greater than 0".into());

@@ -1,4 +1,5 @@
-//! AWS SigV4 presigned query for MQTT over WebSocket (jobs-protocol.md §d.3). Pure logic.
+//! AWS SigV4 presigned query for MQTT over WebSocket (`docs/jobs-protocol.md`, 'WebSocket
+//! SigV4'). Pure logic.
 //!
 //! AWS IoT specifics: service `iotdevicegateway`, `GET /mqtt`, only the `host` header signed,
 //! `X-Amz-Expires=86400`, and the session token appended AFTER signing, unsigned (IoT does not
@@ -292,9 +293,10 @@ mod tests {
     }
 
     // EXPECTED_* were computed independently with python3 (hmac, hashlib) following
-    // jobs-protocol.md §d.3 step by step, for host example-ats.iot.us-east-1.amazonaws.com,
-    // path /mqtt, region us-east-1, the AKIDEXAMPLE credentials above and 2015-08-30T12:36:00Z;
-    // the script is in the comment above `EXPECTED_QUERY`.
+    // docs/jobs-protocol.md, 'WebSocket SigV4', step by step, for host
+    // example-ats.iot.us-east-1.amazonaws.com, path /mqtt, region us-east-1, the AKIDEXAMPLE
+    // credentials above and 2015-08-30T12:36:00Z; the script is in the comment above
+    // `EXPECTED_QUERY`.
     const HOST: &str = "example-ats.iot.us-east-1.amazonaws.com";
 
     #[test]

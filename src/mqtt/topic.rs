@@ -1,8 +1,8 @@
 //! MQTT topic names and filters: validation and matching (pure logic).
 
-/// AWS IoT's limits (jobs-protocol.md §d.2): 256 bytes and at most 7 slashes. The slash rule
-/// applies to topics the device publishes or subscribes to; AWS's own reserved topics are built
-/// to fit it.
+/// AWS IoT's limits (docs/jobs-protocol.md, 'Topic names and filters'): 256 bytes and at most 7
+/// slashes. The slash rule applies to topics the device publishes or subscribes to; AWS's own
+/// reserved topics are built to fit it.
 pub const MAX_TOPIC_BYTES: usize = 256;
 pub const MAX_TOPIC_SLASHES: usize = 7;
 
@@ -65,8 +65,8 @@ pub fn validate_filter(filter: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// Whether `topic` matches `filter` (MQTT 3.1.1 §4.7; a leading wildcard does not match a topic
-/// starting with `$`).
+/// Whether `topic` matches `filter` (MQTT 3.1.1 section 4.7; a leading wildcard does not match a
+/// topic starting with `$`).
 pub fn matches(filter: &str, topic: &str) -> bool {
     if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
         return false;

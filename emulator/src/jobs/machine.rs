@@ -1,6 +1,6 @@
 //! The AWS IoT Jobs state machine: pure logic, no I/O, no clock (callers pass `now` in seconds).
 //!
-//! Semantics follow `jobs-protocol.md` §c. Every request yields one reply (`…/accepted` or
+//! Semantics follow `docs/jobs-protocol.md`. Every request yields one reply (`…/accepted` or
 //! `…/rejected`, to the requester only) plus the notifications AWS would publish:
 //! - `jobs/notify` (ListNotification) whenever an execution of the thing is queued or changes
 //!   status (to any status). Not sent for an IN_PROGRESS → IN_PROGRESS progress update.
@@ -8,7 +8,7 @@
 //!   (IN_PROGRESS first, then QUEUED, each in queue order); `{ "timestamp" }` alone when the list
 //!   becomes empty. Not sent when only the head's details change.
 //!
-//! Choices where the reference leaves room (documented, tested):
+//! Choices where AWS's documentation leaves room (documented, tested):
 //! - An empty payload is `{}` (AWS answers an empty `$next/get` with `{"timestamp":…}`); a
 //!   payload that is not JSON is `InvalidJson`; JSON that is not an object is `InvalidRequest`.
 //! - Check order: throttling, topic, JSON, field validation, job id pattern, resource
@@ -31,7 +31,7 @@ use serde_json::{json, Map, Value};
 
 /// Most pending executions listed by GetPending and `notify`.
 pub const MAX_PENDING_LISTED: usize = 10;
-/// statusDetails limits (botocore / limits page).
+/// statusDetails limits (docs/jobs-protocol.md, 'statusDetails').
 pub const MAX_DETAILS: usize = 10;
 pub const MAX_DETAIL_KEY: usize = 128;
 pub const MAX_DETAIL_VALUE: usize = 1024;
@@ -366,14 +366,28 @@ fn validate_details(m: &Map<String, Value>) -> R<BTreeMap<String, String>> {
                 "statusDetails value for {k:?} must be 1-{MAX_DETAIL_VALUE} characters"
             )));
         }
-        if s.chars().any(char::is_control) {
+        if let Some((c, cat)) = s.chars().find_map(|c| other_category(c).map(|g| (c, g))) {
             return Err(invalid(format!(
-                "statusDetails value for {k:?} contains a control character"
+                "statusDetails value for {k:?} contains U+{:04X}, a character of category {cat} (values must match [^\\p{{C}}]+)",
+                c as u32
             )));
         }
         out.insert(k.clone(), s.clone());
     }
     Ok(out)
+}
+
+/// The category of `c` when it is in Unicode's "Other" group, `\p{C}` in AWS's Java pattern
+/// `[^\p{C}]+` for statusDetails values: Cc (control), Cf (format, e.g. U+200B), Cs (surrogate;
+/// cannot occur in a Rust string), Co (private use) or Cn (unassigned). None for any other.
+fn other_category(c: char) -> Option<&'static str> {
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    match get_general_category(c) {
+        g @ (G::Control | G::Format | G::Surrogate | G::PrivateUse | G::Unassigned) => {
+            Some(g.abbreviation())
+        }
+        _ => None,
+    }
 }
 
 /// All jobs and executions.

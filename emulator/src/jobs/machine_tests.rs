@@ -1,4 +1,4 @@
-//! Table-driven tests of the Jobs state machine against jobs-protocol.md §c.
+//! Table-driven tests of the Jobs state machine against docs/jobs-protocol.md.
 
 use super::*;
 use serde_json::json;
@@ -433,6 +433,67 @@ fn rejection_table() {
         assert_eq!(m.payload["clientToken"], "z");
         assert!(m.payload.get("executionState").is_none());
     }
+}
+
+/// statusDetails values follow AWS's pattern `[^\p{C}]+`: a character of any "Other" category
+/// (Cc, Cf, Co, Cn; Cs cannot be in a string) is InvalidRequest with a message naming the key,
+/// the character and its category; ordinary non-ASCII text is accepted and stored as sent.
+#[test]
+fn details_values_follow_the_aws_pattern() {
+    let update = |value: &str| {
+        json!({"status": "IN_PROGRESS", "statusDetails": {"k": value}, "includeJobExecutionState": true})
+            .to_string()
+    };
+    for (value, point, category) in [
+        ("a\u{1}b", "U+0001", "Cc"),
+        ("a\nb", "U+000A", "Cc"),
+        ("a\u{7f}", "U+007F", "Cc"),
+        ("\u{85}", "U+0085", "Cc"),
+        ("a\u{200b}b", "U+200B", "Cf"),
+        ("\u{feff}x", "U+FEFF", "Cf"),
+        ("a\u{e000}b", "U+E000", "Co"),
+        ("\u{f0000}", "U+F0000", "Co"),
+        ("a\u{378}b", "U+0378", "Cn"),
+        ("\u{10ffff}", "U+10FFFF", "Cn"),
+    ] {
+        let mut j = setup();
+        let o = req(&mut j, "job1/update", &update(value));
+        assert_eq!(o.rejected, Some(Code::InvalidRequest), "{value:?}");
+        assert_eq!(
+            reply(&o)["message"],
+            format!(
+                "statusDetails value for \"k\" contains {point}, a character of category {category} (values must match [^\\p{{C}}]+)"
+            ),
+            "{value:?}"
+        );
+    }
+    for value in ["é", "日本", "😀", "a b", "tab\u{a0}nbsp", "Ünïcödé ✓"] {
+        let mut j = setup();
+        let o = req(&mut j, "job1/update", &update(value));
+        assert_eq!(o.rejected, None, "{value:?}: {}", reply(&o));
+        assert_eq!(
+            reply(&o)["executionState"]["statusDetails"]["k"],
+            value,
+            "{value:?}"
+        );
+    }
+    // The same rule on StartNext.
+    let mut j = setup();
+    let o = req(
+        &mut j,
+        "start-next",
+        &json!({"statusDetails": {"k": "a\u{200b}"}}).to_string(),
+    );
+    assert_eq!(o.rejected, Some(Code::InvalidRequest));
+    // An unpaired surrogate escape cannot become a Rust string: the payload is not valid JSON
+    // here (AWS would refuse it as Cs).
+    let mut j = setup();
+    let o = req(
+        &mut j,
+        "job1/update",
+        r#"{"status":"IN_PROGRESS","statusDetails":{"k":"a\ud800b"}}"#,
+    );
+    assert_eq!(o.rejected, Some(Code::InvalidJson));
 }
 
 #[test]
