@@ -732,7 +732,10 @@ typedef void (*jobs_log_callback)(void *user_data,
  * Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
  * (acknowledged; for a subscription `granted_qos` is 0 or 1), `_SUBSCRIBE_REFUSED`
  * (`granted_qos` 0x80), `_DROPPED` (removed from the offline queue by drop-oldest) or
- * `_CLOSED` (the connection was freed first; then the callback does not run at all).
+ * `_CLOSED` (the connection was shut down first, for example a shared connection freed
+ * while the jobs client that made the request lives on). It runs on the callback thread and
+ * never after the `*_free` of the handle the request was made through has returned: a request
+ * still pending then completes without calling back.
  * `packet_id` is the id the request was sent with (0 if never sent or QoS 0).
  */
 typedef void (*jobs_ack_callback)(void *user_data,

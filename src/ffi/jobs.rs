@@ -387,8 +387,8 @@ pub unsafe extern "C" fn jobs_create_subscription_async(
         let (t, r) = (topic_type_arg(topic_type)?, reply_type_arg(reply_type)?);
         let job = opt_str_arg(job_id, "job_id")?;
         let h = jobs_handler(callback, UserData(user_data))?;
-        let completion =
-            ack_completion(ack, UserData(ack_user_data), &c.connection().shared_gate());
+        // The client's own gate: after jobs_client_free no ack of its requests runs.
+        let completion = ack_completion(ack, UserData(ack_user_data), &c.gate());
         let s = c.create_subscription_async(t, r, job, h, completion)?;
         write_out(
             packet_id_out,

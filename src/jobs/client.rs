@@ -112,6 +112,12 @@ impl JobsClient {
         &self.conn
     }
 
+    /// The gate of this client's callbacks: its handlers and the completions of its
+    /// asynchronous requests go through it, so none runs after [`JobsClient::close`].
+    pub fn gate(&self) -> Arc<Gate> {
+        self.gate.clone()
+    }
+
     pub fn thing_name(&self) -> &str {
         &self.thing
     }
