@@ -1131,6 +1131,20 @@ jobs_result jobs_config_set_iam_credentials(struct jobs_config *cfg,
                                             const char *region);
 
 /**
+ * Sets how many bytes of incoming messages (topic plus payload, plus a small fixed cost per
+ * callback), events and log lines may wait for the callback thread before the connection
+ * stops reading its socket (default 262144). While callbacks are behind, the server's further
+ * messages wait in TCP (the server is slowed down), so memory stays bounded however slow a
+ * handler is; nothing is dropped. At least one callback is always let through, so 0 means one
+ * at a time. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config.
+ */
+jobs_result jobs_config_set_callback_queue_limit(struct jobs_config *cfg,
+                                                 size_t bytes);
+
+/**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without
  * connecting. Reads and checks the TLS files now, so a bad key or CA is reported here.
  * On success `*out` owns the connection: free it with `jobs_connection_free`. On error `*out`

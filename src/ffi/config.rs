@@ -815,3 +815,23 @@ pub unsafe extern "C" fn jobs_config_set_iam_credentials(
         Ok(())
     })
 }
+
+/// Sets how many bytes of incoming messages (topic plus payload, plus a small fixed cost per
+/// callback), events and log lines may wait for the callback thread before the connection
+/// stops reading its socket (default 262144). While callbacks are behind, the server's further
+/// messages wait in TCP (the server is slowed down), so memory stays bounded however slow a
+/// handler is; nothing is dropped. At least one callback is always let through, so 0 means one
+/// at a time. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_callback_queue_limit(
+    cfg: *mut jobs_config,
+    bytes: usize,
+) -> jobs_result {
+    guard(|| {
+        cfg_mut(cfg)?.conn.callback_queue_bytes = bytes;
+        Ok(())
+    })
+}
