@@ -208,14 +208,14 @@ mod tests {
 
     /// Asserts that `ours` equals the Python SDK v1's output as JSON and in key order, and is
     /// compact.
-    fn assert_same_as_seed(ours: &str, seed: &str) {
+    fn assert_same_as_sdk_v1(ours: &str, sdk: &str) {
         let a: Value = serde_json::from_str(ours).unwrap();
-        let b: Value = serde_json::from_str(seed).unwrap();
-        assert_eq!(a, b, "ours {ours}\nseed {seed}");
+        let b: Value = serde_json::from_str(sdk).unwrap();
+        assert_eq!(a, b, "ours {ours}\nseed {sdk}");
         assert_eq!(
             keys(ours),
-            keys(seed),
-            "key order: ours {ours}\nseed {seed}"
+            keys(sdk),
+            "key order: ours {ours}\nseed {sdk}"
         );
         assert!(
             !ours.contains(", ") && !ours.contains(": "),
@@ -231,7 +231,7 @@ mod tests {
     fn client_token_payload_matches_seed() {
         let ours = client_token_payload(Some("tok")).unwrap();
         assert_eq!(ours, r#"{"clientToken":"tok"}"#);
-        assert_same_as_seed(&ours, r#"{"clientToken": "tok"}"#);
+        assert_same_as_sdk_v1(&ours, r#"{"clientToken": "tok"}"#);
         assert_eq!(client_token_payload(None).unwrap(), "{}");
         assert_eq!(
             client_token_payload(Some("")).unwrap(),
@@ -247,12 +247,12 @@ mod tests {
             ours,
             r#"{"clientToken":"tok","statusDetails":{"a":"b"},"stepTimeoutInMinutes":5}"#
         );
-        assert_same_as_seed(
+        assert_same_as_sdk_v1(
             &ours,
             r#"{"clientToken": "tok", "statusDetails": {"a": "b"}, "stepTimeoutInMinutes": 5}"#,
         );
         let plain = start_next_payload(Some("tok"), None, None).unwrap();
-        assert_same_as_seed(&plain, r#"{"clientToken": "tok"}"#);
+        assert_same_as_sdk_v1(&plain, r#"{"clientToken": "tok"}"#);
         assert_eq!(start_next_payload(None, None, None).unwrap(), "{}");
         let timeout_only = start_next_payload(None, None, Some(10080)).unwrap();
         assert_eq!(timeout_only, r#"{"stepTimeoutInMinutes":10080}"#);
@@ -263,7 +263,7 @@ mod tests {
         let empty = StatusDetails::default();
         let ours = start_next_payload(Some("tok"), Some(&empty), None).unwrap();
         assert_eq!(ours, r#"{"clientToken":"tok","statusDetails":{}}"#);
-        assert_same_as_seed(&ours, r#"{"clientToken": "tok", "statusDetails": {}}"#);
+        assert_same_as_sdk_v1(&ours, r#"{"clientToken": "tok", "statusDetails": {}}"#);
     }
 
     #[test]
@@ -293,7 +293,7 @@ mod tests {
     fn describe_payload_matches_seed() {
         let ours = describe_payload(Some("tok"), 0, true).unwrap();
         assert_eq!(ours, r#"{"includeJobDocument":true,"clientToken":"tok"}"#);
-        assert_same_as_seed(
+        assert_same_as_sdk_v1(
             &ours,
             r#"{"includeJobDocument": true, "clientToken": "tok"}"#,
         );
@@ -302,7 +302,7 @@ mod tests {
             ours,
             r#"{"includeJobDocument":false,"executionNumber":3,"clientToken":"tok"}"#
         );
-        assert_same_as_seed(
+        assert_same_as_sdk_v1(
             &ours,
             r#"{"includeJobDocument": false, "executionNumber": 3, "clientToken": "tok"}"#,
         );
@@ -336,7 +336,7 @@ mod tests {
             ours,
             r#"{"status":"SUCCEEDED","statusDetails":{"k":"v"},"expectedVersion":"2","executionNumber":"1","includeJobExecutionState":true,"includeJobDocument":true,"clientToken":"tok","stepTimeoutInMinutes":10}"#
         );
-        assert_same_as_seed(
+        assert_same_as_sdk_v1(
             &ours,
             r#"{"status": "SUCCEEDED", "statusDetails": {"k": "v"}, "expectedVersion": "2", "executionNumber": "1", "includeJobExecutionState": true, "includeJobDocument": true, "clientToken": "tok", "stepTimeoutInMinutes": 10}"#,
         );
@@ -349,7 +349,7 @@ mod tests {
             Some("tok"),
         )
         .unwrap();
-        assert_same_as_seed(&ours, r#"{"status": "IN_PROGRESS", "clientToken": "tok"}"#);
+        assert_same_as_sdk_v1(&ours, r#"{"status": "IN_PROGRESS", "clientToken": "tok"}"#);
         let no_token = update_payload(&UpdateRequest::new(ExecutionStatus::Failed), None).unwrap();
         assert_eq!(no_token, r#"{"status":"FAILED"}"#);
     }
@@ -362,7 +362,7 @@ mod tests {
             ..UpdateRequest::new(ExecutionStatus::Rejected)
         };
         let ours = update_payload(&req, Some("tok")).unwrap();
-        assert_same_as_seed(&ours, r#"{"status": "REJECTED", "clientToken": "tok"}"#);
+        assert_same_as_sdk_v1(&ours, r#"{"status": "REJECTED", "clientToken": "tok"}"#);
     }
 
     #[test]
