@@ -211,11 +211,11 @@ mod tests {
     fn assert_same_as_sdk_v1(ours: &str, sdk: &str) {
         let a: Value = serde_json::from_str(ours).unwrap();
         let b: Value = serde_json::from_str(sdk).unwrap();
-        assert_eq!(a, b, "ours {ours}\nseed {sdk}");
+        assert_eq!(a, b, "ours {ours}\nsdk v1 {sdk}");
         assert_eq!(
             keys(ours),
             keys(sdk),
-            "key order: ours {ours}\nseed {sdk}"
+            "key order: ours {ours}\nsdk v1 {sdk}"
         );
         assert!(
             !ours.contains(", ") && !ours.contains(": "),
