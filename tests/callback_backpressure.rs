@@ -34,25 +34,10 @@ fn status_kb(field: &str) -> u64 {
         .unwrap()
 }
 
-fn remaining_length(len: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut len = len;
-    loop {
-        let mut b = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if len == 0 {
-            return out;
-        }
-    }
-}
-
 fn qos0_publish(topic: &str, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x30];
-    p.extend(remaining_length(2 + topic.len() + payload.len()));
+    let len = 2 + topic.len() + payload.len();
+    assert!((128..16_384).contains(&len), "a two-byte remaining length");
+    let mut p = vec![0x30, 0x80 | (len & 0x7f) as u8, (len >> 7) as u8];
     p.extend_from_slice(&(topic.len() as u16).to_be_bytes());
     p.extend_from_slice(topic.as_bytes());
     p.extend_from_slice(payload);

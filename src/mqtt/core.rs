@@ -439,6 +439,11 @@ impl Core {
         });
     }
 
+    /// An event about the link as a whole (no packet, no topic).
+    fn link_event(&mut self, kind: EventKind, e: &Error) {
+        self.event(kind, e.code, 0, String::new(), e.message.clone());
+    }
+
     fn emit(&mut self, p: &Packet, now: Instant) {
         if let Err(e) = p.write(&mut self.io.write, usize::MAX) {
             // Requests are validated before they get here; an unencodable one is a bug.
@@ -793,13 +798,7 @@ impl Core {
 
     fn connect_failed(&mut self, e: Error, now: Instant) {
         self.close_link();
-        self.event(
-            EventKind::ConnectFailed,
-            e.code,
-            0,
-            String::new(),
-            e.message.clone(),
-        );
+        self.link_event(EventKind::ConnectFailed, &e);
         self.log(LogLevel::Warn, format!("connect failed: {e}"));
         self.link = Link::Idle;
         // A blocking connect reports its first attempt and does not retry behind the caller's
@@ -854,13 +853,7 @@ impl Core {
                 self.connect_failed(e, now)
             }
             Link::Up(_) => {
-                self.event(
-                    EventKind::ProtocolError,
-                    e.code,
-                    0,
-                    String::new(),
-                    e.message.clone(),
-                );
+                self.link_event(EventKind::ProtocolError, &e);
                 self.close_link();
                 self.end_link(End::Lost(e), now);
             }
@@ -964,13 +957,7 @@ impl Core {
         match end {
             End::Lost(e) => {
                 self.io.write.clear();
-                self.event(
-                    EventKind::ConnectionLost,
-                    e.code,
-                    0,
-                    String::new(),
-                    e.message.clone(),
-                );
+                self.link_event(EventKind::ConnectionLost, &e);
                 self.log(LogLevel::Warn, format!("connection lost: {e}"));
                 if self.want_connected {
                     self.schedule_retry(now);

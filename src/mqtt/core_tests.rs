@@ -121,6 +121,16 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Online, with the QoS 1 publish `32 09 00 03 'a/b' 00 01 'hi'` waiting for its PUBACK.
+    fn online_with_one_in_flight(&mut self) {
+        self.connect();
+        self.submit(publish("a/b", b"hi", 1), Completion::None)
+            .unwrap();
+        assert_eq!(self.written(), hex("32 09 00 03 'a/b' 00 01 'hi'"));
+    }
+}
+
 fn kinds(fx: &Effects) -> Vec<EventKind> {
     fx.events.iter().map(|e| e.kind).collect()
 }
@@ -198,10 +208,7 @@ fn qos0_publish_completes_when_written() {
 #[test]
 fn an_ack_of_the_wrong_type_completes_nothing_and_is_a_protocol_error() {
     let mut h = Harness::new(cfg());
-    h.connect();
-    h.submit(publish("a/b", b"hi", 1), Completion::None)
-        .unwrap();
-    h.written();
+    h.online_with_one_in_flight();
     // A SUBACK carrying the PUBLISH's packet id.
     h.feed(&hex("90 03 00 01 01"));
     let fx = h.effects();
@@ -293,10 +300,7 @@ fn unacknowledged_publish_is_retransmitted_with_dup_after_a_reconnect() {
 #[test]
 fn an_overdue_ack_triggers_a_probe_ping_and_a_dead_link_is_dropped() {
     let mut h = Harness::new(cfg());
-    h.connect();
-    h.submit(publish("a/b", b"hi", 1), Completion::None)
-        .unwrap();
-    h.written();
+    h.online_with_one_in_flight();
     // The ack check runs on a steady tick of the operation timeout.
     assert_eq!(h.core.next_deadline(), Some(h.ms(1000)));
     h.at(1000);
@@ -321,10 +325,7 @@ fn an_overdue_ack_triggers_a_probe_ping_and_a_dead_link_is_dropped() {
 #[test]
 fn a_pingresp_keeps_the_link() {
     let mut h = Harness::new(cfg());
-    h.connect();
-    h.submit(publish("a/b", b"hi", 1), Completion::None)
-        .unwrap();
-    h.written();
+    h.online_with_one_in_flight();
     h.at(1000);
     h.timer();
     assert_eq!(h.written(), hex("c0 00"));
