@@ -1,5 +1,5 @@
 //! Test certificates, generated once per test process with the `openssl` CLI
-//! (commands verified in dependencies.md §2).
+//! (self-signed test CA, server and client certificates with every key format AWS IoT accepts).
 
 use super::{process_dir, set_mode};
 use std::path::{Path, PathBuf};
@@ -457,4 +457,15 @@ impl Drop for OpensslServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The PEM at `path`, for the library to read from the file itself.
+pub fn pem_file(path: &Path) -> Option<iotjobs::mqtt::tls::PemSource> {
+    Some(iotjobs::mqtt::tls::PemSource::File(path.to_path_buf()))
+}
+
+/// The PEM at `path`, read here and handed to the library as bytes in memory.
+pub fn pem_memory(path: &Path) -> Option<iotjobs::mqtt::tls::PemSource> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    Some(iotjobs::mqtt::tls::PemSource::Memory(bytes))
 }
