@@ -165,6 +165,21 @@ static inline jobs_config *test_tcp_config(const char *host, const char *port_s,
     return cfg;
 }
 
+/* A jobs client for `thing` on the server at host:port (see test_tcp_config), connected with
+ * a blocking connect; NULL, after a failed check, when it could not be created. */
+static inline jobs_client *test_connected_client(const char *host, const char *port_s,
+                                                 const char *client_id, const char *thing) {
+    jobs_config *cfg = test_tcp_config(host, port_s, client_id, thing);
+    jobs_client *client = NULL;
+    CHECK(cfg != NULL);
+    if (cfg == NULL) return NULL;
+    CHECK_RC(jobs_client_new(cfg, &client), JOBS_RESULT_OK);
+    jobs_config_free(cfg);
+    if (client == NULL) return NULL;
+    CHECK_RC(jobs_client_connect(client), JOBS_RESULT_OK);
+    return client;
+}
+
 /* ---- what jobs callbacks saw ---- */
 
 /* A mutex-guarded record of what callbacks saw, for the main thread to wait on. */

@@ -2,7 +2,7 @@
  * Bad input at every jobs entry point of the header returns the documented result code, and
  * nothing reaches the server (the Rust harness checks that the emulator received no PUBLISH
  * and no SUBSCRIBE from this client). Also the edge cases of jobs_topic_build/jobs_topic_parse
- * and the NULL-message accessors.
+ * (the NULL-message accessors are checked by tests/c/api_topics_and_messages.c).
  *
  * Usage: bad_input HOST PORT   (client id "e2e-bad-input", thing "bad-input-thing")
  */
@@ -392,46 +392,17 @@ static void topics(void) {
     CHECK(strcmp(thing, big_thing) == 0 && strcmp(job, big_job) == 0);
 }
 
-static void null_message(void) {
-    size_t len = 5;
-    CHECK(jobs_message_topic(NULL, &len) == NULL);
-    CHECK(jobs_message_payload(NULL, &len) == NULL);
-    CHECK(jobs_message_thing_name(NULL) == NULL);
-    CHECK(jobs_message_topic_type(NULL) == JOBS_TOPIC_TYPE_UNRECOGNIZED);
-    CHECK(jobs_message_reply_type(NULL) == JOBS_REPLY_TYPE_UNRECOGNIZED);
-    CHECK(jobs_message_job_id(NULL) == NULL);
-    CHECK(!jobs_message_is_parsed(NULL));
-    CHECK(!jobs_message_has_execution(NULL));
-    CHECK(jobs_message_execution_job_id(NULL) == NULL);
-    CHECK(jobs_message_status(NULL) == JOBS_STATUS_NOT_SET);
-    CHECK(jobs_message_version_number(NULL) == -1);
-    CHECK(jobs_message_execution_number(NULL) == -1);
-    CHECK(jobs_message_job_document(NULL, &len) == NULL);
-    CHECK(jobs_message_status_details(NULL) == NULL);
-    CHECK(jobs_message_client_token(NULL) == NULL);
-    CHECK(jobs_message_rejection_code(NULL) == JOBS_REJECTION_CODE_NONE);
-    CHECK(jobs_message_rejection_text(NULL) == NULL);
-    CHECK(jobs_message_rejection_message(NULL) == NULL);
-}
-
 int main(int argc, char **argv) {
-    jobs_config *cfg;
     jobs_client *c = NULL;
     if (argc != 3) {
         fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
         return 2;
     }
     constructors(argv[1], argv[2]);
-    cfg = test_tcp_config(argv[1], argv[2], "e2e-bad-input", THING);
-    CHECK(cfg != NULL);
-    if (cfg == NULL) return test_finish();
-    CHECK_RC(jobs_client_new(cfg, &c), JOBS_RESULT_OK);
-    jobs_config_free(cfg);
+    c = test_connected_client(argv[1], argv[2], "e2e-bad-input", THING);
     if (c == NULL) return test_finish();
-    CHECK_RC(jobs_client_connect(c), JOBS_RESULT_OK);
     requests(c);
     topics();
-    null_message();
     /* The fallback callback accepts NULL (removal). */
     CHECK_RC(jobs_client_set_fallback_callback(c, handler, NULL), JOBS_RESULT_OK);
     CHECK_RC(jobs_client_set_fallback_callback(c, NULL, NULL), JOBS_RESULT_OK);

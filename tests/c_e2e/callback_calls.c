@@ -114,7 +114,6 @@ static void on_start_next_accepted(void *ud, const jobs_message *m) {
 }
 
 int main(int argc, char **argv) {
-    jobs_config *cfg;
     double end;
     bool finished = false;
     if (argc != 5) {
@@ -123,13 +122,8 @@ int main(int argc, char **argv) {
     }
     job = argv[4];
     test_seen_init(&seen);
-    cfg = test_tcp_config(argv[1], argv[2], "e2e-callback", argv[3]);
-    CHECK(cfg != NULL);
-    if (cfg == NULL) return test_finish();
-    CHECK_RC(jobs_client_new(cfg, &client), JOBS_RESULT_OK);
-    jobs_config_free(cfg);
+    client = test_connected_client(argv[1], argv[2], "e2e-callback", argv[3]);
     if (client == NULL) return test_finish();
-    CHECK_RC(jobs_client_connect(client), JOBS_RESULT_OK);
     CHECK_RC(jobs_create_subscription(client, JOBS_TOPIC_TYPE_START_NEXT, JOBS_REPLY_TYPE_ACCEPTED,
                                     NULL, on_start_next_accepted, NULL, NULL),
            JOBS_RESULT_OK);

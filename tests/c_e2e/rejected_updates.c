@@ -29,7 +29,6 @@ static void on_rejected(void *ud, const jobs_message *m) {
 }
 
 int main(int argc, char **argv) {
-    jobs_config *cfg;
     jobs_client *c = NULL;
     uint32_t d = 99;
     int64_t v0, v1, exec;
@@ -40,13 +39,8 @@ int main(int argc, char **argv) {
     }
     job = argv[4];
     test_seen_init(&seen);
-    cfg = test_tcp_config(argv[1], argv[2], "e2e-rejected", argv[3]);
-    CHECK(cfg != NULL);
-    if (cfg == NULL) return test_finish();
-    CHECK_RC(jobs_client_new(cfg, &c), JOBS_RESULT_OK);
-    jobs_config_free(cfg);
+    c = test_connected_client(argv[1], argv[2], "e2e-rejected", argv[3]);
     if (c == NULL) return test_finish();
-    CHECK_RC(jobs_client_connect(c), JOBS_RESULT_OK);
     CHECK_RC(jobs_create_subscription(c, JOBS_TOPIC_TYPE_START_NEXT, JOBS_REPLY_TYPE_ACCEPTED, NULL,
                                     on_accepted, NULL, &d),
            JOBS_RESULT_OK);
