@@ -790,9 +790,7 @@ fn key_order(json: &[u8]) -> Vec<String> {
 
 /// A scratch directory for one run.
 fn scratch_dir() -> PathBuf {
-    let dir = support::process_dir().join(format!("differential-{}", fastrand::u32(..)));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
-    dir
+    support::scratch_dir("differential", 0o755)
 }
 
 /// The SDK driver's command over `calls` (written to `dir`), as client `client_id`, with

@@ -49,9 +49,7 @@ fn mqtt_3_1_is_accepted() {
 #[test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
 fn username_and_password_are_checked_by_the_broker() {
-    let dir = support::process_dir().join(format!("passwd-{}", fastrand::u64(..)));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
-    support::set_mode(&dir, 0o755);
+    let dir = support::scratch_dir("passwd", 0o755);
     let passwd = dir.join("passwd");
     let user = "thing-user";
     let password = "s3cr3t?SDK=Python&Version=1.5.4"; // any bytes, as AWS metrics strings

@@ -14,7 +14,6 @@ mod support;
 use iotjobs::error::jobs_result;
 use iotjobs::mqtt::config::ConnectionConfig;
 use iotjobs::mqtt::connection::Connection;
-use iotjobs::mqtt::tls::TlsSettings;
 use iotjobs::mqtt::transport::TransportKind;
 use iotjobs::mqtt::types::*;
 use iotjobs::runtime::Gate;
@@ -22,7 +21,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::certs::{certs, pem_file};
+use support::certs::{certs, mutual_tls, pem_file};
 use support::engine::{
     connect, evented_callbacks, inbox_callbacks, round_trip, tcp_config, tls_config, WAIT,
 };
@@ -115,10 +114,8 @@ struct AckBook {
 #[test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
 fn broker_restarts_mid_stream_lose_no_qos1_message() {
-    let db_dir = support::process_dir().join(format!("persist-{}", fastrand::u64(..)));
-    std::fs::create_dir_all(&db_dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
     // mosquitto drops root privileges to user `mosquitto` and writes its database here.
-    support::set_mode(&db_dir, 0o777);
+    let db_dir = support::scratch_dir("persist", 0o777);
     let mut broker = Mosquitto::start_with(
         MosqOpts::default(),
         MosqExtra {
@@ -326,12 +323,7 @@ fn broker_restart_over_mutual_tls_every_publish_acked_and_resubscribed() {
             "localhost",
             b.tls_port(),
             id,
-            TlsSettings {
-                ca: pem_file(&c.ca),
-                client_cert: pem_file(&c.client_ec_cert),
-                client_key: pem_file(&c.client_ec_pkcs8_key),
-                alpn: Vec::new(),
-            },
+            mutual_tls(pem_file, &c.client_ec_cert, &c.client_ec_pkcs8_key),
         )
     });
 }

@@ -21,7 +21,7 @@ use iotjobs::mqtt::transport::{describe_io_error, is_tls_io_error, Stream, Trans
 use rumqttc::mqttbytes::v4::{Connect, ConnectReturnCode, Packet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use support::certs::{certs, pem_file, pem_memory, OpensslServer};
+use support::certs::{certs, mutual_tls, pem_file, pem_memory, OpensslServer};
 use support::engine::{connect, connect_error, connect_line, round_trip, tls_config, WAIT};
 use support::mosquitto::{MosqExtra, MosqOpts, Mosquitto};
 use support::raw_mqtt::{
@@ -53,12 +53,7 @@ fn mutual_tls_every_key_format_from_files_and_memory() {
     let c = certs();
     for (cert, key, label) in c.client_key_formats() {
         for (source, load) in FILE_AND_MEMORY {
-            let tls = TlsSettings {
-                ca: load(&c.ca),
-                client_cert: load(cert),
-                client_key: load(key),
-                alpn: Vec::new(),
-            };
+            let tls = mutual_tls(load, cert, key);
 
             // The transport, via both host forms.
             let raw = client_tls(tls.clone());
@@ -221,12 +216,7 @@ fn wrong_host_name_is_refused_with_a_tls_error() {
             "{host}: {err}"
         );
 
-        let tls = TlsSettings {
-            ca: pem_file(&c.ca),
-            client_cert: pem_file(&c.client_rsa_cert),
-            client_key: pem_file(&c.client_rsa_pkcs1_key),
-            alpn: Vec::new(),
-        };
+        let tls = mutual_tls(pem_file, &c.client_rsa_cert, &c.client_rsa_pkcs1_key);
         let err = connect_error(tls_config(
             host,
             broker.tls_port(),
@@ -289,12 +279,11 @@ fn missing_or_foreign_client_certificate_is_refused() {
     let broker = mutual_tls_broker(true);
     block_on(async {
         expect_refused(&broker, ca_only(), "requires a client certificate").await;
-        let foreign = client_tls(TlsSettings {
-            ca: pem_file(&c.ca),
-            client_cert: pem_file(&c.other_client_cert),
-            client_key: pem_file(&c.other_client_key),
-            alpn: Vec::new(),
-        });
+        let foreign = client_tls(mutual_tls(
+            pem_file,
+            &c.other_client_cert,
+            &c.other_client_key,
+        ));
         expect_refused(&broker, foreign, "refused the client certificate").await;
     });
 
@@ -316,10 +305,8 @@ fn missing_or_foreign_client_certificate_is_refused() {
 fn mtls_rsa_pkcs1(alpn: Vec<Vec<u8>>) -> Arc<rustls::ClientConfig> {
     let c = certs();
     client_tls(TlsSettings {
-        ca: pem_file(&c.ca),
-        client_cert: pem_file(&c.client_rsa_cert),
-        client_key: pem_file(&c.client_rsa_pkcs1_key),
         alpn,
+        ..mutual_tls(pem_file, &c.client_rsa_cert, &c.client_rsa_pkcs1_key)
     })
 }
 

@@ -15,13 +15,12 @@ use bytes::BytesMut;
 use iotjobs::error::jobs_result;
 use iotjobs::mqtt::config::ConnectionConfig;
 use iotjobs::mqtt::sigv4::{self, Credentials};
-use iotjobs::mqtt::tls::TlsSettings;
 use iotjobs::mqtt::transport::{Stream, TransportErrorKind, TransportKind, WsRequest};
 use iotjobs::mqtt::types::Status;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use support::certs::{certs, pem_file, pem_memory};
+use support::certs::{certs, mutual_tls, pem_file, pem_memory};
 use support::engine::{connect, round_trip, tcp_config, tls_config, WAIT};
 use support::mosquitto::{MosqOpts, Mosquitto};
 use support::raw_mqtt::{block_on, ca_only, client_tls, connect_ok, ep, open, LIMIT};
@@ -97,12 +96,11 @@ fn websocket_round_trip() {
 fn secure_websocket_with_client_certificate_round_trip() {
     let broker = websocket_broker(true);
     let c = certs();
-    let from_files = client_tls(TlsSettings {
-        ca: pem_file(&c.ca),
-        client_cert: pem_file(&c.client_ec_cert),
-        client_key: pem_file(&c.client_ec_sec1_key),
-        alpn: Vec::new(),
-    });
+    let from_files = client_tls(mutual_tls(
+        pem_file,
+        &c.client_ec_cert,
+        &c.client_ec_sec1_key,
+    ));
     block_on(support::raw_mqtt::open_and_round_trip(
         &ep("localhost", broker.wss_port(), TransportKind::WebSocketTls),
         Some(from_files),
@@ -115,12 +113,7 @@ fn secure_websocket_with_client_certificate_round_trip() {
             "localhost",
             broker.wss_port(),
             &unique_id("wss"),
-            TlsSettings {
-                ca: pem_memory(&c.ca),
-                client_cert: pem_memory(&c.client_ec_cert),
-                client_key: pem_memory(&c.client_ec_sec1_key),
-                alpn: Vec::new(),
-            },
+            mutual_tls(pem_memory, &c.client_ec_cert, &c.client_ec_sec1_key),
         )
     };
     let (conn, inbox) = connect(cfg);

@@ -459,6 +459,21 @@ impl Drop for OpensslServer {
     }
 }
 
+/// TLS settings that trust the test CA and present `cert` with `key`, every PEM loaded by
+/// `load` ([`pem_file`] or [`pem_memory`]); no ALPN.
+pub fn mutual_tls(
+    load: fn(&Path) -> Option<iotjobs::mqtt::tls::PemSource>,
+    cert: &Path,
+    key: &Path,
+) -> iotjobs::mqtt::tls::TlsSettings {
+    iotjobs::mqtt::tls::TlsSettings {
+        ca: load(&certs().ca),
+        client_cert: load(cert),
+        client_key: load(key),
+        alpn: Vec::new(),
+    }
+}
+
 /// The PEM at `path`, for the library to read from the file itself.
 pub fn pem_file(path: &Path) -> Option<iotjobs::mqtt::tls::PemSource> {
     Some(iotjobs::mqtt::tls::PemSource::File(path.to_path_buf()))

@@ -63,6 +63,15 @@ pub fn process_dir() -> &'static Path {
     })
 }
 
+/// A new directory `<process_dir>/<prefix>-<random>` with `mode` (mosquitto, which drops
+/// root privileges, must be able to enter it, or write to it).
+pub fn scratch_dir(prefix: &str, mode: u32) -> PathBuf {
+    let dir = process_dir().join(format!("{prefix}-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    set_mode(&dir, mode);
+    dir
+}
+
 /// Best effort: `iotjobs-test-<pid>` directories whose process is gone (Linux `/proc` check).
 fn remove_stale_dirs(tmp: &Path) {
     let Ok(entries) = std::fs::read_dir(tmp) else {
