@@ -287,6 +287,14 @@ fn host_port(emu: &Emulator) -> Vec<String> {
     vec![a.ip().to_string(), a.port().to_string()]
 }
 
+/// Creates each (job id, document, target things) in the emulator, in order.
+fn create_jobs(emu: &Emulator, jobs: &[(&str, Value, &[&str])]) {
+    for (id, document, things) in jobs {
+        emu.create_job(id, document.clone(), things)
+            .unwrap_or_else(|e| panic!("create job {id}: {e:?}"));
+    }
+}
+
 fn agent_args(emu: &Emulator, thing: &str, extra: &[&str]) -> Vec<String> {
     let a = emu.mqtt_addr();
     let mut v: Vec<String> = vec![
@@ -336,26 +344,27 @@ fn publishes_in(emu: &Emulator, client: &str, topic_part: &str, body: &str) -> u
 fn device_agent_runs_the_sample_flow_for_several_jobs() {
     let emu = emulator();
     let thing = "agent-1";
-    emu.create_job(
-        "ok-1",
-        json!({"operation": "install", "steps": 3, "step_ms": 20}),
-        &[thing],
-    )
-    .unwrap();
-    emu.create_job(
-        "fail-2",
-        json!({"operation": "configure", "steps": 4, "fail_at_step": 2}),
-        &[thing],
-    )
-    .unwrap();
-    emu.create_job("bad-3", json!({"steps": 2}), &[thing])
-        .unwrap();
-    emu.create_job(
-        "ok-4",
-        json!({"operation": "reboot", "extra": {"nested": [1, 2, {"x": "}"}]}}),
-        &[thing],
-    )
-    .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "ok-1",
+                json!({"operation": "install", "steps": 3, "step_ms": 20}),
+                &[thing],
+            ),
+            (
+                "fail-2",
+                json!({"operation": "configure", "steps": 4, "fail_at_step": 2}),
+                &[thing],
+            ),
+            ("bad-3", json!({"steps": 2}), &[thing]),
+            (
+                "ok-4",
+                json!({"operation": "reboot", "extra": {"nested": [1, 2, {"x": "}"}]}}),
+                &[thing],
+            ),
+        ],
+    );
     let out = start(
         "device_agent",
         &agent_args(&emu, thing, &["--idle-exit", "0"]),
@@ -411,18 +420,21 @@ fn device_agent_runs_the_sample_flow_for_several_jobs() {
 fn device_agent_abandons_a_job_cancelled_while_running_and_goes_on() {
     let emu = emulator();
     let thing = "agent-2";
-    emu.create_job(
-        "long-1",
-        json!({"operation": "download", "steps": 50, "step_ms": 100}),
-        &[thing],
-    )
-    .unwrap();
-    emu.create_job(
-        "after-2",
-        json!({"operation": "install", "steps": 2}),
-        &[thing],
-    )
-    .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "long-1",
+                json!({"operation": "download", "steps": 50, "step_ms": 100}),
+                &[thing],
+            ),
+            (
+                "after-2",
+                json!({"operation": "install", "steps": 2}),
+                &[thing],
+            ),
+        ],
+    );
     let mut run = start(
         "device_agent",
         &agent_args(&emu, thing, &["--idle-exit", "0"]),
@@ -739,22 +751,23 @@ fn offline_sends_are_queued_and_delivered_after_the_emulator_cuts_the_connection
 fn gateway_runs_two_things_over_one_connection() {
     let emu = emulator();
     let (a, b) = ("gw-thing-a", "gw-thing-b");
-    emu.create_job(
-        "gw-a1",
-        json!({"operation": "install", "steps": 3, "step_ms": 10}),
-        &[a],
-    )
-    .unwrap();
-    emu.create_job(
-        "gw-b1",
-        json!({"operation": "install", "steps": 2, "fail_at_step": 2}),
-        &[b],
-    )
-    .unwrap();
-    emu.create_job("gw-both", json!({"operation": "reboot"}), &[a, b])
-        .unwrap();
-    emu.create_job("gw-other", json!({"operation": "x"}), &["gw-thing-c"])
-        .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "gw-a1",
+                json!({"operation": "install", "steps": 3, "step_ms": 10}),
+                &[a],
+            ),
+            (
+                "gw-b1",
+                json!({"operation": "install", "steps": 2, "fail_at_step": 2}),
+                &[b],
+            ),
+            ("gw-both", json!({"operation": "reboot"}), &[a, b]),
+            ("gw-other", json!({"operation": "x"}), &["gw-thing-c"]),
+        ],
+    );
     let addr = emu.mqtt_addr();
     let args: Vec<String> = [
         "--endpoint",
@@ -944,14 +957,17 @@ fn device_agent_and_gateway_over_mutual_tls() {
     .expect("start the emulator with TLS");
     let port = emu.tls_addr().expect("TLS listener").port().to_string();
     let path = |p: &Path| p.to_string_lossy().into_owned();
-    emu.create_job(
-        "tls-1",
-        json!({"operation": "install", "steps": 2}),
-        &["tls-thing"],
-    )
-    .unwrap();
-    emu.create_job("tls-gw", json!({"operation": "x"}), &["tls-a", "tls-b"])
-        .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "tls-1",
+                json!({"operation": "install", "steps": 2}),
+                &["tls-thing"],
+            ),
+            ("tls-gw", json!({"operation": "x"}), &["tls-a", "tls-b"]),
+        ],
+    );
 
     // The agent exactly as against AWS IoT: DNS name, CA, certificate and a PKCS#1 RSA key
     // (the AWS console's format); no --plain.
