@@ -118,6 +118,11 @@ fn differs(ours: jobs_result, sdk: Sdk, why: &'static str) -> Expect {
     Expect::Differs { ours, sdk, why }
 }
 
+/// iotjobs refuses the (topic type, job id) pair with `InvalidTopicCombination`.
+fn bad_combination(sdk: Sdk, why: &'static str) -> Expect {
+    differs(jobs_result::InvalidTopicCombination, sdk, why)
+}
+
 const INVALID_TOPIC: &str = "Invalid topic.";
 const WILDCARD_PUBLISH: &str = "Publish topic cannot contain wildcards.";
 
@@ -144,96 +149,84 @@ fn cases() -> Vec<(Value, Expect)> {
         (query(3, Some("J_2-x")), Same),
         (
             query(0, None),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(INVALID_TOPIC),
                 "unrecognized topic type: the SDK publishes to topic None",
             ),
         ),
         (
             query(1, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(INVALID_TOPIC),
                 "GetPending takes no job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(2, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(INVALID_TOPIC),
                 "StartNext takes no job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(3, None),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(INVALID_TOPIC),
                 "Describe needs a job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(3, Some("+")),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(WILDCARD_PUBLISH),
                 "a '+' job id is a subscription wildcard, never a request topic",
             ),
         ),
         (
             query(4, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Publishes(topic("job-1/update"), tok(json!({}))),
                 "an update query has no status: AWS always rejects it (use send_update)",
             ),
         ),
         (
             query(4, None),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(INVALID_TOPIC),
                 "Update needs a job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(5, None),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Publishes(topic("notify"), tok(json!({}))),
                 "notify is a subscribe-only topic: AWS takes no request there",
             ),
         ),
         (
             query(6, None),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Publishes(topic("notify-next"), tok(json!({}))),
                 "notify-next is a subscribe-only topic: AWS takes no request there",
             ),
         ),
         (
             query(5, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(INVALID_TOPIC),
                 "notify takes no job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(7, None),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(WILDCARD_PUBLISH),
                 "the wildcard type is for subscriptions",
             ),
         ),
         (
             query(7, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
+            bad_combination(
                 Sdk::Raises(WILDCARD_PUBLISH),
                 "the wildcard type is for subscriptions (the SDK ignores the job id)",
             ),
