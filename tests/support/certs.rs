@@ -131,6 +131,17 @@ fn sign(dir: &Path, name: &str, ca: &str, ext: &str) {
     );
 }
 
+/// A new RSA 2048 key (PKCS#8) in `key` and a signing request for CN `cn` in `csr`.
+fn rsa_key_and_csr(dir: &Path, key: &str, csr: &str, cn: &str) {
+    let subject = format!("/CN={cn}");
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", &subject,
+        ],
+    );
+}
+
 fn generate() -> Certs {
     let dir = process_dir().join("certs");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
@@ -202,40 +213,12 @@ fn generate() -> Certs {
         "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
     );
     for (name, cn) in [("server", "localhost"), ("wrong-name", "wrong.example")] {
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        );
+        rsa_key_and_csr(d, &format!("{name}.key"), &format!("{name}.csr"), cn);
         sign(d, name, "ca", &format!("{name}.ext"));
     }
 
     // RSA client: PKCS#8 (openssl 3 default) and PKCS#1.
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "client-rsa.pkcs8.key",
-            "-out",
-            "client-rsa.csr",
-            "-subj",
-            "/CN=thing-rsa",
-        ],
-    );
+    rsa_key_and_csr(d, "client-rsa.pkcs8.key", "client-rsa.csr", "thing-rsa");
     sign(d, "client-rsa", "ca", "client.ext");
     openssl(
         d,
