@@ -1,15 +1,15 @@
-//! Differential test against the seed: the AWS IoT Python SDK v1 (`AWSIoTPythonSDK`, pinned to
+//! Differential test: the AWS IoT Python SDK v1 (`AWSIoTPythonSDK`, pinned to
 //! [`SDK_VERSION`]) and iotjobs' `JobsClient` make the same list of jobs calls, with the same
 //! thing name and client token at QoS 1, against one mosquitto. An independent observer
 //! (`mosquitto_sub`, subscribed to `$aws/things/+/jobs/#`) records what each side published.
 //!
 //! For every call the topics must be identical and the payloads equal as JSON (and in key
-//! order), except the documented differences, each asserted explicitly: where the seed sends
+//! order), except the documented differences, each asserted explicitly: where the SDK sends
 //! something broken or something AWS rejects, iotjobs returns an error code and publishes
-//! nothing ([`Expect::Differs`] says what the seed does instead).
+//! nothing ([`Expect::Differs`] says what the SDK does instead).
 //!
 //! The call list is written by this test to a JSON file that both sides read: Python through
-//! `tests/py/seed_jobs_calls.py`, Rust through [`run_ours`].
+//! `tests/py/sdk_v1_jobs_calls.py`, Rust through [`run_ours`].
 //!
 //! Needs mosquitto, mosquitto_sub, python3 with venv and pip (the SDK is installed into a venv
 //! under `target/tmp`), so it is `#[ignore]`d like the other interop tests; `.ci/run` runs it
@@ -36,11 +36,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use support::mosquitto::{MosqOpts, Mosquitto};
 
-/// The seed version this test pins (the one `reference/jobs-protocol.md` §a was read from).
+/// The Python SDK v1 release this test pins.
 const SDK_VERSION: &str = "1.5.4";
 /// Thing name used by both sides.
 const THING: &str = "diff-thing_1";
-/// Client id of both sides, and so (as in the seed) the client token in every payload.
+/// Client id of both sides, and so (as in the SDK) the client token in every payload.
 const TOKEN: &str = "diff-client:1";
 /// Marker topics (outside `$aws`): `<prefix>/<side>/<call index>`, `.../end`.
 const MARKERS: &str = "iotjobs-diff";
@@ -50,9 +50,9 @@ const WAIT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------------------------
 // The calls and what is expected of each.
 
-/// What the seed does where iotjobs refuses.
+/// What the SDK does where iotjobs refuses.
 #[derive(Debug, Clone, PartialEq)]
-enum Seed {
+enum Sdk {
     /// Publishes a zero-length payload to this topic.
     PublishesEmpty(String),
     /// Publishes this JSON (compared as JSON) to this topic: a request AWS rejects or that
@@ -66,11 +66,11 @@ enum Seed {
 enum Expect {
     /// Both publish one message: identical topic, payload equal as JSON.
     Same,
-    /// A documented difference: iotjobs returns `ours` and publishes nothing; the seed does
-    /// `seed`.
+    /// A documented difference: iotjobs returns `ours` and publishes nothing; the SDK does
+    /// `sdk`.
     Differs {
         ours: jobs_result,
-        seed: Seed,
+        sdk: Sdk,
         why: &'static str,
     },
 }
@@ -114,15 +114,20 @@ fn describe(job_id: &str, execution_number: u64, include_doc: bool) -> Value {
            "include_doc": include_doc})
 }
 
-fn differs(ours: jobs_result, seed: Seed, why: &'static str) -> Expect {
-    Expect::Differs { ours, seed, why }
+fn differs(ours: jobs_result, sdk: Sdk, why: &'static str) -> Expect {
+    Expect::Differs { ours, sdk, why }
+}
+
+/// iotjobs refuses the (topic type, job id) pair with `InvalidTopicCombination`.
+fn bad_combination(sdk: Sdk, why: &'static str) -> Expect {
+    differs(jobs_result::InvalidTopicCombination, sdk, why)
 }
 
 const INVALID_TOPIC: &str = "Invalid topic.";
 const WILDCARD_PUBLISH: &str = "Publish topic cannot contain wildcards.";
 
 /// The spread of calls: every send function, every status, the flag and option combinations,
-/// and every refused case with what the seed does instead.
+/// and every refused case with what the SDK does instead.
 fn cases() -> Vec<(Value, Expect)> {
     use jobs_result::*;
     use Expect::Same;
@@ -144,98 +149,86 @@ fn cases() -> Vec<(Value, Expect)> {
         (query(3, Some("J_2-x")), Same),
         (
             query(0, None),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(INVALID_TOPIC),
-                "unrecognized topic type: the seed publishes to topic None",
+            bad_combination(
+                Sdk::Raises(INVALID_TOPIC),
+                "unrecognized topic type: the SDK publishes to topic None",
             ),
         ),
         (
             query(1, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(INVALID_TOPIC),
-                "GetPending takes no job id: the seed publishes to topic None",
+            bad_combination(
+                Sdk::Raises(INVALID_TOPIC),
+                "GetPending takes no job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(2, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(INVALID_TOPIC),
-                "StartNext takes no job id: the seed publishes to topic None",
+            bad_combination(
+                Sdk::Raises(INVALID_TOPIC),
+                "StartNext takes no job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(3, None),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(INVALID_TOPIC),
-                "Describe needs a job id: the seed publishes to topic None",
+            bad_combination(
+                Sdk::Raises(INVALID_TOPIC),
+                "Describe needs a job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(3, Some("+")),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(WILDCARD_PUBLISH),
+            bad_combination(
+                Sdk::Raises(WILDCARD_PUBLISH),
                 "a '+' job id is a subscription wildcard, never a request topic",
             ),
         ),
         (
             query(4, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
-                Seed::Publishes(topic("job-1/update"), tok(json!({}))),
+            bad_combination(
+                Sdk::Publishes(topic("job-1/update"), tok(json!({}))),
                 "an update query has no status: AWS always rejects it (use send_update)",
             ),
         ),
         (
             query(4, None),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(INVALID_TOPIC),
-                "Update needs a job id: the seed publishes to topic None",
+            bad_combination(
+                Sdk::Raises(INVALID_TOPIC),
+                "Update needs a job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(5, None),
-            differs(
-                InvalidTopicCombination,
-                Seed::Publishes(topic("notify"), tok(json!({}))),
+            bad_combination(
+                Sdk::Publishes(topic("notify"), tok(json!({}))),
                 "notify is a subscribe-only topic: AWS takes no request there",
             ),
         ),
         (
             query(6, None),
-            differs(
-                InvalidTopicCombination,
-                Seed::Publishes(topic("notify-next"), tok(json!({}))),
+            bad_combination(
+                Sdk::Publishes(topic("notify-next"), tok(json!({}))),
                 "notify-next is a subscribe-only topic: AWS takes no request there",
             ),
         ),
         (
             query(5, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(INVALID_TOPIC),
-                "notify takes no job id: the seed publishes to topic None",
+            bad_combination(
+                Sdk::Raises(INVALID_TOPIC),
+                "notify takes no job id: the SDK publishes to topic None",
             ),
         ),
         (
             query(7, None),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(WILDCARD_PUBLISH),
+            bad_combination(
+                Sdk::Raises(WILDCARD_PUBLISH),
                 "the wildcard type is for subscriptions",
             ),
         ),
         (
             query(7, Some("job-1")),
-            differs(
-                InvalidTopicCombination,
-                Seed::Raises(WILDCARD_PUBLISH),
-                "the wildcard type is for subscriptions (the seed ignores the job id)",
+            bad_combination(
+                Sdk::Raises(WILDCARD_PUBLISH),
+                "the wildcard type is for subscriptions (the SDK ignores the job id)",
             ),
         ),
         // --- sendJobsStartNext.
@@ -252,7 +245,7 @@ fn cases() -> Vec<(Value, Expect)> {
             start_next(None, Some(0)),
             differs(
                 InvalidArgument,
-                Seed::Publishes(topic("start-next"), tok(json!({"stepTimeoutInMinutes": 0}))),
+                Sdk::Publishes(topic("start-next"), tok(json!({"stepTimeoutInMinutes": 0}))),
                 "a step timeout outside 1-10080 minutes is rejected by AWS",
             ),
         ),
@@ -260,7 +253,7 @@ fn cases() -> Vec<(Value, Expect)> {
             start_next(Some(json!({"progress": 50})), None),
             differs(
                 InvalidStatusDetails,
-                Seed::Publishes(
+                Sdk::Publishes(
                     topic("start-next"),
                     tok(json!({"statusDetails": {"progress": 50}})),
                 ),
@@ -278,12 +271,12 @@ fn cases() -> Vec<(Value, Expect)> {
             describe("+", 0, true),
             differs(
                 InvalidJobId,
-                Seed::Raises(WILDCARD_PUBLISH),
+                Sdk::Raises(WILDCARD_PUBLISH),
                 "a '+' job id is a subscription wildcard, never a request topic",
             ),
         ),
     ];
-    // --- sendJobsUpdate: every status the seed knows (plus the two it lacks) ...
+    // --- sendJobsUpdate: every status the SDK knows (plus the two it lacks) ...
     for status in [0u32, 1, 2, 3, 4, 5, 6, 7, 8, 99] {
         let wire = [
             "",
@@ -305,12 +298,12 @@ fn cases() -> Vec<(Value, Expect)> {
             2..=4 | 6 => Same,
             0 | 99 => differs(
                 InvalidStatus,
-                Seed::PublishesEmpty(topic("job-1/update")),
-                "NOT_SET/UNKNOWN have no wire string: the seed publishes an empty payload",
+                Sdk::PublishesEmpty(topic("job-1/update")),
+                "NOT_SET/UNKNOWN have no wire string: the SDK publishes an empty payload",
             ),
             _ => differs(
                 InvalidStatus,
-                Seed::Publishes(topic("job-1/update"), tok(json!({"status": wire}))),
+                Sdk::Publishes(topic("job-1/update"), tok(json!({"status": wire}))),
                 "QUEUED/CANCELED/TIMED_OUT/REMOVED are set by AWS only; a device's update is rejected",
             ),
         };
@@ -344,7 +337,7 @@ fn cases() -> Vec<(Value, Expect)> {
         update("job-2", 2, None, 0, 0, false, false, Some(0)),
         differs(
             InvalidArgument,
-            Seed::Publishes(
+            Sdk::Publishes(
                 topic("job-2/update"),
                 tok(json!({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 0})),
             ),
@@ -355,7 +348,7 @@ fn cases() -> Vec<(Value, Expect)> {
         simple_update("$next", 4),
         differs(
             InvalidJobId,
-            Seed::Publishes(topic("$next/update"), tok(json!({"status": "SUCCEEDED"}))),
+            Sdk::Publishes(topic("$next/update"), tok(json!({"status": "SUCCEEDED"}))),
             "$next is valid for describe only; AWS has no $next update",
         ),
     ));
@@ -363,7 +356,7 @@ fn cases() -> Vec<(Value, Expect)> {
         simple_update("+", 4),
         differs(
             InvalidJobId,
-            Seed::Raises(WILDCARD_PUBLISH),
+            Sdk::Raises(WILDCARD_PUBLISH),
             "a '+' job id is a subscription wildcard, never a request topic",
         ),
     ));
@@ -412,7 +405,7 @@ fn cases() -> Vec<(Value, Expect)> {
             start_next(Some(details.clone()), None),
             differs(
                 InvalidStatusDetails,
-                Seed::Publishes(topic("start-next"), tok(json!({"statusDetails": details}))),
+                Sdk::Publishes(topic("start-next"), tok(json!({"statusDetails": details}))),
                 why,
             ),
         )
@@ -436,18 +429,18 @@ fn cases() -> Vec<(Value, Expect)> {
     c
 }
 
-/// The JSON object expected on the seed side is built from `{"clientToken": ...}` plus
-/// members; the seed's key order differs per call, so only JSON equality is checked there.
-fn seed_payload_matches(got: &[u8], want: &Value, expected_topic: &str, why: &str) {
+/// The JSON object expected on the SDK side is built from `{"clientToken": ...}` plus
+/// members; the SDK's key order differs per call, so only JSON equality is checked there.
+fn sdk_payload_matches(got: &[u8], want: &Value, expected_topic: &str, why: &str) {
     let got: Value = serde_json::from_slice(got).unwrap_or_else(|e| {
         panic!(
-            "seed payload on {expected_topic} is not JSON ({e}): {:?} [{why}]",
+            "SDK payload on {expected_topic} is not JSON ({e}): {:?} [{why}]",
             String::from_utf8_lossy(got)
         )
     });
     assert_eq!(
         &got, want,
-        "what the seed publishes on {expected_topic} [{why}]"
+        "what the SDK publishes on {expected_topic} [{why}]"
     );
 }
 
@@ -467,7 +460,7 @@ fn opt_i64(v: &Value) -> Option<i64> {
     v.as_i64()
 }
 
-/// Makes `call` with `client`, like the Python driver makes it with the seed.
+/// Makes `call` with `client`, like the Python driver makes it with the SDK.
 fn run_ours(client: &JobsClient, call: &Value) -> iotjobs::error::Result<Submitted> {
     let s = |k: &str| call[k].as_str().unwrap_or_else(|| panic!("{k} in {call}"));
     let u = |k: &str| call[k].as_u64().unwrap_or_else(|| panic!("{k} in {call}"));
@@ -594,7 +587,7 @@ fn run_bounded(cmd: Command, limit: Duration, dir: &Path, label: &str) -> String
 /// The venv's python with `AWSIoTPythonSDK==SDK_VERSION`, created once under `target/tmp`
 /// (reused while it holds that version). Needs `python3` with the venv module and pip access
 /// to PyPI; panics with installation advice otherwise.
-fn seed_python() -> &'static Path {
+fn sdk_python() -> &'static Path {
     static PY: OnceLock<PathBuf> = OnceLock::new();
     PY.get_or_init(|| {
         let venv =
@@ -790,18 +783,16 @@ fn key_order(json: &[u8]) -> Vec<String> {
 
 /// A scratch directory for one run.
 fn scratch_dir() -> PathBuf {
-    let dir = support::process_dir().join(format!("differential-{}", fastrand::u32(..)));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
-    dir
+    support::scratch_dir("differential", 0o755)
 }
 
-/// The seed driver's command over `calls` (written to `dir`), as client `client_id`, with
-/// markers under `iotjobs-diff/seed`; its results go to `dir/seed-results.json`.
-fn seed_command(python: &Path, port: u16, client_id: &str, calls: &[Value], dir: &Path) -> Command {
+/// The SDK driver's command over `calls` (written to `dir`), as client `client_id`, with
+/// markers under `iotjobs-diff/sdk`; its results go to `dir/sdk-results.json`.
+fn sdk_command(python: &Path, port: u16, client_id: &str, calls: &[Value], dir: &Path) -> Command {
     let calls_path = dir.join("calls.json");
     std::fs::write(&calls_path, Value::Array(calls.to_vec()).to_string())
         .unwrap_or_else(|e| panic!("write calls: {e}"));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/seed_jobs_calls.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/sdk_v1_jobs_calls.py");
     let mut cmd = Command::new(python);
     cmd.arg(&script)
         .args(["--port", &port.to_string(), "--thing", THING])
@@ -809,37 +800,37 @@ fn seed_command(python: &Path, port: u16, client_id: &str, calls: &[Value], dir:
         .arg("--calls")
         .arg(&calls_path)
         .arg("--out")
-        .arg(dir.join("seed-results.json"))
-        .args(["--marker-prefix", &format!("{MARKERS}/seed")]);
+        .arg(dir.join("sdk-results.json"))
+        .args(["--marker-prefix", &format!("{MARKERS}/sdk")]);
     cmd
 }
 
-/// The seed driver's output file, checked for the pinned version and one result per call.
-fn seed_output(dir: &Path, calls: usize) -> Value {
-    let path = dir.join("seed-results.json");
+/// The SDK driver's output file, checked for the pinned version and one result per call.
+fn sdk_output(dir: &Path, calls: usize) -> Value {
+    let path = dir.join("sdk-results.json");
     let out: Value = serde_json::from_slice(
-        &std::fs::read(&path).unwrap_or_else(|e| panic!("seed results: {e}")),
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("SDK results: {e}")),
     )
-    .unwrap_or_else(|e| panic!("seed results: {e}"));
-    assert_eq!(out["sdk_version"], SDK_VERSION, "the pinned seed ran");
+    .unwrap_or_else(|e| panic!("SDK results: {e}"));
+    assert_eq!(out["sdk_version"], SDK_VERSION, "the pinned SDK ran");
     let n = out["results"].as_array().map(Vec::len);
-    assert_eq!(n, Some(calls), "one seed result per call");
+    assert_eq!(n, Some(calls), "one SDK result per call");
     out
 }
 
-/// Runs the seed driver over `calls` against the broker on `port` (markers
-/// `iotjobs-diff/seed/<i>`, then `.../end`); returns its per-call results.
-fn run_seed(python: &Path, port: u16, calls: &[Value]) -> Vec<Value> {
+/// Runs the SDK driver over `calls` against the broker on `port` (markers
+/// `iotjobs-diff/sdk/<i>`, then `.../end`); returns its per-call results.
+fn run_sdk(python: &Path, port: u16, calls: &[Value]) -> Vec<Value> {
     let dir = scratch_dir();
-    let cmd = seed_command(python, port, TOKEN, calls, &dir);
-    run_bounded(cmd, Duration::from_secs(180), &dir, "seed");
-    seed_output(&dir, calls.len())["results"]
+    let cmd = sdk_command(python, port, TOKEN, calls, &dir);
+    run_bounded(cmd, Duration::from_secs(180), &dir, "sdk");
+    sdk_output(&dir, calls.len())["results"]
         .as_array()
         .cloned()
         .unwrap_or_default()
 }
 
-/// Makes `calls` with an iotjobs `JobsClient` (same thing, client id and token as the seed,
+/// Makes `calls` with an iotjobs `JobsClient` (same thing, client id and token as the SDK,
 /// QoS 1) on the broker at `port`, with markers `iotjobs-diff/ours/<i>` and `.../end`.
 fn run_iotjobs<R>(port: u16, calls: &[Value], call: impl Fn(&JobsClient, &Value) -> R) -> Vec<R> {
     let cfg = ConnectionConfig {
@@ -874,43 +865,43 @@ fn run_iotjobs<R>(port: u16, calls: &[Value], call: impl Fn(&JobsClient, &Value)
 
 #[test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
-fn seed_and_iotjobs_publish_the_same_requests() {
-    let python = seed_python();
+fn python_sdk_v1_and_iotjobs_publish_the_same_requests() {
+    let python = sdk_python();
     let broker = Mosquitto::start(MosqOpts::default());
     let observer = Observer::start(&broker);
     let cases = cases();
     let calls: Vec<Value> = cases.iter().map(|(c, _)| c.clone()).collect();
-    let seed_results = run_seed(python, broker.port(), &calls);
-    observer.wait_for_topic(&format!("{MARKERS}/seed/end"));
+    let sdk_results = run_sdk(python, broker.port(), &calls);
+    observer.wait_for_topic(&format!("{MARKERS}/sdk/end"));
     let ours = run_iotjobs(broker.port(), &calls, run_ours);
     observer.wait_for_topic(&format!("{MARKERS}/ours/end"));
 
-    let seen_seed = observer.per_call("seed", calls.len());
+    let seen_sdk = observer.per_call("sdk", calls.len());
     let seen_ours = observer.per_call("ours", calls.len());
     let (mut same, mut documented) = (0, 0);
     for (i, (call, expect)) in cases.iter().enumerate() {
         let ctx = format!("call {i} {call}");
-        let (seed_res, our_res) = (&seed_results[i], &ours[i]);
-        let (seed_pubs, our_pubs) = (&seen_seed[i], &seen_ours[i]);
+        let (sdk_res, our_res) = (&sdk_results[i], &ours[i]);
+        let (sdk_pubs, our_pubs) = (&seen_sdk[i], &seen_ours[i]);
         match expect {
             Expect::Same => {
-                assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
+                assert_eq!(sdk_res, &json!({"returned": true}), "{ctx}: SDK result");
                 assert!(
                     matches!(our_res, Ok(Submitted::Sent { packet_id }) if *packet_id != 0),
                     "{ctx}: ours {our_res:?}"
                 );
-                assert_eq!(seed_pubs.len(), 1, "{ctx}: seed published {seed_pubs:?}");
+                assert_eq!(sdk_pubs.len(), 1, "{ctx}: SDK published {sdk_pubs:?}");
                 assert_eq!(our_pubs.len(), 1, "{ctx}: ours published {our_pubs:?}");
-                let ((st, sp), (ot, op)) = (&seed_pubs[0], &our_pubs[0]);
+                let ((st, sp), (ot, op)) = (&sdk_pubs[0], &our_pubs[0]);
                 assert_eq!(ot, st, "{ctx}: topic");
                 let sj: Value = serde_json::from_slice(sp)
-                    .unwrap_or_else(|e| panic!("{ctx}: seed payload not JSON: {e}"));
+                    .unwrap_or_else(|e| panic!("{ctx}: SDK payload not JSON: {e}"));
                 let oj: Value = serde_json::from_slice(op)
                     .unwrap_or_else(|e| panic!("{ctx}: our payload not JSON: {e}"));
                 assert_eq!(
                     oj,
                     sj,
-                    "{ctx}: payloads differ\n ours {}\n seed {}",
+                    "{ctx}: payloads differ\n ours {}\n SDK {}",
                     String::from_utf8_lossy(op),
                     String::from_utf8_lossy(sp)
                 );
@@ -919,7 +910,7 @@ fn seed_and_iotjobs_publish_the_same_requests() {
             }
             Expect::Differs {
                 ours: code,
-                seed,
+                sdk,
                 why,
             } => {
                 let ctx = format!("{ctx} [{why}]");
@@ -928,28 +919,28 @@ fn seed_and_iotjobs_publish_the_same_requests() {
                     Ok(s) => panic!("{ctx}: iotjobs sent it ({s:?}) but must refuse with {code:?}"),
                 }
                 assert!(our_pubs.is_empty(), "{ctx}: iotjobs published {our_pubs:?}");
-                match seed {
-                    Seed::Raises(msg) => {
+                match sdk {
+                    Sdk::Raises(msg) => {
                         assert_eq!(
-                            seed_res,
+                            sdk_res,
                             &json!({"raised": "ValueError", "message": msg}),
-                            "{ctx}: seed result"
+                            "{ctx}: SDK result"
                         );
-                        assert!(seed_pubs.is_empty(), "{ctx}: seed published {seed_pubs:?}");
+                        assert!(sdk_pubs.is_empty(), "{ctx}: SDK published {sdk_pubs:?}");
                     }
-                    Seed::PublishesEmpty(t) => {
-                        assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
+                    Sdk::PublishesEmpty(t) => {
+                        assert_eq!(sdk_res, &json!({"returned": true}), "{ctx}: SDK result");
                         assert_eq!(
-                            seed_pubs,
+                            sdk_pubs,
                             &vec![(t.clone(), Vec::new())],
-                            "{ctx}: the seed's empty payload"
+                            "{ctx}: the SDK's empty payload"
                         );
                     }
-                    Seed::Publishes(t, want) => {
-                        assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
-                        assert_eq!(seed_pubs.len(), 1, "{ctx}: seed published {seed_pubs:?}");
-                        assert_eq!(&seed_pubs[0].0, t, "{ctx}: seed topic");
-                        seed_payload_matches(&seed_pubs[0].1, want, t, why);
+                    Sdk::Publishes(t, want) => {
+                        assert_eq!(sdk_res, &json!({"returned": true}), "{ctx}: SDK result");
+                        assert_eq!(sdk_pubs.len(), 1, "{ctx}: SDK published {sdk_pubs:?}");
+                        assert_eq!(&sdk_pubs[0].0, t, "{ctx}: SDK topic");
+                        sdk_payload_matches(&sdk_pubs[0].1, want, t, why);
                     }
                 }
                 documented += 1;
@@ -1007,15 +998,15 @@ fn subscriptions_per_call(log: &str, side: &str, calls: usize) -> Vec<Vec<String
     out
 }
 
-/// Subscriptions: every (topic type, reply type, job id) combination, through the seed's
-/// `createJobSubscription` and iotjobs' `create_subscription`. Where the seed subscribes,
+/// Subscriptions: every (topic type, reply type, job id) combination, through the SDK's
+/// `createJobSubscription` and iotjobs' `create_subscription`. Where the SDK subscribes,
 /// iotjobs must subscribe to the identical filter (seen in the broker's log) with QoS 1, except
-/// the documented difference below; where the seed raises (its topic is `None`), iotjobs must
+/// the documented difference below; where the SDK raises (its topic is `None`), iotjobs must
 /// refuse with an error and subscribe to nothing.
 #[test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
-fn seed_and_iotjobs_subscribe_to_the_same_filters() {
-    let python = seed_python();
+fn python_sdk_v1_and_iotjobs_subscribe_to_the_same_filters() {
+    let python = sdk_python();
     let broker = Mosquitto::start(MosqOpts::default());
     let mut calls = Vec::new();
     for topic_type in 0u32..=7 {
@@ -1026,10 +1017,10 @@ fn seed_and_iotjobs_subscribe_to_the_same_filters() {
             }
         }
     }
-    let seed_results = run_seed(python, broker.port(), &calls);
+    let sdk_results = run_sdk(python, broker.port(), &calls);
     assert!(
-        broker.wait_for_log(&format!("'{MARKERS}/seed/end'"), WAIT),
-        "seed end marker"
+        broker.wait_for_log(&format!("'{MARKERS}/sdk/end'"), WAIT),
+        "SDK end marker"
     );
     let ours = run_iotjobs(broker.port(), &calls, |client, call| {
         let n = |k: &str| call[k].as_u64().unwrap_or_else(|| panic!("{k} in {call}")) as u32;
@@ -1042,24 +1033,24 @@ fn seed_and_iotjobs_subscribe_to_the_same_filters() {
         "our end marker"
     );
     let log = broker.log();
-    let seed_subs = subscriptions_per_call(&log, "seed", calls.len());
+    let sdk_subs = subscriptions_per_call(&log, "sdk", calls.len());
     let our_subs = subscriptions_per_call(&log, "ours", calls.len());
 
     let (mut same, mut both_refuse, mut documented) = (0, 0, 0);
     for (i, call) in calls.iter().enumerate() {
         let ctx = format!("call {i} {call}");
-        let (seed_res, our_res) = (&seed_results[i], &ours[i]);
-        if seed_res.get("raised").is_some() {
+        let (sdk_res, our_res) = (&sdk_results[i], &ours[i]);
+        if sdk_res.get("raised").is_some() {
             assert_eq!(
-                seed_res,
+                sdk_res,
                 &json!({"raised": "ValueError",
                         "message": "No topic specified, or incorrect topic type."}),
-                "{ctx}: seed result"
+                "{ctx}: SDK result"
             );
             assert!(
-                seed_subs[i].is_empty(),
-                "{ctx}: seed subscribed {:?}",
-                seed_subs[i]
+                sdk_subs[i].is_empty(),
+                "{ctx}: SDK subscribed {:?}",
+                sdk_subs[i]
             );
             match our_res {
                 Err(e) => assert!(
@@ -1069,7 +1060,7 @@ fn seed_and_iotjobs_subscribe_to_the_same_filters() {
                     ),
                     "{ctx}: our error {e}"
                 ),
-                Ok(r) => panic!("{ctx}: the seed has no topic here but iotjobs subscribed: {r:?}"),
+                Ok(r) => panic!("{ctx}: the SDK has no topic here but iotjobs subscribed: {r:?}"),
             }
             assert!(
                 our_subs[i].is_empty(),
@@ -1079,23 +1070,23 @@ fn seed_and_iotjobs_subscribe_to_the_same_filters() {
             both_refuse += 1;
             continue;
         }
-        assert_eq!(seed_res, &json!({"returned": true}), "{ctx}: seed result");
+        assert_eq!(sdk_res, &json!({"returned": true}), "{ctx}: SDK result");
         assert_eq!(
-            seed_subs[i].len(),
+            sdk_subs[i].len(),
             1,
-            "{ctx}: seed subscribed {:?}",
-            seed_subs[i]
+            "{ctx}: SDK subscribed {:?}",
+            sdk_subs[i]
         );
         // Documented difference: `$next` is a job id only for DescribeJobExecution; AWS has no
-        // `$next/update` topic, so iotjobs refuses it where the seed subscribes to it.
+        // `$next/update` topic, so iotjobs refuses it where the SDK subscribes to it.
         if call["job_id"] == "$next" && call["topic_type"] == 4 {
             assert_eq!(
-                seed_subs[i][0],
+                sdk_subs[i][0],
                 topic(&format!(
                     "$next/update{}",
                     ["", "", "/accepted", "/rejected", "/#"][n_of(call, "reply_type")]
                 )),
-                "{ctx}: the seed's $next update filter"
+                "{ctx}: the SDK's $next update filter"
             );
             match our_res {
                 Err(e) => assert_eq!(e.code, jobs_result::InvalidJobId, "{ctx}: {e}"),
@@ -1112,11 +1103,11 @@ fn seed_and_iotjobs_subscribe_to_the_same_filters() {
         match our_res {
             Ok(granted) => assert_eq!(*granted, Some(1), "{ctx}: granted QoS"),
             Err(e) => panic!(
-                "{ctx}: the seed subscribes to {:?}, iotjobs refused: {e}",
-                seed_subs[i]
+                "{ctx}: the SDK subscribes to {:?}, iotjobs refused: {e}",
+                sdk_subs[i]
             ),
         }
-        assert_eq!(our_subs[i], seed_subs[i], "{ctx}: filter");
+        assert_eq!(our_subs[i], sdk_subs[i], "{ctx}: filter");
         same += 1;
     }
     eprintln!(
@@ -1137,16 +1128,16 @@ fn n_of(call: &Value, key: &str) -> usize {
         .unwrap_or_else(|| panic!("{key} in {call}")) as usize
 }
 
-/// Receiving: the seed and iotjobs subscribe the same overlapping jobs filters (each its own
+/// Receiving: the SDK and iotjobs subscribe the same overlapping jobs filters (each its own
 /// connection, at once); one injector publishes a list of topics — replies, notifications,
 /// another thing's, and edge cases of MQTT matching (the parent of `#`, empty levels, one level
 /// too deep). Every subscription callback of each side must get exactly the same messages
-/// (every matching filter fires, as the seed's paho does), and iotjobs' parsed view of each
+/// (every matching filter fires, as the SDK's paho does), and iotjobs' parsed view of each
 /// well-formed topic must name the thing, type, reply and job id the topic has.
 #[test]
 #[ignore = "needs mosquitto: run by .ci/run with --ignored"]
-fn seed_and_iotjobs_receive_the_same_messages() {
-    let python = seed_python();
+fn python_sdk_v1_and_iotjobs_receive_the_same_messages() {
+    let python = sdk_python();
     let broker = Mosquitto::start(MosqOpts::default());
     let sub = |tt: u32, rt: u32, job: Option<&str>| json!({"op": "subscribe", "topic_type": tt, "reply_type": rt, "job_id": job});
     let subs = vec![
@@ -1162,11 +1153,11 @@ fn seed_and_iotjobs_receive_the_same_messages() {
     ];
     let done_topic = format!("{MARKERS}/done");
 
-    // The seed: subscribes, says ready, waits for `done`.
+    // The SDK: subscribes, says ready, waits for `done`.
     let dir = scratch_dir();
-    let mut cmd = seed_command(python, broker.port(), "diff-rx-seed", &subs, &dir);
+    let mut cmd = sdk_command(python, broker.port(), "diff-rx-sdk", &subs, &dir);
     cmd.args(["--wait-for", &done_topic]);
-    let mut seed = spawn_logged(cmd, &dir, "seed-receive");
+    let mut sdk = spawn_logged(cmd, &dir, "sdk-receive");
 
     // iotjobs: the same subscriptions on a JobsClient of its own connection.
     type Got = Arc<Mutex<Vec<(usize, String, Vec<u8>, Option<ParsedTopic>)>>>;
@@ -1218,16 +1209,16 @@ fn seed_and_iotjobs_receive_the_same_messages() {
     .unwrap_or_else(|e| panic!("subscribe done: {e}"));
 
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !broker.log().contains(&format!("'{MARKERS}/seed/ready'")) {
+    while !broker.log().contains(&format!("'{MARKERS}/sdk/ready'")) {
         assert!(
-            seed.running(),
-            "the seed driver exited early:\n{}",
-            seed.stderr()
+            sdk.running(),
+            "the SDK driver exited early:\n{}",
+            sdk.stderr()
         );
         assert!(
             Instant::now() < deadline,
-            "the seed never got ready:\n{}",
-            seed.stderr()
+            "the SDK never got ready:\n{}",
+            sdk.stderr()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -1275,7 +1266,7 @@ fn seed_and_iotjobs_receive_the_same_messages() {
     injector
         .publish_sync(&done_topic, b"", 1, false)
         .unwrap_or_else(|e| panic!("done: {e}"));
-    seed.wait(Duration::from_secs(90));
+    sdk.wait(Duration::from_secs(90));
     let deadline = Instant::now() + WAIT;
     while !ours_done.load(std::sync::atomic::Ordering::SeqCst) {
         assert!(
@@ -1287,16 +1278,16 @@ fn seed_and_iotjobs_receive_the_same_messages() {
     injector.close();
     client.close();
 
-    let seed_out = seed_output(&dir, subs.len());
-    for (i, r) in seed_out["results"]
+    let sdk_out = sdk_output(&dir, subs.len());
+    for (i, r) in sdk_out["results"]
         .as_array()
         .into_iter()
         .flatten()
         .enumerate()
     {
-        assert_eq!(r, &json!({"returned": true}), "seed subscription {i}");
+        assert_eq!(r, &json!({"returned": true}), "SDK subscription {i}");
     }
-    let mut seed_got: Vec<(usize, String, Vec<u8>)> = seed_out["received"]
+    let mut sdk_got: Vec<(usize, String, Vec<u8>)> = sdk_out["received"]
         .as_array()
         .unwrap_or_else(|| panic!("no received list"))
         .iter()
@@ -1313,21 +1304,21 @@ fn seed_and_iotjobs_receive_the_same_messages() {
         .iter()
         .map(|(i, t, p, _)| (*i, t.clone(), p.clone()))
         .collect();
-    seed_got.sort();
+    sdk_got.sort();
     ours_got.sort();
-    let only_seed: Vec<_> = seed_got.iter().filter(|m| !ours_got.contains(m)).collect();
-    let only_ours: Vec<_> = ours_got.iter().filter(|m| !seed_got.contains(m)).collect();
+    let only_sdk: Vec<_> = sdk_got.iter().filter(|m| !ours_got.contains(m)).collect();
+    let only_ours: Vec<_> = ours_got.iter().filter(|m| !sdk_got.contains(m)).collect();
     assert!(
-        only_seed.is_empty() && only_ours.is_empty() && seed_got == ours_got,
-        "deliveries differ\n only the seed: {only_seed:?}\n only iotjobs: {only_ours:?}"
+        only_sdk.is_empty() && only_ours.is_empty() && sdk_got == ours_got,
+        "deliveries differ\n only the SDK: {only_sdk:?}\n only iotjobs: {only_ours:?}"
     );
     // Overlapping filters each fired: job-1/update/accepted matches three subscriptions.
-    let fired = |topic: &str| seed_got.iter().filter(|(_, t, _)| t == topic).count();
-    assert_eq!(fired(&t("/job-1/update/accepted")), 3, "{seed_got:?}");
+    let fired = |topic: &str| sdk_got.iter().filter(|(_, t, _)| t == topic).count();
+    assert_eq!(fired(&t("/job-1/update/accepted")), 3, "{sdk_got:?}");
     assert!(
-        seed_got.len() >= topics.len(),
+        sdk_got.len() >= topics.len(),
         "deliveries: {}",
-        seed_got.len()
+        sdk_got.len()
     );
 
     // iotjobs' parsed view agrees with the topic.
@@ -1365,6 +1356,6 @@ fn seed_and_iotjobs_receive_the_same_messages() {
     eprintln!(
         "receive differential: {} topics injected, {} deliveries on each side",
         topics.len(),
-        seed_got.len()
+        sdk_got.len()
     );
 }

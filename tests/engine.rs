@@ -5,6 +5,8 @@
 //! Timing checks use lower bounds only (a wait at least as long as configured), never upper
 //! bounds: the machines are shared and slow runs must not fail.
 
+mod support;
+
 use iotjobs::error::jobs_result;
 use iotjobs::mqtt::config::{ConnectionConfig, Protocol};
 use iotjobs::mqtt::connection::Connection;
@@ -23,20 +25,16 @@ fn emulator() -> Emulator {
     Emulator::start(EmulatorConfig::default()).expect("emulator starts")
 }
 
+/// The harness's plain-TCP configuration for the emulator, with 5 s timeouts and a backoff
+/// that stays within 50-200 ms.
 fn config(emu: &Emulator, client_id: &str) -> ConnectionConfig {
     let addr = emu.mqtt_addr();
     let mut cfg = ConnectionConfig {
         host: addr.ip().to_string(),
-        port: addr.port(),
-        transport: TransportKind::Tcp,
-        client_id: client_id.into(),
-        keep_alive_secs: 30,
         operation_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(5),
-        drain_rate_hz: 0.0,
-        ..ConnectionConfig::default()
+        ..support::engine::tcp_config(addr.port(), client_id)
     };
-    cfg.backoff.base = Duration::from_millis(50);
     cfg.backoff.max = Duration::from_millis(200);
     cfg.backoff.stable = Duration::from_secs(5);
     cfg

@@ -2,6 +2,8 @@
 //! client from inside its own callback, and no callback (nor user-data access) after `*_free`
 //! returns when freed from another thread.
 
+mod support;
+
 use iotjobs::error::jobs_result;
 use iotjobs::ffi::config::*;
 use iotjobs::ffi::connection::*;
@@ -11,7 +13,7 @@ use iotjobs_emulator::{Emulator, EmulatorConfig};
 use std::ffi::{c_char, c_void, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn emulator() -> Emulator {
     Emulator::start(EmulatorConfig::default()).unwrap()
@@ -68,17 +70,26 @@ unsafe fn connected(
 }
 
 fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(
+        support::wait_until(Duration::from_secs(20), f),
+        "timed out waiting for {what}"
+    );
 }
 
 /// User data of the connection tests: the handle to free and a call counter.
 struct State {
     conn: AtomicPtr<jobs_connection>,
     calls: AtomicUsize,
+}
+
+impl State {
+    /// Boxed, so its address (the callbacks' user data) stays put.
+    fn new() -> Box<State> {
+        Box::new(State {
+            conn: AtomicPtr::new(ptr::null_mut()),
+            calls: AtomicUsize::new(0),
+        })
+    }
 }
 
 unsafe extern "C" fn free_self_on_message(
@@ -97,10 +108,7 @@ unsafe extern "C" fn free_self_on_message(
 #[test]
 fn a_connection_freed_inside_its_own_callback_runs_no_further_callback() {
     let emu = emulator();
-    let st = Box::new(State {
-        conn: AtomicPtr::new(ptr::null_mut()),
-        calls: AtomicUsize::new(0),
-    });
+    let st = State::new();
     unsafe {
         let ud = &*st as *const State as *mut c_void;
         let conn = connected(&emu, "free-in-cb", free_self_on_message, ud, "f/#");
@@ -135,10 +143,7 @@ unsafe extern "C" fn slow_counter(
 #[test]
 fn after_free_returns_no_callback_runs_and_user_data_is_untouched() {
     let emu = emulator();
-    let st = Box::new(State {
-        conn: AtomicPtr::new(ptr::null_mut()),
-        calls: AtomicUsize::new(0),
-    });
+    let st = State::new();
     unsafe {
         let ud = &*st as *const State as *mut c_void;
         let conn = connected(&emu, "free-outside", slow_counter, ud, "g");

@@ -1,8 +1,13 @@
-//! End-to-end tests in C against the emulator (issue 4, "How it is proven").
+//! Jobs flows end to end in C against the emulator: the device agent and gateway examples run
+//! their jobs to the expected final status (also through cut connections, lost replies,
+//! cancellations, throttling and mutual TLS), and the focused programs in `tests/c_e2e/` prove
+//! describe/next, rejected updates, the offline queue, blocking calls inside callbacks and bad
+//! input at every jobs entry point.
 //!
 //! The C programs — the examples (`examples-c/device_agent.c`, `examples-c/gateway.c`) and the
-//! focused programs in `tests/c_e2e/` — are compiled once per test process as strict C99
-//! against `include/iotjobs.h` and the `libiotjobs.a` this `cargo test` built. Each test starts
+//! programs in `tests/c_e2e/`, which use the harness `tests/c/check.h` — are compiled once per
+//! test process as strict C99 against `include/iotjobs.h` and the `libiotjobs.a` this
+//! `cargo test` built. Each test starts
 //! its own in-process emulator, sets up jobs through the emulator's Rust control API, runs one
 //! C program with the emulator's host and port, and asserts on the program's exit status, its
 //! output, and the emulator's final state (`describe_execution`, the packet record).
@@ -27,12 +32,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use support::cbuild::{
+    c_files, check_summary, compile, cxx_compiler_present, manifest_dir, wrapped_command, wrapper,
+    Lang, STRICT,
+};
 
 // ---------------------------------------------------------------- building the C programs
-
-#[path = "support/cbuild.rs"]
-mod cbuild;
-use cbuild::{c_files, cxx_compiler_present, manifest_dir, static_lib, static_link_libs, STRICT};
 
 fn sources() -> Vec<PathBuf> {
     let mut v = vec![
@@ -43,38 +48,9 @@ fn sources() -> Vec<PathBuf> {
     v
 }
 
-fn compile(src: &Path, lib: &Path, libs: &[String], out_dir: &Path) -> Result<PathBuf, String> {
-    let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
-    let exe = out_dir.join(&stem);
-    // Written under a private name, then renamed: another test process (a valgrind run next
-    // to a plain one) may be executing the previous binary right now.
-    let tmp = out_dir.join(format!(".{stem}.{}.tmp", std::process::id()));
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .arg("-std=c99")
-        .args(STRICT)
-        .arg("-I")
-        .arg(manifest_dir().join("include"))
-        .arg("-I")
-        .arg(manifest_dir().join("tests/c_e2e"))
-        .arg(src)
-        .arg(lib)
-        .args(libs)
-        .arg("-o")
-        .arg(&tmp)
-        .output()
-        .map_err(|e| format!("cannot run {cc}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "compiling {} failed ({}):\n{}{}",
-            src.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    std::fs::rename(&tmp, &exe)
-        .map_err(|e| format!("{} -> {}: {e}", tmp.display(), exe.display()))?;
+fn compile_c99(src: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+    let exe = out_dir.join(src.file_stem().unwrap());
+    compile(src, Lang::C99, &exe)?;
     Ok(exe)
 }
 
@@ -82,8 +58,6 @@ fn compile(src: &Path, lib: &Path, libs: &[String], out_dir: &Path) -> Result<Pa
 fn programs() -> &'static HashMap<String, PathBuf> {
     static BUILT: OnceLock<Result<HashMap<String, PathBuf>, String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
-        let lib = static_lib()?;
-        let libs = static_link_libs()?;
         let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("jobs-e2e");
         std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
         let srcs = sources();
@@ -93,9 +67,8 @@ fn programs() -> &'static HashMap<String, PathBuf> {
             let handles: Vec<_> = pair
                 .iter()
                 .map(|src| {
-                    let (src, lib, libs, out_dir) =
-                        (src.clone(), lib.clone(), libs.clone(), out_dir.clone());
-                    std::thread::spawn(move || (src.clone(), compile(&src, &lib, &libs, &out_dir)))
+                    let (src, out_dir) = (src.clone(), out_dir.clone());
+                    std::thread::spawn(move || (src.clone(), compile_c99(&src, &out_dir)))
                 })
                 .collect();
             for h in handles {
@@ -128,14 +101,6 @@ fn program(name: &str) -> PathBuf {
 }
 
 // ---------------------------------------------------------------- running them
-
-fn wrapper() -> Vec<String> {
-    std::env::var("IOTJOBS_C_TEST_WRAPPER")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
 
 /// A time limit, 10× longer under a wrapper such as valgrind.
 fn limit(secs: u64) -> Duration {
@@ -194,17 +159,9 @@ impl Finished {
 
     fn assert_checks(&self, min_checks: usize) {
         self.assert_success();
-        let summary = self
-            .stdout
-            .iter()
-            .rev()
-            .find_map(|l| l.strip_prefix("CHECKS passed="))
-            .unwrap_or_else(|| panic!("no CHECKS summary:\n{}", self.text()));
-        let (passed, failed) = summary
-            .split_once(" failed=")
-            .expect("CHECKS passed=N failed=M");
-        let passed: usize = passed.parse().expect("a number");
-        assert_eq!(failed, "0", "failed checks:\n{}", self.text());
+        let (passed, failed) = check_summary(&self.stdout.join("\n"))
+            .unwrap_or_else(|e| panic!("{e}:\n{}", self.text()));
+        assert_eq!(failed, 0, "failed checks:\n{}", self.text());
         assert!(
             passed >= min_checks,
             "only {passed} checks ran (expected at least {min_checks}):\n{}",
@@ -214,16 +171,7 @@ impl Finished {
 }
 
 fn start(name: &str, args: &[String]) -> Running {
-    let exe = program(name);
-    let w = wrapper();
-    let mut cmd = match w.split_first() {
-        Some((prog, rest)) => {
-            let mut c = Command::new(prog);
-            c.args(rest).arg(&exe);
-            c
-        }
-        None => Command::new(&exe),
-    };
+    let mut cmd = wrapped_command(&program(name));
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -339,6 +287,14 @@ fn host_port(emu: &Emulator) -> Vec<String> {
     vec![a.ip().to_string(), a.port().to_string()]
 }
 
+/// Creates each (job id, document, target things) in the emulator, in order.
+fn create_jobs(emu: &Emulator, jobs: &[(&str, Value, &[&str])]) {
+    for (id, document, things) in jobs {
+        emu.create_job(id, document.clone(), things)
+            .unwrap_or_else(|e| panic!("create job {id}: {e:?}"));
+    }
+}
+
 fn agent_args(emu: &Emulator, thing: &str, extra: &[&str]) -> Vec<String> {
     let a = emu.mqtt_addr();
     let mut v: Vec<String> = vec![
@@ -388,26 +344,27 @@ fn publishes_in(emu: &Emulator, client: &str, topic_part: &str, body: &str) -> u
 fn device_agent_runs_the_sample_flow_for_several_jobs() {
     let emu = emulator();
     let thing = "agent-1";
-    emu.create_job(
-        "ok-1",
-        json!({"operation": "install", "steps": 3, "step_ms": 20}),
-        &[thing],
-    )
-    .unwrap();
-    emu.create_job(
-        "fail-2",
-        json!({"operation": "configure", "steps": 4, "fail_at_step": 2}),
-        &[thing],
-    )
-    .unwrap();
-    emu.create_job("bad-3", json!({"steps": 2}), &[thing])
-        .unwrap();
-    emu.create_job(
-        "ok-4",
-        json!({"operation": "reboot", "extra": {"nested": [1, 2, {"x": "}"}]}}),
-        &[thing],
-    )
-    .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "ok-1",
+                json!({"operation": "install", "steps": 3, "step_ms": 20}),
+                &[thing],
+            ),
+            (
+                "fail-2",
+                json!({"operation": "configure", "steps": 4, "fail_at_step": 2}),
+                &[thing],
+            ),
+            ("bad-3", json!({"steps": 2}), &[thing]),
+            (
+                "ok-4",
+                json!({"operation": "reboot", "extra": {"nested": [1, 2, {"x": "}"}]}}),
+                &[thing],
+            ),
+        ],
+    );
     let out = start(
         "device_agent",
         &agent_args(&emu, thing, &["--idle-exit", "0"]),
@@ -463,18 +420,21 @@ fn device_agent_runs_the_sample_flow_for_several_jobs() {
 fn device_agent_abandons_a_job_cancelled_while_running_and_goes_on() {
     let emu = emulator();
     let thing = "agent-2";
-    emu.create_job(
-        "long-1",
-        json!({"operation": "download", "steps": 50, "step_ms": 100}),
-        &[thing],
-    )
-    .unwrap();
-    emu.create_job(
-        "after-2",
-        json!({"operation": "install", "steps": 2}),
-        &[thing],
-    )
-    .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "long-1",
+                json!({"operation": "download", "steps": 50, "step_ms": 100}),
+                &[thing],
+            ),
+            (
+                "after-2",
+                json!({"operation": "install", "steps": 2}),
+                &[thing],
+            ),
+        ],
+    );
     let mut run = start(
         "device_agent",
         &agent_args(&emu, thing, &["--idle-exit", "0"]),
@@ -791,22 +751,23 @@ fn offline_sends_are_queued_and_delivered_after_the_emulator_cuts_the_connection
 fn gateway_runs_two_things_over_one_connection() {
     let emu = emulator();
     let (a, b) = ("gw-thing-a", "gw-thing-b");
-    emu.create_job(
-        "gw-a1",
-        json!({"operation": "install", "steps": 3, "step_ms": 10}),
-        &[a],
-    )
-    .unwrap();
-    emu.create_job(
-        "gw-b1",
-        json!({"operation": "install", "steps": 2, "fail_at_step": 2}),
-        &[b],
-    )
-    .unwrap();
-    emu.create_job("gw-both", json!({"operation": "reboot"}), &[a, b])
-        .unwrap();
-    emu.create_job("gw-other", json!({"operation": "x"}), &["gw-thing-c"])
-        .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "gw-a1",
+                json!({"operation": "install", "steps": 3, "step_ms": 10}),
+                &[a],
+            ),
+            (
+                "gw-b1",
+                json!({"operation": "install", "steps": 2, "fail_at_step": 2}),
+                &[b],
+            ),
+            ("gw-both", json!({"operation": "reboot"}), &[a, b]),
+            ("gw-other", json!({"operation": "x"}), &["gw-thing-c"]),
+        ],
+    );
     let addr = emu.mqtt_addr();
     let args: Vec<String> = [
         "--endpoint",
@@ -996,14 +957,17 @@ fn device_agent_and_gateway_over_mutual_tls() {
     .expect("start the emulator with TLS");
     let port = emu.tls_addr().expect("TLS listener").port().to_string();
     let path = |p: &Path| p.to_string_lossy().into_owned();
-    emu.create_job(
-        "tls-1",
-        json!({"operation": "install", "steps": 2}),
-        &["tls-thing"],
-    )
-    .unwrap();
-    emu.create_job("tls-gw", json!({"operation": "x"}), &["tls-a", "tls-b"])
-        .unwrap();
+    create_jobs(
+        &emu,
+        &[
+            (
+                "tls-1",
+                json!({"operation": "install", "steps": 2}),
+                &["tls-thing"],
+            ),
+            ("tls-gw", json!({"operation": "x"}), &["tls-a", "tls-b"]),
+        ],
+    );
 
     // The agent exactly as against AWS IoT: DNS name, CA, certificate and a PKCS#1 RSA key
     // (the AWS console's format); no --plain.
@@ -1114,7 +1078,7 @@ fn examples_and_e2e_programs_are_also_valid_cxx11() {
             .arg("-I")
             .arg(manifest_dir().join("include"))
             .arg("-I")
-            .arg(manifest_dir().join("tests/c_e2e"))
+            .arg(manifest_dir().join("tests/c"))
             .arg(&src)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {cxx}: {e}"));

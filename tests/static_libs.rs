@@ -4,24 +4,12 @@
 //! real list (`--print native-static-libs`) and fails when the two differ, and checks that the
 //! CMake files still read that one list.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn documented() -> Vec<String> {
-    let path = manifest_dir().join("cmake/static-libs.txt");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
-}
+use support::cbuild::{documented_static_libs, manifest_dir};
 
 /// `-lgcc_s -lutil ...` from rustc's `note: native-static-libs: ...` line.
 fn from_rustc() -> Vec<String> {
@@ -60,8 +48,7 @@ fn from_rustc() -> Vec<String> {
 
 #[test]
 fn documented_static_libs_match_rustc() {
-    let doc = documented();
-    assert!(!doc.is_empty(), "cmake/static-libs.txt lists nothing");
+    let doc = documented_static_libs().unwrap_or_else(|e| panic!("{e}"));
     let real = from_rustc();
     let doc_set: BTreeSet<_> = doc.iter().collect();
     let real_set: BTreeSet<_> = real.iter().collect();

@@ -6,11 +6,11 @@
  *
  * Usage: callback_calls HOST PORT THING JOB   (JOB is QUEUED for THING)
  */
-#include "e2e.h"
+#include "check.h"
 
 #define ECHO_TOPIC "e2e/callback/echo"
 
-static struct e2e_seen seen;
+static struct test_seen seen;
 static jobs_client *client = NULL;
 static const char *job = NULL;
 static int64_t version = -1, execution = -1;
@@ -23,7 +23,7 @@ static bool done = false;
 static double longest_call = 0.0;
 
 static uint32_t timed(uint32_t rc, double started) {
-    double took = e2e_now() - started;
+    double took = test_now() - started;
     if (took > longest_call) longest_call = took;
     return rc;
 }
@@ -31,11 +31,11 @@ static uint32_t timed(uint32_t rc, double started) {
 static void on_echo(void *ud, const char *topic, size_t topic_len, const uint8_t *payload,
                     size_t payload_len) {
     (void)ud;
-    e2e_lock(&seen);
+    test_seen_lock(&seen);
     if (topic_len == strlen(ECHO_TOPIC) && strcmp(topic, ECHO_TOPIC) == 0 && payload_len == 2 &&
         memcmp(payload, "hi", 2) == 0)
         echoes++;
-    e2e_unlock(&seen);
+    test_seen_unlock(&seen);
 }
 
 static void on_update_accepted(void *ud, const jobs_message *m) {
@@ -43,47 +43,47 @@ static void on_update_accepted(void *ud, const jobs_message *m) {
     int n;
     uint32_t r;
     (void)ud;
-    e2e_record(&seen, m);
-    e2e_lock(&seen);
+    test_seen_record(&seen, m);
+    test_seen_lock(&seen);
     n = ++update_accepted;
-    e2e_unlock(&seen);
+    test_seen_unlock(&seen);
     if (n == 1) {
         jobs_connection *conn = jobs_client_connection(client);
         uint8_t granted = 9;
-        t0 = e2e_now();
+        t0 = test_now();
         r = timed(jobs_connection_subscribe(conn, ECHO_TOPIC, 1, on_echo, NULL, &granted, NULL), t0);
-        e2e_lock(&seen);
+        test_seen_lock(&seen);
         rc_conn_sub = r;
-        e2e_unlock(&seen);
-        t0 = e2e_now();
+        test_seen_unlock(&seen);
+        t0 = test_now();
         r = timed(jobs_connection_publish(conn, ECHO_TOPIC, (const uint8_t *)"hi", 2, 1, false,
                                           &d_publish),
                   t0);
-        e2e_lock(&seen);
+        test_seen_lock(&seen);
         rc_publish = r;
-        e2e_unlock(&seen);
-        t0 = e2e_now();
+        test_seen_unlock(&seen);
+        t0 = test_now();
         r = timed(jobs_send_update(client, job, JOBS_STATUS_SUCCEEDED, "{\"from\":\"callback\"}",
                                    (uint64_t)jobs_message_version_number(m), (uint64_t)execution,
                                    true, false, 0, NULL),
                   t0);
-        e2e_lock(&seen);
+        test_seen_lock(&seen);
         rc_update2 = r;
-        e2e_unlock(&seen);
+        test_seen_unlock(&seen);
     } else if (n == 2) {
-        t0 = e2e_now();
+        t0 = test_now();
         r = timed(jobs_unsubscribe(client, JOBS_TOPIC_TYPE_UPDATE, JOBS_REPLY_TYPE_ACCEPTED, job,
                                    NULL),
                   t0);
-        e2e_lock(&seen);
+        test_seen_lock(&seen);
         rc_unsub = r;
-        e2e_unlock(&seen);
-        t0 = e2e_now();
+        test_seen_unlock(&seen);
+        t0 = test_now();
         r = timed(jobs_send_describe(client, job, 0, false, NULL), t0);
-        e2e_lock(&seen);
+        test_seen_lock(&seen);
         rc_describe = r;
         done = true;
-        e2e_unlock(&seen);
+        test_seen_unlock(&seen);
     }
 }
 
@@ -91,30 +91,29 @@ static void on_start_next_accepted(void *ud, const jobs_message *m) {
     double t0;
     uint32_t r1, r2, dd1 = 99, dd2 = 99;
     (void)ud;
-    e2e_record(&seen, m);
+    test_seen_record(&seen, m);
     if (!jobs_message_has_execution(m)) return;
     version = jobs_message_version_number(m);
     execution = jobs_message_execution_number(m);
     /* Blocking subscription from inside a callback: waits for SUBACK. */
-    t0 = e2e_now();
+    t0 = test_now();
     r1 = timed(jobs_create_subscription(client, JOBS_TOPIC_TYPE_UPDATE, JOBS_REPLY_TYPE_ACCEPTED,
                                         job, on_update_accepted, NULL, &dd1),
                t0);
     /* Blocking QoS 1 send from inside a callback: waits for PUBACK. */
-    t0 = e2e_now();
+    t0 = test_now();
     r2 = timed(jobs_send_update(client, job, JOBS_STATUS_IN_PROGRESS, "{\"from\":\"callback\"}",
                                 (uint64_t)version, (uint64_t)execution, true, false, 0, &dd2),
                t0);
-    e2e_lock(&seen);
+    test_seen_lock(&seen);
     rc_sub = r1;
     d_sub = dd1;
     rc_update1 = r2;
     d_update1 = dd2;
-    e2e_unlock(&seen);
+    test_seen_unlock(&seen);
 }
 
 int main(int argc, char **argv) {
-    jobs_config *cfg;
     double end;
     bool finished = false;
     if (argc != 5) {
@@ -122,48 +121,43 @@ int main(int argc, char **argv) {
         return 2;
     }
     job = argv[4];
-    e2e_seen_init(&seen);
-    cfg = e2e_config(argv[1], argv[2], "e2e-callback", argv[3]);
-    E2E_CHECK(cfg != NULL);
-    if (cfg == NULL) return e2e_finish();
-    E2E_RC(jobs_client_new(cfg, &client), JOBS_RESULT_OK);
-    jobs_config_free(cfg);
-    if (client == NULL) return e2e_finish();
-    E2E_RC(jobs_client_connect(client), JOBS_RESULT_OK);
-    E2E_RC(jobs_create_subscription(client, JOBS_TOPIC_TYPE_START_NEXT, JOBS_REPLY_TYPE_ACCEPTED,
+    test_seen_init(&seen);
+    client = test_connected_client(argv[1], argv[2], "e2e-callback", argv[3]);
+    if (client == NULL) return test_finish();
+    CHECK_RC(jobs_create_subscription(client, JOBS_TOPIC_TYPE_START_NEXT, JOBS_REPLY_TYPE_ACCEPTED,
                                     NULL, on_start_next_accepted, NULL, NULL),
            JOBS_RESULT_OK);
-    E2E_RC(jobs_send_start_next(client, NULL, 0, NULL), JOBS_RESULT_OK);
+    CHECK_RC(jobs_send_start_next(client, NULL, 0, NULL), JOBS_RESULT_OK);
 
-    end = e2e_now() + 20.0;
-    while (e2e_now() < end) {
-        e2e_lock(&seen);
+    end = test_now() + 20.0;
+    while (test_now() < end) {
+        test_seen_lock(&seen);
         finished = done && echoes >= 1;
-        e2e_unlock(&seen);
+        test_seen_unlock(&seen);
         if (finished) break;
-        e2e_sleep_ms(5);
+        test_sleep_ms(5);
     }
-    E2E_CHECK(finished);
-    e2e_lock(&seen);
-    E2E_RC(rc_sub, JOBS_RESULT_OK);
-    E2E_CHECK(d_sub == JOBS_DELIVERY_SENT);
-    E2E_RC(rc_update1, JOBS_RESULT_OK);
-    E2E_CHECK(d_update1 == JOBS_DELIVERY_SENT);
-    E2E_RC(rc_conn_sub, JOBS_RESULT_OK);
-    E2E_RC(rc_publish, JOBS_RESULT_OK);
-    E2E_CHECK(d_publish == JOBS_DELIVERY_SENT);
-    E2E_RC(rc_update2, JOBS_RESULT_OK);
-    E2E_RC(rc_unsub, JOBS_RESULT_OK);
-    E2E_RC(rc_describe, JOBS_RESULT_OK);
-    E2E_CHECK(update_accepted == 2);
-    E2E_CHECK(echoes == 1);
-    E2E_CHECK(version >= 1 && execution >= 1);
+    CHECK(finished);
+    test_seen_lock(&seen);
+    CHECK_RC(rc_sub, JOBS_RESULT_OK);
+    CHECK(d_sub == JOBS_DELIVERY_SENT);
+    CHECK_RC(rc_update1, JOBS_RESULT_OK);
+    CHECK(d_update1 == JOBS_DELIVERY_SENT);
+    CHECK_RC(rc_conn_sub, JOBS_RESULT_OK);
+    CHECK_RC(rc_publish, JOBS_RESULT_OK);
+    CHECK(d_publish == JOBS_DELIVERY_SENT);
+    CHECK_RC(rc_update2, JOBS_RESULT_OK);
+    CHECK_RC(rc_unsub, JOBS_RESULT_OK);
+    CHECK_RC(rc_describe, JOBS_RESULT_OK);
+    CHECK(update_accepted == 2);
+    CHECK(echoes == 1);
+    CHECK(version >= 1 && execution >= 1);
     printf("ok blocking subscribe, publish, update, unsubscribe and describe inside callbacks "
            "(longest call %.3f s)\n",
            longest_call);
-    e2e_unlock(&seen);
+    test_seen_unlock(&seen);
 
-    E2E_RC(jobs_client_disconnect(client), JOBS_RESULT_OK);
+    CHECK_RC(jobs_client_disconnect(client), JOBS_RESULT_OK);
     jobs_client_free(client);
-    return e2e_finish();
+    return test_finish();
 }

@@ -1,10 +1,25 @@
-//! Building C programs against the library this `cargo test` built: shared by the C test
-//! suites (`c_tests.rs`, `jobs_e2e.rs`). Included by path, so it needs nothing else from
-//! `support`. Each including test uses only some of these helpers.
-#![allow(dead_code)]
+//! Building C programs against the library this `cargo test` built: used by the C test
+//! suites (`c_api.rs`, `jobs_e2e.rs`), the header checks (`header.rs`) and the static-link
+//! list check (`static_libs.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The language a C source is compiled as: every C test is valid C99 and C++11.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    C99,
+    Cxx11,
+}
+
+impl Lang {
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::C99 => "C99",
+            Lang::Cxx11 => "C++11",
+        }
+    }
+}
 
 /// The strict flags every C source of the project compiles with.
 pub const STRICT: &[&str] = &[
@@ -44,21 +59,29 @@ pub fn static_lib() -> Result<PathBuf, String> {
         })
 }
 
-/// The system libraries a static link needs, as `-l` flags, from the single documented list
-/// `cmake/static-libs.txt`.
-pub fn static_link_libs() -> Result<Vec<String>, String> {
+/// The system libraries a static link needs, by name (`m`, `pthread`, ...), from the single
+/// documented list `cmake/static-libs.txt`.
+pub fn documented_static_libs() -> Result<Vec<String>, String> {
     let path = manifest_dir().join("cmake/static-libs.txt");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let libs: Vec<String> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| format!("-l{l}"))
+        .map(str::to_owned)
         .collect();
     if libs.is_empty() {
         return Err(format!("{} lists no library", path.display()));
     }
     Ok(libs)
+}
+
+/// [`documented_static_libs`] as `-l` flags for a link command.
+pub fn static_link_libs() -> Result<Vec<String>, String> {
+    Ok(documented_static_libs()?
+        .iter()
+        .map(|l| format!("-l{l}"))
+        .collect())
 }
 
 /// The `*.c` files of a directory under the repository, sorted.
@@ -91,4 +114,94 @@ pub fn cxx_compiler_present() -> bool {
         eprintln!("NOTE: no C++ compiler ({cxx}); the C sources were compiled as C99 only");
     }
     found
+}
+
+/// Compiles and links `src` as `lang` against `include/iotjobs.h`, the test harness
+/// (`tests/c/check.h`) and the static library, into `exe`. The binary is written under a
+/// private name, then renamed: another test process (a valgrind run next to a plain one) may
+/// be executing the previous binary right now.
+pub fn compile(src: &Path, lang: Lang, exe: &Path) -> Result<(), String> {
+    let (compiler, lang_args): (String, &[&str]) = match lang {
+        Lang::C99 => (
+            std::env::var("CC").unwrap_or_else(|_| "cc".into()),
+            &["-std=c99"],
+        ),
+        Lang::Cxx11 => (
+            std::env::var("CXX").unwrap_or_else(|_| "c++".into()),
+            &["-x", "c++", "-std=c++11"],
+        ),
+    };
+    let name = exe.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = exe.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut cmd = Command::new(&compiler);
+    cmd.args(lang_args)
+        .args(STRICT)
+        .arg("-I")
+        .arg(manifest_dir().join("include"))
+        .arg("-I")
+        .arg(manifest_dir().join("tests/c"))
+        .arg(src);
+    if lang == Lang::Cxx11 {
+        // The library and system libraries are not C++ sources.
+        cmd.args(["-x", "none"]);
+    }
+    cmd.arg(static_lib()?)
+        .args(static_link_libs()?)
+        .arg("-o")
+        .arg(&tmp);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "compiling {} as {} failed ({}):\n{cmd:?}\n{}{}",
+            src.display(),
+            lang.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::rename(&tmp, exe).map_err(|e| format!("{} -> {}: {e}", tmp.display(), exe.display()))
+}
+
+/// The command line each C program runs under, from `IOTJOBS_C_TEST_WRAPPER` (e.g.
+/// `valgrind --error-exitcode=1 --leak-check=full`); empty when unset.
+pub fn wrapper() -> Vec<String> {
+    std::env::var("IOTJOBS_C_TEST_WRAPPER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A command running `exe` under [`wrapper`].
+pub fn wrapped_command(exe: &Path) -> Command {
+    let w = wrapper();
+    match w.split_first() {
+        Some((prog, rest)) => {
+            let mut c = Command::new(prog);
+            c.args(rest).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    }
+}
+
+/// The verdict line `tests/c/check.h` prints last, `CHECKS passed=N failed=M`, as (N, M).
+pub fn check_summary(stdout: &str) -> Result<(usize, usize), String> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("CHECKS passed="))
+        .ok_or("no CHECKS summary line")?;
+    let (passed, failed) = line
+        .split_once(" failed=")
+        .ok_or_else(|| format!("not CHECKS passed=N failed=M: {line}"))?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .map_err(|e| format!("{s:?} in the CHECKS line: {e}"))
+    };
+    Ok((number(passed)?, number(failed)?))
 }

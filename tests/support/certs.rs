@@ -1,5 +1,5 @@
 //! Test certificates, generated once per test process with the `openssl` CLI
-//! (commands verified in dependencies.md §2).
+//! (self-signed test CA, server and client certificates with every key format AWS IoT accepts).
 
 use super::{process_dir, set_mode};
 use std::path::{Path, PathBuf};
@@ -131,6 +131,17 @@ fn sign(dir: &Path, name: &str, ca: &str, ext: &str) {
     );
 }
 
+/// A new RSA 2048 key (PKCS#8) in `key` and a signing request for CN `cn` in `csr`.
+fn rsa_key_and_csr(dir: &Path, key: &str, csr: &str, cn: &str) {
+    let subject = format!("/CN={cn}");
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", &subject,
+        ],
+    );
+}
+
 fn generate() -> Certs {
     let dir = process_dir().join("certs");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
@@ -202,40 +213,12 @@ fn generate() -> Certs {
         "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
     );
     for (name, cn) in [("server", "localhost"), ("wrong-name", "wrong.example")] {
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        );
+        rsa_key_and_csr(d, &format!("{name}.key"), &format!("{name}.csr"), cn);
         sign(d, name, "ca", &format!("{name}.ext"));
     }
 
     // RSA client: PKCS#8 (openssl 3 default) and PKCS#1.
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "client-rsa.pkcs8.key",
-            "-out",
-            "client-rsa.csr",
-            "-subj",
-            "/CN=thing-rsa",
-        ],
-    );
+    rsa_key_and_csr(d, "client-rsa.pkcs8.key", "client-rsa.csr", "thing-rsa");
     sign(d, "client-rsa", "ca", "client.ext");
     openssl(
         d,
@@ -457,4 +440,30 @@ impl Drop for OpensslServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// TLS settings that trust the test CA and present `cert` with `key`, every PEM loaded by
+/// `load` ([`pem_file`] or [`pem_memory`]); no ALPN.
+pub fn mutual_tls(
+    load: fn(&Path) -> Option<iotjobs::mqtt::tls::PemSource>,
+    cert: &Path,
+    key: &Path,
+) -> iotjobs::mqtt::tls::TlsSettings {
+    iotjobs::mqtt::tls::TlsSettings {
+        ca: load(&certs().ca),
+        client_cert: load(cert),
+        client_key: load(key),
+        alpn: Vec::new(),
+    }
+}
+
+/// The PEM at `path`, for the library to read from the file itself.
+pub fn pem_file(path: &Path) -> Option<iotjobs::mqtt::tls::PemSource> {
+    Some(iotjobs::mqtt::tls::PemSource::File(path.to_path_buf()))
+}
+
+/// The PEM at `path`, read here and handed to the library as bytes in memory.
+pub fn pem_memory(path: &Path) -> Option<iotjobs::mqtt::tls::PemSource> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    Some(iotjobs::mqtt::tls::PemSource::Memory(bytes))
 }

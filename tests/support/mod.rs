@@ -1,14 +1,50 @@
-//! Shared integration-test harness: generated certificates and a private mosquitto per test.
+//! Shared integration-test harness, included by every `tests/*.rs` that needs it with
+//! `mod support;` (the one way; no `#[path]` includes, no copies). Each binary uses a subset,
+//! hence the `dead_code` allowance.
 //!
-//! Each `tests/*.rs` binary includes this with `mod support;` and uses a subset of it, hence
-//! the `dead_code` allowance.
+//! - [`cbuild`]: compiling C programs against the library this `cargo test` built.
+//! - [`certs`]: test certificates generated with the `openssl` CLI, and an `openssl s_server`.
+//! - [`mosquitto`]: a private mosquitto per test on free loopback ports.
+//! - [`engine`]: the connection engine (`Connection`) against such a broker: configs,
+//!   an inbox of received messages, a QoS 1 round trip.
+//! - [`raw_mqtt`]: the transport layer (`Stream`) with hand-written MQTT packets.
+//! - [`c_api`]: small helpers for calling the `extern "C"` functions from Rust.
 #![allow(dead_code)]
 
+pub mod c_api;
+pub mod cbuild;
 pub mod certs;
+pub mod engine;
 pub mod mosquitto;
+pub mod raw_mqtt;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A client id unique in this process (tests run in parallel against their own brokers, but
+/// ids also show up in broker logs, where they must name one connection).
+pub fn unique_id(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
 
 /// A directory private to this test process (`$TMPDIR/iotjobs-test-<pid>`), created once.
 /// Directories left by earlier test processes that no longer run are removed on first use.
@@ -25,6 +61,15 @@ pub fn process_dir() -> &'static Path {
         set_mode(&dir, 0o755);
         dir
     })
+}
+
+/// A new directory `<process_dir>/<prefix>-<random>` with `mode` (mosquitto, which drops
+/// root privileges, must be able to enter it, or write to it).
+pub fn scratch_dir(prefix: &str, mode: u32) -> PathBuf {
+    let dir = process_dir().join(format!("{prefix}-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    set_mode(&dir, mode);
+    dir
 }
 
 /// Best effort: `iotjobs-test-<pid>` directories whose process is gone (Linux `/proc` check).

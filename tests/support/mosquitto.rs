@@ -1,5 +1,5 @@
-//! A private mosquitto broker per test, on free loopback ports, configured as in
-//! dependencies.md §2 (log to a file, no persistence, a plain listener always present).
+//! A private mosquitto broker per test, on free loopback ports (logging to a file, no
+//! persistence, a plain listener always present).
 //!
 //! A missing `mosquitto` binary PANICS: interoperability tests must fail, never skip, in CI.
 

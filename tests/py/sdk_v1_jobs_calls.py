@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Differential-test driver: makes a list of jobs calls with the AWS IoT Python SDK v1 (the seed).
+"""Differential-test driver: makes a list of jobs calls with the AWS IoT Python SDK v1.
 
 Run by tests/differential.rs, which writes the call list and reads the results; both sides get
 the identical list. Usage:
 
-    python seed_jobs_calls.py --port PORT --thing THING --client-id ID \
-        --calls calls.json --out results.json --marker-prefix iotjobs-diff/seed
+    python sdk_v1_jobs_calls.py --port PORT --thing THING --client-id ID \
+        --calls calls.json --out results.json --marker-prefix iotjobs-diff/sdk
 
 For call number i it first publishes an empty QoS 1 marker to `<marker-prefix>/<i>` (a topic
 outside `$aws`, on the same connection, so the observer can tell which call produced which
@@ -70,7 +70,7 @@ STATUSES = {
     4: jobExecutionStatus.JOB_EXECUTION_SUCCEEDED,
     5: jobExecutionStatus.JOB_EXECUTION_CANCELED,
     6: jobExecutionStatus.JOB_EXECUTION_REJECTED,
-    # Not members of the seed's enum (AWS has them, the seed does not); the seed only reads
+    # Not members of the SDK's enum (AWS has them, the SDK does not); the SDK only reads
     # element [1] of the tuple, so a caller can still pass them this way.
     7: (7, "TIMED_OUT"),
     8: (8, "REMOVED"),
@@ -142,14 +142,14 @@ def main():
     client.configureConnectDisconnectTimeout(10)
     client.configureMQTTOperationTimeout(10)
     if not client.connect(keepAliveIntervalSecond=60):
-        raise SystemExit("seed client did not connect")
+        raise SystemExit("SDK client did not connect")
     mqtt = client.getMQTTConnection()
     # publish() queues (returns False) until the core calls the connection stable; wait for it
     # (bounded) so every call below goes straight to the broker, in order.
     deadline = time.time() + 10
     while not mqtt.publish(args.marker_prefix + "/start", "", 1):
         if time.time() > deadline:
-            raise SystemExit("seed client never became ready to publish")
+            raise SystemExit("SDK client never became ready to publish")
         time.sleep(0.1)
 
     results = []
