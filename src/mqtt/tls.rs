@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(cfg.alpn_protocols, vec![b"x-amzn-mqtt-ca".to_vec()]);
         assert!(!cfg.client_auth_cert_resolver.has_certs());
         // The protocol versions (1.2 and 1.3) are proven against servers pinned to each
-        // version in tests/transport_mosquitto.rs (`tls_1_3_only_broker_accepts_us`,
+        // version in tests/tls.rs (`tls_1_3_only_broker_accepts_us`,
         // `tls_1_2_only_server_accepts_us_and_sees_our_alpn`).
     }
 
