@@ -5,13 +5,15 @@
 //!
 //! One test in its own binary, so the process's peak RSS (VmHWM) is this scenario's alone.
 
+mod support;
+
 use iotjobs::error::jobs_result;
 use iotjobs::ffi::config::*;
 use iotjobs::ffi::jobs::*;
 use iotjobs::ffi::message::{jobs_message, jobs_message_payload};
 use std::ffi::{c_void, CString};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -78,14 +80,15 @@ fn serve(listener: TcpListener, sent: Arc<AtomicUsize>) {
                 let packet: Vec<u8> = buf.drain(..i + len).collect();
                 let reply = match packet[0] >> 4 {
                     1 => vec![0x20, 0x02, 0x00, 0x00],
-                    8 => {
-                        let _ = subscribed_tx.send(());
-                        vec![0x90, 0x03, packet[i], packet[i + 1], 0x00]
-                    }
+                    8 => vec![0x90, 0x03, packet[i], packet[i + 1], 0x00],
                     12 => vec![0xd0, 0x00],
                     _ => continue,
                 };
                 let _ = answers.lock().unwrap().write_all(&reply);
+                // The flood starts only after the SUBACK is on its way, as from a real broker.
+                if packet[0] >> 4 == 8 {
+                    let _ = subscribed_tx.send(());
+                }
             }
         }
     });
@@ -128,14 +131,6 @@ unsafe extern "C" fn on_notify_next(ud: *mut c_void, m: *const jobs_message) {
     h.delivered.fetch_add(1, Ordering::SeqCst);
 }
 
-fn wait_until(what: &str, limit: Duration, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_flood_to_a_stalled_handler_is_held_back_by_tcp_and_then_delivered_whole() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -149,22 +144,8 @@ fn a_flood_to_a_stalled_handler_is_held_back_by_tcp_and_then_delivered_whole() {
         bad_payloads: AtomicUsize::new(0),
     });
     unsafe {
-        let mut cfg = ptr::null_mut();
-        assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
-        let host = CString::new("127.0.0.1").unwrap();
+        let cfg = support::c_api::tcp_config(port, "dev1");
         let thing = CString::new("dev1").unwrap();
-        assert_eq!(
-            jobs_config_set_endpoint(cfg, host.as_ptr(), port),
-            jobs_result::Ok
-        );
-        assert_eq!(
-            jobs_config_set_transport(cfg, jobs_transport::Tcp as u32),
-            jobs_result::Ok
-        );
-        assert_eq!(
-            jobs_config_set_client_id(cfg, thing.as_ptr()),
-            jobs_result::Ok
-        );
         assert_eq!(
             jobs_config_set_thing_name(cfg, thing.as_ptr()),
             jobs_result::Ok
@@ -222,7 +203,7 @@ fn a_flood_to_a_stalled_handler_is_held_back_by_tcp_and_then_delivered_whole() {
             "peak RSS grew by {growth} kB under the flood"
         );
         handler.stalled.store(false, Ordering::SeqCst);
-        wait_until("every message delivered", Duration::from_secs(120), || {
+        support::c_api::wait_for("every message delivered", Duration::from_secs(120), || {
             handler.delivered.load(Ordering::SeqCst) == MESSAGES
         });
         assert_eq!(handler.bad_payloads.load(Ordering::SeqCst), 0);

@@ -20,20 +20,7 @@ fn emulator() -> Emulator {
 }
 
 unsafe fn plain_config(emu: &Emulator, client_id: &str) -> *mut jobs_config {
-    let mut cfg = ptr::null_mut();
-    assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
-    let host = CString::new("127.0.0.1").unwrap();
-    let id = CString::new(client_id).unwrap();
-    assert_eq!(
-        jobs_config_set_endpoint(cfg, host.as_ptr(), emu.mqtt_addr().port()),
-        jobs_result::Ok
-    );
-    assert_eq!(
-        jobs_config_set_transport(cfg, jobs_transport::Tcp as u32),
-        jobs_result::Ok
-    );
-    assert_eq!(jobs_config_set_client_id(cfg, id.as_ptr()), jobs_result::Ok);
-    cfg
+    support::c_api::tcp_config(emu.mqtt_addr().port(), client_id)
 }
 
 type MessageCallback = unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const u8, usize);
@@ -70,10 +57,7 @@ unsafe fn connected(
 }
 
 fn wait_until(what: &str, f: impl Fn() -> bool) {
-    assert!(
-        support::wait_until(Duration::from_secs(20), f),
-        "timed out waiting for {what}"
-    );
+    support::c_api::wait_for(what, Duration::from_secs(20), f);
 }
 
 /// User data of the connection tests: the handle to free and a call counter.

@@ -3,6 +3,8 @@
 //! handle's `*_free`; a jobs client whose shared connection was freed reads CLOSED and its
 //! pending requests complete with `JOBS_RESULT_CLOSED`.
 
+mod support;
+
 use iotjobs::error::jobs_result;
 use iotjobs::ffi::config::*;
 use iotjobs::ffi::connection::*;
@@ -12,22 +14,10 @@ use iotjobs_emulator::{Emulator, EmulatorConfig};
 use std::ffi::{c_void, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 unsafe fn connected(emu: &Emulator, client_id: &str) -> *mut jobs_connection {
-    let mut cfg = ptr::null_mut();
-    assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
-    let host = CString::new("127.0.0.1").unwrap();
-    let id = CString::new(client_id).unwrap();
-    assert_eq!(
-        jobs_config_set_endpoint(cfg, host.as_ptr(), emu.mqtt_addr().port()),
-        jobs_result::Ok
-    );
-    assert_eq!(
-        jobs_config_set_transport(cfg, jobs_transport::Tcp as u32),
-        jobs_result::Ok
-    );
-    assert_eq!(jobs_config_set_client_id(cfg, id.as_ptr()), jobs_result::Ok);
+    let cfg = support::c_api::tcp_config(emu.mqtt_addr().port(), client_id);
     let mut conn = ptr::null_mut();
     assert_eq!(jobs_connection_new(cfg, &mut conn), jobs_result::Ok);
     jobs_config_free(cfg);
@@ -79,11 +69,7 @@ unsafe fn subscribe_async(c: *mut jobs_client, acks: &Acks) {
 }
 
 fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    support::c_api::wait_for(what, Duration::from_secs(20), f);
 }
 
 #[test]

@@ -24,3 +24,33 @@ pub fn last_error() -> String {
 pub fn ok(r: jobs_result, what: &str) {
     assert_eq!(r, jobs_result::Ok, "{what}: {}", last_error());
 }
+
+/// A new `jobs_config` for plain TCP to `127.0.0.1:port` with `client_id`; the caller frees it.
+///
+/// # Safety
+/// Calls the C API; the returned pointer is a live config.
+pub unsafe fn tcp_config(port: u16, client_id: &str) -> *mut iotjobs::ffi::config::jobs_config {
+    use iotjobs::ffi::config::*;
+    let mut cfg = std::ptr::null_mut();
+    ok(jobs_config_new(&mut cfg), "jobs_config_new");
+    let host = cstr("127.0.0.1");
+    ok(
+        jobs_config_set_endpoint(cfg, host.as_ptr(), port),
+        "endpoint",
+    );
+    ok(
+        jobs_config_set_transport(cfg, jobs_transport::Tcp as u32),
+        "transport",
+    );
+    let id = cstr(client_id);
+    ok(jobs_config_set_client_id(cfg, id.as_ptr()), "client id");
+    cfg
+}
+
+/// Waits up to `limit` for `cond`, panicking with `what` if it never holds.
+pub fn wait_for(what: &str, limit: std::time::Duration, cond: impl FnMut() -> bool) {
+    assert!(
+        super::wait_until(limit, cond),
+        "timed out waiting for {what}"
+    );
+}
