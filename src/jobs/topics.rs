@@ -148,7 +148,7 @@ pub fn build_topic(
     if job_id.is_none() && topic_type.requires_job_id() {
         return Err(TopicError::MissingJobId { topic_type });
     }
-    let Some(operation) = topic_type.as_str() else {
+    let Some(operation) = topic_type.operation() else {
         return match topic_type {
             TopicType::Wildcard => Ok(format!("{THINGS_PREFIX}{thing}/jobs/#")),
             _ => Err(TopicError::UnrecognizedType),
@@ -161,7 +161,7 @@ pub fn build_topic(
         topic.push('/');
     }
     topic.push_str(operation);
-    if let Some(reply) = reply_type.as_str() {
+    if let Some(reply) = reply_type.suffix() {
         topic.push('/');
         topic.push_str(reply);
     }

@@ -14,6 +14,7 @@ use std::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 use super::types::ExecutionStatus;
+use crate::error::{jobs_result, Error};
 
 /// Longest thing name AWS accepts, in characters.
 pub const THING_NAME_MAX_LEN: usize = 128;
@@ -69,8 +70,8 @@ impl Field {
                  and '-'"
             }
             Field::StatusDetailsValue(_) => {
-                "a statusDetails value must be 1 to 1024 characters with no control or format \
-                 characters"
+                "a statusDetails value must be 1 to 1024 characters with no control, format, \
+                 private-use or unassigned characters"
             }
         }
     }
@@ -161,7 +162,8 @@ pub enum ValidationError {
         /// Whether -1 would have been accepted (UpdateJobExecution).
         cancel_allowed: bool,
     },
-    /// A status that has no wire string (`NOT_SET`, `UNKNOWN`) was given for an update.
+    /// A status that has no wire string (`NOT_SET`, `UNKNOWN`) was given for an update, or
+    /// (from [`validate_device_status`]) one that only AWS sets.
     StatusNotSendable {
         /// The status given.
         status: ExecutionStatus,
@@ -216,16 +218,21 @@ impl fmt::Display for ValidationError {
                 }
                 Ok(())
             }
+            ValidationError::StatusNotSendable { status } if status.wire_name().is_some() => {
+                write!(
+                    f,
+                    "status {} ({}) cannot be set by a device, only by AWS: a device sends \
+                     IN_PROGRESS, FAILED, SUCCEEDED or REJECTED",
+                    status.as_str(),
+                    status.as_u32()
+                )
+            }
             ValidationError::StatusNotSendable { status } => write!(
                 f,
                 "status {} ({}) cannot be sent: give QUEUED, IN_PROGRESS, FAILED, SUCCEEDED, \
                  CANCELED, REJECTED, TIMED_OUT or REMOVED (devices normally send IN_PROGRESS, \
                  FAILED, SUCCEEDED or REJECTED)",
-                status.as_str().unwrap_or(if *status == ExecutionStatus::NotSet {
-                    "NOT_SET"
-                } else {
-                    "UNKNOWN"
-                }),
+                status.as_str(),
                 status.as_u32()
             ),
         }
@@ -233,6 +240,40 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+impl ValidationError {
+    /// The result code C sees for this error: the one naming the offending field.
+    pub fn code(&self) -> jobs_result {
+        match self {
+            ValidationError::Empty { field }
+            | ValidationError::TooLong { field, .. }
+            | ValidationError::InvalidChar { field, .. } => match field {
+                Field::ThingName => jobs_result::InvalidThingName,
+                Field::JobId => jobs_result::InvalidJobId,
+                Field::ClientToken => jobs_result::InvalidClientToken,
+                Field::StatusDetailsKey(_) | Field::StatusDetailsValue(_) => {
+                    jobs_result::InvalidStatusDetails
+                }
+            },
+            ValidationError::NextJobIdNotAllowed => jobs_result::InvalidJobId,
+            ValidationError::StatusDetailsNotJson { .. }
+            | ValidationError::StatusDetailsNotObject { .. }
+            | ValidationError::StatusDetailsValueNotString { .. }
+            | ValidationError::StatusDetailsDuplicateKey { .. }
+            | ValidationError::StatusDetailsTooManyPairs { .. } => {
+                jobs_result::InvalidStatusDetails
+            }
+            ValidationError::StepTimeoutOutOfRange { .. } => jobs_result::InvalidArgument,
+            ValidationError::StatusNotSendable { .. } => jobs_result::InvalidStatus,
+        }
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Error {
+        Error::new(e.code(), e.to_string())
+    }
+}
 
 /// Checks a length range (in characters) and that every character satisfies `allowed`.
 fn check_chars(
@@ -268,39 +309,15 @@ fn is_job_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-')
 }
 
-/// Returns true for characters in Unicode's "Other" categories that AWS's `[^\p{C}]` refuses:
-/// controls (Cc), format characters (Cf), private use (Co) and noncharacters. Unassigned code
-/// points (Cn) are not tracked and are accepted; AWS may still refuse them.
+/// Returns true for the characters AWS's `[^\p{C}]` refuses: Unicode's "Other" categories,
+/// i.e. controls (Cc), format characters (Cf), surrogates (Cs, never in a Rust `char`),
+/// private use (Co) and unassigned code points (Cn, noncharacters included).
 fn is_other_category(c: char) -> bool {
-    let u = u32::from(c);
-    c.is_control()
-        || matches!(
-            u,
-            0xAD | 0x600..=0x605
-                | 0x61C
-                | 0x6DD
-                | 0x70F
-                | 0x890..=0x891
-                | 0x8E2
-                | 0x180E
-                | 0x200B..=0x200F
-                | 0x202A..=0x202E
-                | 0x2060..=0x2064
-                | 0x2066..=0x206F
-                | 0xFEFF
-                | 0xFFF9..=0xFFFB
-                | 0x110BD
-                | 0x110CD
-                | 0x13430..=0x1343F
-                | 0x1BCA0..=0x1BCA3
-                | 0x1D173..=0x1D17A
-                | 0xE0001
-                | 0xE0020..=0xE007F
-                | 0xE000..=0xF8FF
-                | 0xF0000..=0x10FFFF
-                | 0xFDD0..=0xFDEF
-        )
-        || (u & 0xFFFE) == 0xFFFE
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    matches!(
+        get_general_category(c),
+        G::Control | G::Format | G::Surrogate | G::PrivateUse | G::Unassigned
+    )
 }
 
 /// Checks a thing name: 1–128 characters from `[a-zA-Z0-9:_-]`.
@@ -351,6 +368,22 @@ pub fn validate_client_token(token: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Checks that a device may send `status` in an update: IN_PROGRESS, FAILED, SUCCEEDED or
+/// REJECTED. AWS sets QUEUED, CANCELED, TIMED_OUT and REMOVED itself and rejects them from a
+/// device; NOT_SET and UNKNOWN have no wire string at all.
+///
+/// # Errors
+/// [`ValidationError::StatusNotSendable`] for every other status.
+pub fn validate_device_status(status: ExecutionStatus) -> Result<(), ValidationError> {
+    match status {
+        ExecutionStatus::InProgress
+        | ExecutionStatus::Failed
+        | ExecutionStatus::Succeeded
+        | ExecutionStatus::Rejected => Ok(()),
+        _ => Err(ValidationError::StatusNotSendable { status }),
+    }
+}
+
 /// Checks a start-next step timeout: 1–10080 minutes.
 ///
 /// # Errors
@@ -391,8 +424,8 @@ pub fn validate_details_key(key: &str) -> Result<(), ValidationError> {
     check_chars(key, field, DETAILS_KEY_MAX_LEN, is_name_char)
 }
 
-/// Checks one `statusDetails` value (stored under `key`): 1–1024 characters, none of them a
-/// control, format, private-use or non-character code point.
+/// Checks one `statusDetails` value (stored under `key`): 1–1024 characters matching AWS's
+/// `[^\p{C}]+`: none of them a control, format, private-use or unassigned code point.
 ///
 /// # Errors
 /// [`ValidationError::Empty`], [`ValidationError::TooLong`] or [`ValidationError::InvalidChar`]

@@ -1,20 +1,20 @@
 //! Connection settings and their validation (pure logic).
+//!
+//! Every rule about a connection setting lives here, once: the C setters call the same
+//! functions as [`ConnectionConfig::validate`], so a value is refused with the same code and
+//! message whichever way it arrives.
 
 use super::backoff::BackoffConfig;
-use super::queue::{DropPolicy, QueueLimit};
+use super::queue::QueueLimit;
 use super::sigv4::Credentials;
 use super::tls::TlsSettings;
 use super::topic;
-use super::transport::TransportKind;
 use crate::error::{jobs_result, Error, Result};
 use std::time::Duration;
 
-/// MQTT protocol level. Numbering follows the SDK (`MQTTv3_1 = 3`, `MQTTv3_1_1 = 4`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    V31 = 3,
-    V311 = 4,
-}
+use super::types::{DropPolicy, TransportKind};
+
+pub use super::types::Protocol;
 
 /// The MQTT 3.1 client-id limit (3.1.1 lifted it; AWS allows 128 bytes).
 pub const V31_MAX_CLIENT_ID: usize = 23;
@@ -22,9 +22,144 @@ pub const V31_MAX_CLIENT_ID: usize = 23;
 pub const AWS_MAX_CLIENT_ID: usize = 128;
 /// AWS IoT's message size limit, the default maximum packet size.
 pub const DEFAULT_MAX_PACKET: usize = 128 * 1024;
+/// The smallest maximum packet size accepted.
+pub const MIN_MAX_PACKET: usize = 128;
+/// The largest packet MQTT can express (the remaining-length limit).
+pub const MAX_MAX_PACKET: usize = 268_435_455;
 /// AWS IoT accepts keep-alive values from 30 to 1200 s.
 pub const KEEP_ALIVE_MIN: u16 = 30;
 pub const KEEP_ALIVE_MAX: u16 = 1200;
+/// The longest host name (the DNS limit).
+pub const HOST_MAX_LEN: usize = 253;
+/// The longest connect or operation timeout.
+pub const TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// The fastest draining rate, in requests per second.
+pub const DRAIN_RATE_MAX: f64 = 1_000_000.0;
+/// The longest ALPN protocol name (its length is one byte on the wire).
+pub const ALPN_MAX_LEN: usize = 255;
+/// The largest last-will payload (its length is two bytes in CONNECT).
+pub const WILL_PAYLOAD_MAX: usize = u16::MAX as usize;
+/// The highest QoS AWS IoT supports.
+pub const QOS_MAX: u8 = 1;
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(jobs_result::InvalidArgument, msg)
+}
+
+/// Checks an endpoint host name: 1 to 253 bytes.
+pub fn validate_host(host: &str) -> Result<()> {
+    if host.is_empty() || host.len() > HOST_MAX_LEN {
+        return Err(invalid(format!(
+            "host is {} bytes: it must be 1 to {HOST_MAX_LEN}",
+            host.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an endpoint port: 1 to 65535.
+pub fn validate_port(port: u16) -> Result<()> {
+    if port == 0 {
+        return Err(invalid("port 0: the endpoint port must be 1 to 65535"));
+    }
+    Ok(())
+}
+
+/// Checks a client id against AWS IoT's limit of 128 bytes (empty means "generate one").
+/// MQTT 3.1's 23-byte limit is checked by [`ConnectionConfig::validate`], once the protocol
+/// is known.
+pub fn validate_client_id(client_id: &str) -> Result<()> {
+    if client_id.len() > AWS_MAX_CLIENT_ID {
+        return Err(invalid(format!(
+            "client id is {} bytes; AWS IoT allows at most {AWS_MAX_CLIENT_ID}",
+            client_id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a QoS for any publish, subscription or last will: AWS IoT has 0 and 1, no QoS 2.
+pub fn validate_qos(qos: u32) -> Result<u8> {
+    match u8::try_from(qos) {
+        Ok(q) if q <= QOS_MAX => Ok(q),
+        _ => Err(invalid(format!("QoS {qos}: AWS IoT supports QoS 0 and 1"))),
+    }
+}
+
+/// Checks a user name and password pair: a password needs a user name.
+pub fn validate_login(username: Option<&str>, password: Option<&str>) -> Result<()> {
+    if username.is_none() && password.is_some() {
+        return Err(invalid("a password needs a username (MQTT 3.1.1 §3.1.2.9)"));
+    }
+    Ok(())
+}
+
+/// Checks a connect or operation timeout: 1 ms to 1 hour.
+pub fn validate_timeout(name: &str, timeout: Duration) -> Result<()> {
+    if timeout < Duration::from_millis(1) || timeout > TIMEOUT_MAX {
+        return Err(invalid(format!(
+            "{name} is {} ms: it must be 1 to {} ms",
+            timeout.as_millis(),
+            TIMEOUT_MAX.as_millis()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a maximum packet size: 128 bytes to 256 MiB (MQTT's own limit).
+pub fn validate_max_packet_size(bytes: usize) -> Result<()> {
+    if !(MIN_MAX_PACKET..=MAX_MAX_PACKET).contains(&bytes) {
+        return Err(invalid(format!(
+            "maximum packet size {bytes}: it must be {MIN_MAX_PACKET} to {MAX_MAX_PACKET} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the reconnect backoff (the rule itself is [`BackoffConfig::validate`]).
+pub fn validate_backoff(backoff: &BackoffConfig) -> Result<()> {
+    backoff.validate().map_err(invalid)
+}
+
+/// The queue limit for the Python SDK's size convention: −1 unbounded, 0 disabled, N > 0.
+pub fn queue_limit(size: i64) -> Result<QueueLimit> {
+    QueueLimit::from_size(size)
+        .ok_or_else(|| invalid(format!("queue size {size}: use -1, 0 or a positive count")))
+}
+
+/// Checks a draining rate: 0 (no throttling) to 1000000 requests per second.
+pub fn validate_drain_rate(per_second: f64) -> Result<()> {
+    if !per_second.is_finite() || !(0.0..=DRAIN_RATE_MAX).contains(&per_second) {
+        return Err(invalid(format!(
+            "draining rate {per_second}: it must be 0 to {DRAIN_RATE_MAX} per second"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks one ALPN protocol name: 1 to 255 bytes.
+pub fn validate_alpn(protocol: &[u8]) -> Result<()> {
+    if protocol.is_empty() || protocol.len() > ALPN_MAX_LEN {
+        return Err(invalid(format!(
+            "an ALPN protocol name is {} bytes: it must be 1 to {ALPN_MAX_LEN}",
+            protocol.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks IAM credentials and an explicit region for SigV4: none of them empty.
+pub fn validate_iam(credentials: &Credentials, region: Option<&str>) -> Result<()> {
+    if credentials.access_key_id.is_empty()
+        || credentials.secret_access_key.is_empty()
+        || region == Some("")
+    {
+        return Err(invalid(
+            "access key id, secret and region must not be empty",
+        ));
+    }
+    Ok(())
+}
 
 /// A last-will message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +168,46 @@ pub struct LastWill {
     pub payload: Vec<u8>,
     pub qos: u8,
     pub retain: bool,
+}
+
+impl LastWill {
+    /// A checked last will: a valid topic (no wildcards), at most 65535 payload bytes, QoS 0
+    /// or 1.
+    pub fn new(topic: &str, payload: &[u8], qos: u32, retain: bool) -> Result<LastWill> {
+        check_will_topic(topic)?;
+        check_will_payload(payload)?;
+        Ok(LastWill {
+            topic: topic.to_owned(),
+            payload: payload.to_vec(),
+            qos: validate_qos(qos)?,
+            retain,
+        })
+    }
+
+    /// Checks a last will built field by field, with the rules of [`LastWill::new`].
+    pub fn validate(&self) -> Result<()> {
+        check_will_topic(&self.topic)?;
+        check_will_payload(&self.payload)?;
+        validate_qos(u32::from(self.qos)).map(|_| ())
+    }
+}
+
+fn check_will_topic(topic: &str) -> Result<()> {
+    topic::validate_topic(topic)
+        .map_err(|e| Error::new(jobs_result::InvalidTopic, format!("last will: {e}")))
+}
+
+fn check_will_payload(payload: &[u8]) -> Result<()> {
+    if payload.len() > WILL_PAYLOAD_MAX {
+        return Err(Error::new(
+            jobs_result::PayloadTooLarge,
+            format!(
+                "a last-will payload holds at most {WILL_PAYLOAD_MAX} bytes, not {}",
+                payload.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Everything needed to open and keep one MQTT connection.
@@ -75,7 +250,7 @@ impl Default for ConnectionConfig {
             ws_path: "/mqtt".into(),
             tls: TlsSettings::default(),
             client_id: String::new(),
-            protocol: Protocol::V311,
+            protocol: Protocol::Mqtt311,
             clean_session: true,
             keep_alive_secs: 600,
             username: None,
@@ -104,10 +279,6 @@ pub fn clamp_keep_alive(secs: u32) -> u16 {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(jobs_result::InvalidArgument, msg)
-}
-
 impl ConnectionConfig {
     /// Checks the settings and fills in a generated client id where one is allowed.
     pub fn validate(mut self) -> Result<ConnectionConfig> {
@@ -117,9 +288,8 @@ impl ConnectionConfig {
                 "no endpoint host set (jobs_config_set_endpoint)",
             ));
         }
-        if self.port == 0 {
-            return Err(invalid("endpoint port must be 1-65535"));
-        }
+        validate_host(&self.host)?;
+        validate_port(self.port)?;
         if self.client_id.is_empty() {
             if !self.clean_session {
                 return Err(invalid(
@@ -128,57 +298,39 @@ impl ConnectionConfig {
             }
             self.client_id = generated_client_id();
         }
-        if self.client_id.len() > AWS_MAX_CLIENT_ID {
-            return Err(invalid(format!(
-                "client id is {} bytes; AWS IoT allows at most {AWS_MAX_CLIENT_ID}",
-                self.client_id.len()
-            )));
-        }
-        if self.protocol == Protocol::V31 && self.client_id.len() > V31_MAX_CLIENT_ID {
+        validate_client_id(&self.client_id)?;
+        if self.protocol == Protocol::Mqtt31 && self.client_id.len() > V31_MAX_CLIENT_ID {
             return Err(invalid(format!(
                 "MQTT 3.1 allows client ids of at most {V31_MAX_CLIENT_ID} bytes; '{}' has {}",
                 self.client_id,
                 self.client_id.len()
             )));
         }
-        if self.password.is_some() && self.username.is_none() {
-            return Err(invalid("a password needs a username (MQTT 3.1.1 §3.1.2.9)"));
-        }
+        validate_login(self.username.as_deref(), self.password.as_deref())?;
         if let Some(will) = &self.last_will {
-            topic::validate_topic(&will.topic)
-                .map_err(|e| Error::new(jobs_result::InvalidTopic, format!("last will: {e}")))?;
-            if will.qos > 1 {
-                return Err(invalid(
-                    "last will QoS must be 0 or 1 (AWS IoT has no QoS 2)",
-                ));
-            }
+            will.validate()?;
         }
-        if self.connect_timeout.is_zero() || self.operation_timeout.is_zero() {
-            return Err(invalid("timeouts must be greater than 0"));
+        validate_timeout("connect timeout", self.connect_timeout)?;
+        validate_timeout("operation timeout", self.operation_timeout)?;
+        validate_max_packet_size(self.max_packet_size)?;
+        validate_backoff(&self.backoff)?;
+        validate_drain_rate(self.drain_rate_hz)?;
+        for protocol in &self.tls.alpn {
+            validate_alpn(protocol)?;
         }
-        if self.max_packet_size < 128 || self.max_packet_size > 268_435_455 {
-            return Err(invalid(
-                "maximum packet size must be between 128 bytes and 256 MiB",
-            ));
-        }
-        self.backoff.validate().map_err(invalid)?;
-        if !self.drain_rate_hz.is_finite() || self.drain_rate_hz < 0.0 {
-            return Err(invalid("draining rate must be a finite number >= 0"));
-        }
-        let needs_tls = matches!(
-            self.transport,
-            TransportKind::Tls | TransportKind::WebSocketTls
-        );
-        if needs_tls && self.tls.ca.is_none() {
+        if self.transport.uses_tls() && self.tls.ca.is_none() {
             return Err(Error::new(
                 jobs_result::IncompleteConfig,
                 "TLS needs a CA certificate (jobs_config_set_ca_file or _pem); plain TCP must be asked for explicitly",
             ));
         }
-        if self.sigv4.is_some() && !self.transport.is_websocket() {
-            return Err(invalid(
-                "IAM (SigV4) credentials apply to the WebSocket transports only",
-            ));
+        if let Some((region, credentials)) = &self.sigv4 {
+            validate_iam(credentials, Some(region))?;
+            if !self.transport.is_websocket() {
+                return Err(invalid(
+                    "IAM (SigV4) credentials apply to the WebSocket transports only",
+                ));
+            }
         }
         Ok(self)
     }
@@ -246,7 +398,7 @@ mod tests {
         };
         assert!(long_id.validate().is_err());
         let v31 = ConnectionConfig {
-            protocol: Protocol::V31,
+            protocol: Protocol::Mqtt31,
             client_id: "x".repeat(24),
             ..plain()
         };

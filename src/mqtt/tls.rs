@@ -4,6 +4,7 @@
 //! library in the same process could have installed differently), TLS 1.2 and 1.3 only, server
 //! name verification always on, and no TLS without a CA: there is no insecure mode to fall into.
 
+use crate::error::{jobs_result, Error};
 use rustls::crypto::ring as ring_provider;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -35,6 +36,17 @@ impl fmt::Debug for PemSource {
 }
 
 impl PemSource {
+    /// In-memory PEM copied from `bytes`, which must not be empty.
+    pub fn memory(bytes: &[u8]) -> Result<PemSource, Error> {
+        if bytes.is_empty() {
+            return Err(Error::new(
+                jobs_result::InvalidArgument,
+                "in-memory PEM is empty (0 bytes)",
+            ));
+        }
+        Ok(PemSource::Memory(bytes.to_vec()))
+    }
+
     /// Short description for error messages: the path, or "in-memory PEM".
     fn describe(&self) -> String {
         match self {
