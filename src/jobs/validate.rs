@@ -939,7 +939,16 @@ mod tests {
 
     #[test]
     fn status_details_value_characters() {
-        for ok in ["50%", "a b\u{e9}", "日本語", "emoji 🚀", "tab-free"] {
+        for ok in [
+            "50%",
+            "a b\u{e9}",
+            "é",
+            "日本",
+            "日本語",
+            "emoji 🚀",
+            "👍🏽",
+            "tab-free",
+        ] {
             assert!(validate_details_value("k", ok).is_ok(), "{ok:?}");
         }
         for (bad, ch) in [
@@ -952,11 +961,82 @@ mod tests {
             ("private \u{e000}", '\u{e000}'),
             ("non \u{fffe}", '\u{fffe}'),
             ("tag \u{e0041}", '\u{e0041}'),
+            // AWS's pattern is [^\p{C}]+: the task's named cases, format, private use, unassigned.
+            ("a\u{200b}b", '\u{200b}'),
+            ("a\u{e000}b", '\u{e000}'),
+            ("a\u{378}b", '\u{378}'),
+            ("plane 15 \u{f0000}", '\u{f0000}'),
+            ("soft\u{ad}hyphen", '\u{ad}'),
         ] {
             match validate_details_value("k", bad) {
                 Err(ValidationError::InvalidChar { ch: got, .. }) => assert_eq!(got, ch, "{bad:?}"),
                 other => panic!("{bad:?}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn only_the_four_device_statuses_pass_the_device_rule() {
+        let allowed: Vec<_> = ExecutionStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| validate_device_status(*s).is_ok())
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                ExecutionStatus::InProgress,
+                ExecutionStatus::Failed,
+                ExecutionStatus::Succeeded,
+                ExecutionStatus::Rejected
+            ]
+        );
+        let err = validate_device_status(ExecutionStatus::Queued).unwrap_err();
+        assert_eq!(err.code(), jobs_result::InvalidStatus);
+        assert_eq!(
+            err.to_string(),
+            "status QUEUED (1) cannot be set by a device, only by AWS: a device sends \
+             IN_PROGRESS, FAILED, SUCCEEDED or REJECTED"
+        );
+        let err = validate_device_status(ExecutionStatus::NotSet).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("status NOT_SET (0) cannot be sent"));
+    }
+
+    #[test]
+    fn every_error_maps_to_the_code_of_its_field() {
+        let cases = [
+            (
+                validate_thing_name("a b").unwrap_err(),
+                jobs_result::InvalidThingName,
+            ),
+            (validate_job_id("").unwrap_err(), jobs_result::InvalidJobId),
+            (
+                validate_job_id("$next").unwrap_err(),
+                jobs_result::InvalidJobId,
+            ),
+            (
+                validate_client_token(&"t".repeat(65)).unwrap_err(),
+                jobs_result::InvalidClientToken,
+            ),
+            (
+                StatusDetails::parse("[]").unwrap_err(),
+                jobs_result::InvalidStatusDetails,
+            ),
+            (
+                validate_details_value("k", "\u{7}").unwrap_err(),
+                jobs_result::InvalidStatusDetails,
+            ),
+            (
+                validate_step_timeout(0).unwrap_err(),
+                jobs_result::InvalidArgument,
+            ),
+        ];
+        for (err, code) in cases {
+            let message = err.to_string();
+            let e = Error::from(err);
+            assert_eq!((e.code, e.message), (code, message));
         }
     }
 
