@@ -11,6 +11,7 @@ use crate::mqtt::tls::PemSource;
 use crate::mqtt::types::{DropPolicy, LogLevel, Protocol, TransportKind};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
+use zeroize::Zeroize;
 
 /// The C names of the enums a config takes, for Rust code written against the C API.
 pub use crate::mqtt::types::{
@@ -74,6 +75,14 @@ pub struct jobs_config {
 fn cfg_mut<'a>(cfg: *mut jobs_config) -> Result<&'a mut jobs_config> {
     // SAFETY: the header's contract: NULL or a live config not used concurrently.
     unsafe { handle_mut(cfg, "config") }
+}
+
+impl Drop for jobs_config {
+    // The password is a secret: wipe it before its memory is freed. (PEM material and IAM
+    // credentials wipe themselves.)
+    fn drop(&mut self) {
+        self.conn.password.zeroize();
+    }
 }
 
 /// Creates a config holding the Python SDK's defaults: TLS on port 8883, MQTT 3.1.1, clean
@@ -256,6 +265,7 @@ pub unsafe extern "C" fn jobs_config_set_username_password(
         let pass = opt_str_arg(password, "password")?;
         rules::validate_login(user, pass)?;
         c.conn.username = user.map(str::to_owned);
+        c.conn.password.zeroize();
         c.conn.password = pass.map(str::to_owned);
         Ok(())
     })
@@ -387,9 +397,11 @@ unsafe fn set_pem(
 }
 
 /// Sets the CA certificate(s) that must sign the server's certificate, from a PEM file. The
-/// path is copied; the file is read when the connection is created. Required by the TLS
-/// transports. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing or
-/// invalid file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+/// path is copied; the file is read when the connection is created and must be a regular file
+/// of at most 1 MiB (1048576 bytes): a FIFO, device, directory or larger file is refused, never
+/// waited on or read without end. Required by the TLS transports. Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing, unreadable, non-regular, oversized or invalid
+/// file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -419,9 +431,9 @@ pub unsafe extern "C" fn jobs_config_set_ca_pem(
 }
 
 /// Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
-/// copied; read when the connection is created). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`
-/// or `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
-/// Does not block.
+/// copied; read when the connection is created; a regular file of at most 1 MiB, as for
+/// `jobs_config_set_ca_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`;
+/// a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -454,9 +466,10 @@ pub unsafe extern "C" fn jobs_config_set_cert_pem(
 
 /// Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
 /// AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
-/// file is read when the connection is created. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
-/// `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
-/// Does not block.
+/// file is read when the connection is created (a regular file of at most 1 MiB, as for
+/// `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
+/// its memory is freed. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad
+/// file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -470,8 +483,9 @@ pub unsafe extern "C" fn jobs_config_set_key_file(
     })
 }
 
-/// Sets the client private key from PEM text in memory (`len` bytes, copied; formats as
-/// `jobs_config_set_key_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
+/// Sets the client private key from PEM text in memory (`len` bytes, copied, and the copy wiped
+/// when freed; formats as `jobs_config_set_key_file`; the caller's buffer is not touched and
+/// may be wiped by the caller as soon as this returns). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
 /// `_INVALID_ARGUMENT` (empty); invalid PEM is reported by the constructor as
 /// `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///

@@ -139,7 +139,8 @@ pub(crate) fn connection_config(
 }
 
 /// Creates a connection from `cfg` (copied: the config may be freed afterwards) without
-/// connecting. Reads and checks the TLS files now, so a bad key or CA is reported here.
+/// connecting. Reads and checks the TLS files now (regular files of at most 1 MiB each), so a
+/// bad key or CA is reported here.
 /// On success `*out` owns the connection: free it with `jobs_connection_free`. On error `*out`
 /// is untouched. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`,
 /// `_INCOMPLETE_CONFIG` (no endpoint; TLS without a CA), `_INVALID_TOPIC` (last will) or
