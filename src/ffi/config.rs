@@ -248,6 +248,7 @@ pub unsafe extern "C" fn jobs_config_set_keep_alive(
 }
 
 /// Sets the MQTT user name and optional password (both copied; NULL `username` clears both).
+/// The config's copy of the password is wiped when replaced or freed.
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg), `_INVALID_UTF8` or `_INVALID_ARGUMENT`
 /// (a password without a user name).
 ///
@@ -694,8 +695,9 @@ pub unsafe extern "C" fn jobs_config_set_log(
 /// `configureIAMCredentials`); use with `JOBS_TRANSPORT_WEBSOCKET_TLS` on port 443. The upgrade
 /// request is presigned afresh on every connect (service `iotdevicegateway`, the session token
 /// appended unsigned, as AWS IoT requires). `region` NULL means "take it from the endpoint"
-/// (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; NULL `access_key_id` clears the
-/// credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
+/// (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; every copy the library holds of
+/// the secret key and the session token is wiped before it is freed. NULL `access_key_id` clears
+/// the credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
 /// id), `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty values).
 ///
 /// # Safety

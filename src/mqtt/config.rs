@@ -10,6 +10,7 @@ use super::sigv4::Credentials;
 use super::tls::TlsSettings;
 use super::topic;
 use crate::error::{jobs_result, Error, Result};
+use std::fmt;
 use std::time::Duration;
 
 use super::types::{DropPolicy, TransportKind};
@@ -210,8 +211,9 @@ fn check_will_payload(payload: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Everything needed to open and keep one MQTT connection.
-#[derive(Debug, Clone)]
+/// Everything needed to open and keep one MQTT connection. `Debug` never prints the password
+/// or in-memory TLS material.
+#[derive(Clone)]
 pub struct ConnectionConfig {
     pub host: String,
     pub port: u16,
@@ -265,6 +267,35 @@ impl Default for ConnectionConfig {
             drain_rate_hz: 2.0,
             sigv4: None,
         }
+    }
+}
+
+impl fmt::Debug for ConnectionConfig {
+    // Debug output ends up in logs: the password is never printed (the TLS material and the
+    // IAM credentials redact themselves).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("transport", &self.transport)
+            .field("ws_path", &self.ws_path)
+            .field("tls", &self.tls)
+            .field("client_id", &self.client_id)
+            .field("protocol", &self.protocol)
+            .field("clean_session", &self.clean_session)
+            .field("keep_alive_secs", &self.keep_alive_secs)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("last_will", &self.last_will)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("max_packet_size", &self.max_packet_size)
+            .field("backoff", &self.backoff)
+            .field("queue_limit", &self.queue_limit)
+            .field("drop_policy", &self.drop_policy)
+            .field("drain_rate_hz", &self.drain_rate_hz)
+            .field("sigv4", &self.sigv4)
+            .finish()
     }
 }
 
@@ -448,5 +479,111 @@ mod tests {
             ..plain()
         };
         assert_eq!(fast.drain_interval(), None);
+    }
+
+    #[test]
+    fn one_rule_per_setting_with_its_own_message() {
+        assert!(validate_host("h").is_ok() && validate_host(&"h".repeat(253)).is_ok());
+        for bad in [String::new(), "h".repeat(254)] {
+            let e = validate_host(&bad).unwrap_err();
+            assert_eq!(e.code, jobs_result::InvalidArgument);
+            assert!(e.message.contains("1 to 253"), "{}", e.message);
+        }
+        assert!(validate_port(1).is_ok() && validate_port(0).is_err());
+        assert!(validate_client_id(&"c".repeat(128)).is_ok());
+        assert!(validate_client_id(&"c".repeat(129)).is_err());
+        assert_eq!(validate_qos(0), Ok(0));
+        assert_eq!(validate_qos(1), Ok(1));
+        for bad in [2, 256, 257, u32::MAX] {
+            let e = validate_qos(bad).unwrap_err();
+            assert_eq!(
+                e.message,
+                format!("QoS {bad}: AWS IoT supports QoS 0 and 1")
+            );
+        }
+        assert!(validate_login(Some("u"), None).is_ok());
+        assert!(validate_login(None, Some("p")).is_err());
+        for ok in [1, 3_600_000] {
+            assert!(validate_timeout("t", Duration::from_millis(ok)).is_ok());
+        }
+        for bad in [0, 3_600_001] {
+            assert!(validate_timeout("t", Duration::from_millis(bad)).is_err());
+        }
+        assert!(validate_timeout("t", Duration::from_micros(999)).is_err());
+        assert!(validate_max_packet_size(128).is_ok() && validate_max_packet_size(127).is_err());
+        assert!(validate_max_packet_size(268_435_455).is_ok());
+        assert!(validate_max_packet_size(268_435_456).is_err());
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1_000_001.0] {
+            assert!(validate_drain_rate(bad).is_err(), "{bad}");
+        }
+        assert!(validate_drain_rate(0.0).is_ok() && validate_drain_rate(1e6).is_ok());
+        assert!(validate_alpn(b"x").is_ok() && validate_alpn(&[b'a'; 255]).is_ok());
+        assert!(validate_alpn(b"").is_err() && validate_alpn(&[b'a'; 256]).is_err());
+        assert_eq!(queue_limit(-1), Ok(QueueLimit::Unbounded));
+        assert!(queue_limit(-2).is_err());
+    }
+
+    #[test]
+    fn last_will_rules_are_the_same_built_or_checked() {
+        let will = LastWill::new("will", b"bye", 1, true).unwrap();
+        assert_eq!(will.validate(), Ok(()));
+        let bad_topic = LastWill::new("a/#", b"", 0, false).unwrap_err();
+        assert_eq!(bad_topic.code, jobs_result::InvalidTopic);
+        let big = LastWill::new("w", &vec![0; 65536], 0, false).unwrap_err();
+        assert_eq!(big.code, jobs_result::PayloadTooLarge);
+        let qos = LastWill::new("w", b"", 2, false).unwrap_err();
+        let literal = LastWill {
+            qos: 2,
+            ..will.clone()
+        };
+        assert_eq!(literal.validate().unwrap_err(), qos);
+        let in_config = ConnectionConfig {
+            last_will: Some(literal),
+            ..plain()
+        };
+        assert_eq!(in_config.validate().unwrap_err(), qos);
+    }
+
+    #[test]
+    fn validate_applies_the_setter_rules() {
+        let cases = [
+            ConnectionConfig {
+                max_packet_size: 127,
+                ..plain()
+            },
+            ConnectionConfig {
+                connect_timeout: Duration::from_secs(3601),
+                ..plain()
+            },
+            ConnectionConfig {
+                drain_rate_hz: 2e6,
+                ..plain()
+            },
+            ConnectionConfig {
+                host: "h".repeat(254),
+                ..plain()
+            },
+        ];
+        let expected = [
+            validate_max_packet_size(127),
+            validate_timeout("connect timeout", Duration::from_secs(3601)),
+            validate_drain_rate(2e6),
+            validate_host(&"h".repeat(254)),
+        ];
+        for (cfg, want) in cases.into_iter().zip(expected) {
+            assert_eq!(cfg.validate().err(), want.err());
+        }
+    }
+
+    #[test]
+    fn debug_never_prints_the_password() {
+        let cfg = ConnectionConfig {
+            username: Some("user".into()),
+            password: Some("hunter2-secret".into()),
+            ..plain()
+        };
+        let d = format!("{cfg:?}");
+        assert!(!d.contains("hunter2-secret"), "{d}");
+        assert!(d.contains("<redacted>") && d.contains("user"), "{d}");
     }
 }

@@ -5,12 +5,12 @@
 //! name verification always on, and no TLS without a CA: there is no insecure mode to fall into.
 
 //!
-//! Secrets: every PEM buffer we hold (in-memory PEM, file contents) and the parsed private key
-//! DER are wiped before they are freed. What we cannot wipe: rustls hands the key DER to ring,
-//! which keeps the parsed key (RSA primes and exponents, the EC private scalar) inside the
-//! `ClientConfig`'s signing key and frees it unwiped when the config is dropped (ring 0.17
-//! implements no zeroization); rustls-pki-types' PEM decoder frees its base64 scratch buffer
-//! unwiped too.
+//! Secrets: every PEM buffer we hold (in-memory PEM, file contents), the private key DER and
+//! its PKCS#8 form are wiped before they are freed (rustls wipes the DER copy it parses). What
+//! we cannot wipe: ring keeps the parsed key (RSA primes and exponents, the EC private scalar)
+//! inside the `ClientConfig`'s signing key and frees it unwiped when the config is dropped
+//! (ring 0.17 implements no zeroization), and rustls-pki-types' PEM decoder frees its scratch
+//! buffer of the key's base64 text unwiped.
 
 use crate::error::{jobs_result, Error};
 use rustls::crypto::ring as ring_provider;
@@ -341,6 +341,66 @@ fn load_key(src: &PemSource) -> Result<Zeroizing<PrivateKeyDer<'static>>, TlsErr
     }
 }
 
+/// Parses the private key for signing. rustls wipes the DER it is given; our `key` is wiped by
+/// its owner. A SEC1 key is first wrapped as PKCS#8 here, in buffers handed to (and wiped by)
+/// rustls: its ring provider would do the same wrapping in buffers it frees unwiped.
+fn load_signing_key(
+    provider: &rustls::crypto::CryptoProvider,
+    key: &PrivateKeyDer<'static>,
+) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+    let PrivateKeyDer::Sec1(sec1) = key else {
+        return provider.key_provider.load_private_key(key.clone_key());
+    };
+    let mut result = Err(rustls::Error::General("no curve".into()));
+    // The two curves ring signs with; a key of another curve fails both.
+    for prefix in [PKCS8_PREFIX_EC_P256, PKCS8_PREFIX_EC_P384] {
+        let pkcs8 = sec1_as_pkcs8(prefix, sec1.secret_sec1_der());
+        result = provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::Pkcs8(pkcs8.into()));
+        if result.is_ok() {
+            break;
+        }
+    }
+    result
+}
+
+/// PKCS#8 `version 0, AlgorithmIdentifier { id-ecPublicKey, prime256v1 }`.
+const PKCS8_PREFIX_EC_P256: &[u8] = b"\x02\x01\x00\x30\x13\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\
+      \x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07";
+/// PKCS#8 `version 0, AlgorithmIdentifier { id-ecPublicKey, secp384r1 }`.
+const PKCS8_PREFIX_EC_P384: &[u8] =
+    b"\x02\x01\x00\x30\x10\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x05\x2b\x81\x04\x00\x22";
+
+/// `SEQUENCE { prefix, OCTET STRING { sec1 } }`, built in one exactly sized buffer (growing
+/// would free a partial copy of the key).
+fn sec1_as_pkcs8(prefix: &[u8], sec1: &[u8]) -> Vec<u8> {
+    fn der_len(n: usize) -> Vec<u8> {
+        if n < 0x80 {
+            return vec![n as u8];
+        }
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        let mut out = vec![0x80 | bytes.len() as u8];
+        out.extend(bytes);
+        out
+    }
+    let octet_len = der_len(sec1.len());
+    let content = prefix.len() + 1 + octet_len.len() + sec1.len();
+    let seq_len = der_len(content);
+    let mut out = Vec::with_capacity(1 + seq_len.len() + content);
+    out.push(0x30);
+    out.extend_from_slice(&seq_len);
+    out.extend_from_slice(prefix);
+    out.push(0x04);
+    out.extend_from_slice(&octet_len);
+    out.extend_from_slice(sec1);
+    out
+}
+
 /// Builds the rustls client configuration: ring provider, TLS 1.2 and 1.3, the CA roots, the
 /// optional client certificate and key, and ALPN. PEM files are read on every call, so a
 /// rebuilt configuration picks up rotated certificates.
@@ -388,8 +448,8 @@ pub fn build_client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, TlsErro
             let chain = load_certs(CERT_FIELD, cert_src)?;
             let key = load_key(key_src)?;
             // Parsed once, here rather than inside rustls, so the message can say "unsupported"
-            // precisely. rustls wipes the DER copy it is given; our own `key` is wiped on drop.
-            let signing_key = match provider.key_provider.load_private_key(key.clone_key()) {
+            // precisely.
+            let signing_key = match load_signing_key(&provider, &key) {
                 Ok(k) => k,
                 Err(e) => {
                     return Err(TlsError::new(
