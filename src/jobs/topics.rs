@@ -46,28 +46,13 @@ pub enum TopicError {
 }
 
 /// Returns the upper-case name used in messages (`GET_PENDING`), matching the C enum suffix.
-fn topic_type_name(t: TopicType) -> &'static str {
-    match t {
-        TopicType::Unrecognized => "UNRECOGNIZED",
-        TopicType::GetPending => "GET_PENDING",
-        TopicType::StartNext => "START_NEXT",
-        TopicType::Describe => "DESCRIBE",
-        TopicType::Update => "UPDATE",
-        TopicType::Notify => "NOTIFY",
-        TopicType::NotifyNext => "NOTIFY_NEXT",
-        TopicType::Wildcard => "WILDCARD",
-    }
+fn topic_type_name(t: TopicType) -> String {
+    t.as_str().to_ascii_uppercase()
 }
 
 /// Returns the upper-case name used in messages (`ACCEPTED`), matching the C enum suffix.
-fn reply_type_name(r: ReplyType) -> &'static str {
-    match r {
-        ReplyType::Unrecognized => "UNRECOGNIZED",
-        ReplyType::Request => "REQUEST",
-        ReplyType::Accepted => "ACCEPTED",
-        ReplyType::Rejected => "REJECTED",
-        ReplyType::Wildcard => "WILDCARD",
-    }
+fn reply_type_name(r: ReplyType) -> String {
+    r.as_str().to_ascii_uppercase()
 }
 
 impl fmt::Display for TopicError {
