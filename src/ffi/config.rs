@@ -11,7 +11,6 @@ use crate::mqtt::tls::PemSource;
 use crate::mqtt::types::{DropPolicy, LogLevel, Protocol, TransportKind};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
-use zeroize::Zeroize;
 
 /// The C names of the enums a config takes, for Rust code written against the C API.
 pub use crate::mqtt::types::{
@@ -78,10 +77,8 @@ fn cfg_mut<'a>(cfg: *mut jobs_config) -> Result<&'a mut jobs_config> {
 }
 
 impl Drop for jobs_config {
-    // The password is a secret: wipe it before its memory is freed. (PEM material and IAM
-    // credentials wipe themselves.)
     fn drop(&mut self) {
-        self.conn.password.zeroize();
+        self.conn.wipe_secrets();
     }
 }
 
@@ -266,7 +263,7 @@ pub unsafe extern "C" fn jobs_config_set_username_password(
         let pass = opt_str_arg(password, "password")?;
         rules::validate_login(user, pass)?;
         c.conn.username = user.map(str::to_owned);
-        c.conn.password.zeroize();
+        c.conn.wipe_secrets();
         c.conn.password = pass.map(str::to_owned);
         Ok(())
     })

@@ -12,6 +12,7 @@ use super::topic;
 use crate::error::{jobs_result, Error, Result};
 use std::fmt;
 use std::time::Duration;
+use zeroize::Zeroize;
 
 use super::types::{DropPolicy, TransportKind};
 
@@ -366,6 +367,14 @@ impl ConnectionConfig {
         Ok(self)
     }
 
+    /// Wipes the secrets a `ConnectionConfig` cannot wipe itself (it has no `Drop`, so that
+    /// `..ConnectionConfig::default()` keeps working): the password. The IAM credentials and
+    /// in-memory PEM wipe themselves when dropped. Call it before dropping a config that held
+    /// a password.
+    pub fn wipe_secrets(&mut self) {
+        self.password.zeroize();
+    }
+
     /// The interval between queued requests while draining, if throttled.
     pub fn drain_interval(&self) -> Option<Duration> {
         (self.drain_rate_hz > 0.0).then(|| Duration::from_secs_f64(1.0 / self.drain_rate_hz))
@@ -585,5 +594,16 @@ mod tests {
         let d = format!("{cfg:?}");
         assert!(!d.contains("hunter2-secret"), "{d}");
         assert!(d.contains("<redacted>") && d.contains("user"), "{d}");
+    }
+
+    #[test]
+    fn wipe_secrets_clears_the_password() {
+        let mut cfg = ConnectionConfig {
+            username: Some("u".into()),
+            password: Some("p".into()),
+            ..plain()
+        };
+        cfg.wipe_secrets();
+        assert_eq!((cfg.username.as_deref(), cfg.password), (Some("u"), None));
     }
 }
