@@ -405,7 +405,8 @@ fn step_timeout_arg(minutes: i64) -> Option<i64> {
 
 /// StartNextPendingJobExecution (the SDK's `sendJobsStartNext`). `status_details` is NULL or a
 /// JSON object of string values (at most 10 pairs; keys `[a-zA-Z0-9:_-]{1,128}`, values 1–1024
-/// characters without control characters); `{}` is sent as `{}` like the SDK.
+/// characters matching AWS's `[^\p{C}]+`: no control, format, private-use or unassigned
+/// characters); `{}` is sent as `{}` like the SDK.
 /// `step_timeout_minutes` is 0 for none, else 1–10080. Waits for PUBACK with QoS 1; queued
 /// offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
 /// `_INVALID_STATUS_DETAILS`, `_INVALID_ARGUMENT` (step timeout), `_TIMEOUT`, `_QUEUE_FULL`,
