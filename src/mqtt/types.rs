@@ -7,6 +7,8 @@ use crate::runtime::Gate;
 use bytes::Bytes;
 use std::sync::Arc;
 
+// Variant names are spelled so that cbindgen derives the C constants from them
+// (`WebsocketTls` → `JOBS_TRANSPORT_WEBSOCKET_TLS`, `Mqtt31` → `JOBS_PROTOCOL_MQTT31`).
 /// How bytes reach the endpoint (`jobs_config_set_transport`).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
