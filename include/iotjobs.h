@@ -874,6 +874,7 @@ jobs_result jobs_config_set_keep_alive(struct jobs_config *cfg,
 
 /**
  * Sets the MQTT user name and optional password (both copied; NULL `username` clears both).
+ * The config's copy of the password is wiped when replaced or freed.
  * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg), `_INVALID_UTF8` or `_INVALID_ARGUMENT`
  * (a password without a user name).
  *
@@ -933,9 +934,11 @@ jobs_result jobs_config_set_max_packet_size(struct jobs_config *cfg,
 
 /**
  * Sets the CA certificate(s) that must sign the server's certificate, from a PEM file. The
- * path is copied; the file is read when the connection is created. Required by the TLS
- * transports. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing or
- * invalid file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+ * path is copied; the file is read when the connection is created and must be a regular file
+ * of at most 1 MiB (1048576 bytes): a FIFO, device, directory or larger file is refused, never
+ * waited on or read without end. Required by the TLS transports. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing, unreadable, non-regular, oversized or invalid
+ * file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *
  * # Safety
  * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -957,9 +960,9 @@ jobs_result jobs_config_set_ca_pem(struct jobs_config *cfg,
 
 /**
  * Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
- * copied; read when the connection is created). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`
- * or `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
- * Does not block.
+ * copied; read when the connection is created; a regular file of at most 1 MiB, as for
+ * `jobs_config_set_ca_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`;
+ * a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *
  * # Safety
  * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -982,9 +985,10 @@ jobs_result jobs_config_set_cert_pem(struct jobs_config *cfg,
 /**
  * Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
  * AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
- * file is read when the connection is created. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
- * `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
- * Does not block.
+ * file is read when the connection is created (a regular file of at most 1 MiB, as for
+ * `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
+ * its memory is freed. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad
+ * file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *
  * # Safety
  * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -993,8 +997,9 @@ jobs_result jobs_config_set_key_file(struct jobs_config *cfg,
                                      const char *path);
 
 /**
- * Sets the client private key from PEM text in memory (`len` bytes, copied; formats as
- * `jobs_config_set_key_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
+ * Sets the client private key from PEM text in memory (`len` bytes, copied, and the copy wiped
+ * when freed; formats as `jobs_config_set_key_file`; the caller's buffer is not touched and
+ * may be wiped by the caller as soon as this returns). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
  * `_INVALID_ARGUMENT` (empty); invalid PEM is reported by the constructor as
  * `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *
@@ -1117,8 +1122,9 @@ jobs_result jobs_config_set_log(struct jobs_config *cfg,
  * `configureIAMCredentials`); use with `JOBS_TRANSPORT_WEBSOCKET_TLS` on port 443. The upgrade
  * request is presigned afresh on every connect (service `iotdevicegateway`, the session token
  * appended unsigned, as AWS IoT requires). `region` NULL means "take it from the endpoint"
- * (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; NULL `access_key_id` clears the
- * credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
+ * (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; every copy the library holds of
+ * the secret key and the session token is wiped before it is freed. NULL `access_key_id` clears
+ * the credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
  * id), `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty values).
  *
  * # Safety
@@ -1146,7 +1152,8 @@ jobs_result jobs_config_set_callback_queue_limit(struct jobs_config *cfg,
 
 /**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without
- * connecting. Reads and checks the TLS files now, so a bad key or CA is reported here.
+ * connecting. Reads and checks the TLS files now (regular files of at most 1 MiB each), so a
+ * bad key or CA is reported here.
  * On success `*out` owns the connection: free it with `jobs_connection_free`. On error `*out`
  * is untouched. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`,
  * `_INCOMPLETE_CONFIG` (no endpoint; TLS without a CA), `_INVALID_TOPIC` (last will) or
@@ -1533,7 +1540,8 @@ jobs_result jobs_send_query(struct jobs_client *client,
 /**
  * StartNextPendingJobExecution (the SDK's `sendJobsStartNext`). `status_details` is NULL or a
  * JSON object of string values (at most 10 pairs; keys `[a-zA-Z0-9:_-]{1,128}`, values 1–1024
- * characters without control characters); `{}` is sent as `{}` like the SDK.
+ * characters matching AWS's `[^\p{C}]+`: no control, format, private-use or unassigned
+ * characters); `{}` is sent as `{}` like the SDK.
  * `step_timeout_minutes` is 0 for none, else 1–10080. Waits for PUBACK with QoS 1; queued
  * offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
  * `_INVALID_STATUS_DETAILS`, `_INVALID_ARGUMENT` (step timeout), `_TIMEOUT`, `_QUEUE_FULL`,

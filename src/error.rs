@@ -1,6 +1,75 @@
-//! The one error type of the crate and the result codes C sees.
+//! The one error type of the crate, the result codes C sees, and the `u32` conversion every
+//! C enum shares.
 
 use std::fmt;
+
+/// A `u32` that names no member of the enum it was converted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownEnumValue {
+    /// The Rust name of the enum, e.g. `"TopicType"`.
+    pub enum_name: &'static str,
+    /// The enum's name in the C header, e.g. `"jobs_topic_type"`.
+    pub c_name: &'static str,
+    /// The value that was passed in.
+    pub value: u32,
+}
+
+impl fmt::Display for UnknownEnumValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is not a valid {} value", self.value, self.enum_name)
+    }
+}
+
+impl std::error::Error for UnknownEnumValue {}
+
+/// Gives a fieldless `#[repr(u32)]` enum that C sees its table, written once:
+/// `C_NAME` (the name cbindgen exports it under, see `cbindgen.toml`), `ALL` (every member in
+/// numeric order), `as_u32`, `as_str` (a stable name per member) and a range-checked
+/// `TryFrom<u32>`. The enum itself stays a plain declaration so cbindgen can read it; a member
+/// missing from the list fails to compile.
+macro_rules! c_enum {
+    ($t:ident as $c_name:literal { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            /// The enum's name in `include/iotjobs.h`.
+            pub const C_NAME: &'static str = $c_name;
+
+            /// Every member, in numeric order.
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
+
+            /// Returns the member's number, the value C sees.
+            pub const fn as_u32(self) -> u32 {
+                self as u32
+            }
+
+            /// Returns the member's stable name (never changes once released).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($t::$v => $s,)+
+                }
+            }
+        }
+
+        impl TryFrom<u32> for $t {
+            type Error = $crate::error::UnknownEnumValue;
+
+            /// Returns the member numbered `value`, or [`UnknownEnumValue`] when none is.
+            ///
+            /// [`UnknownEnumValue`]: $crate::error::UnknownEnumValue
+            fn try_from(value: u32) -> ::std::result::Result<Self, $crate::error::UnknownEnumValue> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|m| *m as u32 == value)
+                    .ok_or($crate::error::UnknownEnumValue {
+                        enum_name: stringify!($t),
+                        c_name: $c_name,
+                        value,
+                    })
+            }
+        }
+    };
+}
+pub(crate) use c_enum;
 
 /// Result of every fallible C entry point. `JOBS_RESULT_OK` is 0 so `if (rc)` tests failure.
 /// Values are grouped and never reused; a retired value stays as a reserved comment.

@@ -8,9 +8,7 @@
 
 pub mod error;
 pub mod ffi;
-/// cbindgen:ignore
 pub mod jobs;
-/// cbindgen:ignore
 pub mod mqtt;
 /// cbindgen:ignore
 pub mod runtime;

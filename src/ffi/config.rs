@@ -5,51 +5,17 @@ use super::{
 };
 use crate::error::{jobs_result, Error, Result};
 use crate::mqtt::backoff::BackoffConfig;
-use crate::mqtt::config::{clamp_keep_alive, ConnectionConfig, LastWill, Protocol};
-use crate::mqtt::queue::{DropPolicy, QueueLimit};
+use crate::mqtt::config::{self as rules, clamp_keep_alive, ConnectionConfig, LastWill};
+use crate::mqtt::sigv4::Credentials;
 use crate::mqtt::tls::PemSource;
-use crate::mqtt::transport::TransportKind;
+use crate::mqtt::types::{DropPolicy, LogLevel, Protocol, TransportKind};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-/// How bytes reach the endpoint (`jobs_config_set_transport`).
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_transport {
-    /// MQTT over TLS with mutual X.509 authentication (the default; port 8883, or 443 with ALPN).
-    Tls = 1,
-    /// Plain TCP, for local brokers only. Never used unless asked for.
-    Tcp = 2,
-    /// MQTT over WebSocket over TLS (`wss://host/mqtt`).
-    WebsocketTls = 3,
-    /// MQTT over plain WebSocket, for local brokers only.
-    Websocket = 4,
-}
-
-super::c_enum_from_u32!(jobs_transport: Tls, Tcp, WebsocketTls, Websocket);
-
-/// MQTT protocol level (`jobs_config_set_protocol`); numbering follows the Python SDK.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_protocol {
-    /// MQTT 3.1 (`MQIsdp`, level 3); client ids of at most 23 bytes.
-    Mqtt31 = 3,
-    /// MQTT 3.1.1 (the default).
-    Mqtt311 = 4,
-}
-
-/// What a full offline queue does (`jobs_config_set_offline_queue`); numbering follows the SDK.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_drop_policy {
-    /// Drop the oldest queued request to make room; a `JOBS_EVENT_REQUEST_DROPPED` names it.
-    DropOldest = 0,
-    /// Refuse the new request with `JOBS_RESULT_QUEUE_FULL`.
-    DropNewest = 1,
-}
+/// The C names of the enums a config takes, for Rust code written against the C API.
+pub use crate::mqtt::types::{
+    DropPolicy as jobs_drop_policy, Protocol as jobs_protocol, TransportKind as jobs_transport,
+};
 
 /// Called with no arguments but the user data: connection up (after resubscription) or down.
 pub type jobs_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -92,14 +58,14 @@ pub struct jobs_config {
     pub(crate) conn: ConnectionConfig,
     pub(crate) alpn_set: bool,
     /// IAM credentials and an optional explicit region (else taken from the endpoint).
-    pub(crate) iam: Option<(Option<String>, crate::mqtt::sigv4::Credentials)>,
+    pub(crate) iam: Option<(Option<String>, Credentials)>,
     pub(crate) user_data: UserData,
     pub(crate) on_online: jobs_state_callback,
     pub(crate) on_offline: jobs_state_callback,
     pub(crate) on_message: jobs_message_callback,
     pub(crate) on_event: jobs_event_callback,
     pub(crate) on_log: jobs_log_callback,
-    pub(crate) log_level: u32,
+    pub(crate) log_level: LogLevel,
     // Jobs-client settings (used by jobs_client_new; ignored by jobs_connection_new).
     pub(crate) thing_name: Option<String>,
     pub(crate) jobs_qos: u8,
@@ -110,8 +76,10 @@ fn cfg_mut<'a>(cfg: *mut jobs_config) -> Result<&'a mut jobs_config> {
     unsafe { handle_mut(cfg, "config") }
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(jobs_result::InvalidArgument, msg)
+impl Drop for jobs_config {
+    fn drop(&mut self) {
+        self.conn.wipe_secrets();
+    }
 }
 
 /// Creates a config holding the Python SDK's defaults: TLS on port 8883, MQTT 3.1.1, clean
@@ -139,7 +107,7 @@ pub unsafe extern "C" fn jobs_config_new(out: *mut *mut jobs_config) -> jobs_res
             on_message: None,
             on_event: None,
             on_log: None,
-            log_level: 0,
+            log_level: LogLevel::Off,
             thing_name: None,
             jobs_qos: 0,
         });
@@ -177,12 +145,8 @@ pub unsafe extern "C" fn jobs_config_set_endpoint(
     guard(|| {
         let c = cfg_mut(cfg)?;
         let host = str_arg(host, "host")?;
-        if host.is_empty() || host.len() > 253 {
-            return Err(invalid("host must be 1-253 bytes"));
-        }
-        if port == 0 {
-            return Err(invalid("port must be 1-65535"));
-        }
+        rules::validate_host(host)?;
+        rules::validate_port(port)?;
         c.conn.host = host.to_owned();
         c.conn.port = port;
         Ok(())
@@ -201,12 +165,7 @@ pub unsafe extern "C" fn jobs_config_set_transport(
 ) -> jobs_result {
     guard(|| {
         let c = cfg_mut(cfg)?;
-        c.conn.transport = match enum_arg::<jobs_transport>(transport, "transport")? {
-            jobs_transport::Tls => TransportKind::Tls,
-            jobs_transport::Tcp => TransportKind::Tcp,
-            jobs_transport::WebsocketTls => TransportKind::WebSocketTls,
-            jobs_transport::Websocket => TransportKind::WebSocket,
-        };
+        c.conn.transport = enum_arg::<TransportKind>(transport, "transport")?;
         Ok(())
     })
 }
@@ -226,12 +185,7 @@ pub unsafe extern "C" fn jobs_config_set_client_id(
     guard(|| {
         let c = cfg_mut(cfg)?;
         let id = opt_str_arg(client_id, "client_id")?.unwrap_or("");
-        if id.len() > 128 {
-            return Err(invalid(format!(
-                "client id is {} bytes; AWS IoT allows at most 128",
-                id.len()
-            )));
-        }
+        rules::validate_client_id(id)?;
         c.conn.client_id = id.to_owned();
         Ok(())
     })
@@ -249,15 +203,7 @@ pub unsafe extern "C" fn jobs_config_set_protocol(
 ) -> jobs_result {
     guard(|| {
         let c = cfg_mut(cfg)?;
-        c.conn.protocol = match protocol {
-            3 => Protocol::V31,
-            4 => Protocol::V311,
-            v => {
-                return Err(invalid(format!(
-                    "protocol: {v} is not 3 (MQTT 3.1) or 4 (MQTT 3.1.1)"
-                )))
-            }
-        };
+        c.conn.protocol = enum_arg::<Protocol>(protocol, "protocol")?;
         Ok(())
     })
 }
@@ -299,6 +245,7 @@ pub unsafe extern "C" fn jobs_config_set_keep_alive(
 }
 
 /// Sets the MQTT user name and optional password (both copied; NULL `username` clears both).
+/// The config's copy of the password is wiped when replaced or freed.
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg), `_INVALID_UTF8` or `_INVALID_ARGUMENT`
 /// (a password without a user name).
 ///
@@ -314,10 +261,9 @@ pub unsafe extern "C" fn jobs_config_set_username_password(
         let c = cfg_mut(cfg)?;
         let user = opt_str_arg(username, "username")?;
         let pass = opt_str_arg(password, "password")?;
-        if user.is_none() && pass.is_some() {
-            return Err(invalid("a password needs a username"));
-        }
+        rules::validate_login(user, pass)?;
         c.conn.username = user.map(str::to_owned);
+        c.conn.wipe_secrets();
         c.conn.password = pass.map(str::to_owned);
         Ok(())
     })
@@ -341,24 +287,8 @@ pub unsafe extern "C" fn jobs_config_set_last_will(
     guard(|| {
         let c = cfg_mut(cfg)?;
         let topic = str_arg(topic, "topic")?;
-        crate::mqtt::topic::validate_topic(topic)
-            .map_err(|e| Error::new(jobs_result::InvalidTopic, e.0))?;
         let payload = bytes_arg(payload, payload_len, "payload")?;
-        if payload.len() > u16::MAX as usize {
-            return Err(Error::new(
-                jobs_result::PayloadTooLarge,
-                "a last-will payload holds at most 65535 bytes",
-            ));
-        }
-        if qos > 1 {
-            return Err(invalid("last will QoS must be 0 or 1"));
-        }
-        c.conn.last_will = Some(LastWill {
-            topic: topic.to_owned(),
-            payload: payload.to_vec(),
-            qos: qos as u8,
-            retain,
-        });
+        c.conn.last_will = Some(LastWill::new(topic, payload, qos, retain)?);
         Ok(())
     })
 }
@@ -389,12 +319,12 @@ pub unsafe extern "C" fn jobs_config_set_timeouts(
 ) -> jobs_result {
     guard(|| {
         let c = cfg_mut(cfg)?;
-        let range = 1..=3_600_000;
-        if !range.contains(&connect_timeout_ms) || !range.contains(&operation_timeout_ms) {
-            return Err(invalid("timeouts must be 1-3600000 ms"));
-        }
-        c.conn.connect_timeout = Duration::from_millis(connect_timeout_ms as u64);
-        c.conn.operation_timeout = Duration::from_millis(operation_timeout_ms as u64);
+        let connect = Duration::from_millis(u64::from(connect_timeout_ms));
+        let operation = Duration::from_millis(u64::from(operation_timeout_ms));
+        rules::validate_timeout("connect timeout", connect)?;
+        rules::validate_timeout("operation timeout", operation)?;
+        c.conn.connect_timeout = connect;
+        c.conn.operation_timeout = operation;
         Ok(())
     })
 }
@@ -413,9 +343,7 @@ pub unsafe extern "C" fn jobs_config_set_max_packet_size(
 ) -> jobs_result {
     guard(|| {
         let c = cfg_mut(cfg)?;
-        if !(128..=268_435_455).contains(&bytes) {
-            return Err(invalid("maximum packet size must be 128-268435455 bytes"));
-        }
+        rules::validate_max_packet_size(bytes)?;
         c.conn.max_packet_size = bytes;
         Ok(())
     })
@@ -430,10 +358,7 @@ unsafe fn pem_source(
         None => Ok(PemSource::File(str_arg(path, name)?.into())),
         Some((p, len)) => {
             let bytes = bytes_arg(p, len, name)?;
-            if bytes.is_empty() {
-                return Err(invalid(format!("{name} is empty")));
-            }
-            Ok(PemSource::Memory(bytes.to_vec()))
+            PemSource::memory(bytes)
         }
     }
 }
@@ -470,9 +395,11 @@ unsafe fn set_pem(
 }
 
 /// Sets the CA certificate(s) that must sign the server's certificate, from a PEM file. The
-/// path is copied; the file is read when the connection is created. Required by the TLS
-/// transports. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing or
-/// invalid file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+/// path is copied; the file is read when the connection is created and must be a regular file
+/// of at most 1 MiB (1048576 bytes): a FIFO, device, directory or larger file is refused, never
+/// waited on or read without end. Required by the TLS transports. Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT` or `_INVALID_UTF8`; a missing, unreadable, non-regular, oversized or invalid
+/// file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -502,9 +429,9 @@ pub unsafe extern "C" fn jobs_config_set_ca_pem(
 }
 
 /// Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
-/// copied; read when the connection is created). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`
-/// or `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
-/// Does not block.
+/// copied; read when the connection is created; a regular file of at most 1 MiB, as for
+/// `jobs_config_set_ca_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`;
+/// a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -537,9 +464,10 @@ pub unsafe extern "C" fn jobs_config_set_cert_pem(
 
 /// Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
 /// AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
-/// file is read when the connection is created. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
-/// `_INVALID_UTF8`; a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`.
-/// Does not block.
+/// file is read when the connection is created (a regular file of at most 1 MiB, as for
+/// `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
+/// its memory is freed. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad
+/// file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -553,8 +481,9 @@ pub unsafe extern "C" fn jobs_config_set_key_file(
     })
 }
 
-/// Sets the client private key from PEM text in memory (`len` bytes, copied; formats as
-/// `jobs_config_set_key_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
+/// Sets the client private key from PEM text in memory (`len` bytes, copied, and the copy wiped
+/// when freed; formats as `jobs_config_set_key_file`; the caller's buffer is not touched and
+/// may be wiped by the caller as soon as this returns). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or
 /// `_INVALID_ARGUMENT` (empty); invalid PEM is reported by the constructor as
 /// `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
@@ -585,12 +514,10 @@ pub unsafe extern "C" fn jobs_config_set_alpn(
     guard(|| {
         let c = cfg_mut(cfg)?;
         let p = str_arg(protocol, "protocol")?;
-        if p.len() > 255 {
-            return Err(invalid("an ALPN protocol name holds at most 255 bytes"));
-        }
         c.conn.tls.alpn = if p.is_empty() {
             vec![]
         } else {
+            rules::validate_alpn(p.as_bytes())?;
             vec![p.as_bytes().to_vec()]
         };
         c.alpn_set = true;
@@ -622,7 +549,7 @@ pub unsafe extern "C" fn jobs_config_set_backoff(
             stable: Duration::from_millis(stable_ms as u64),
             jitter,
         };
-        b.validate().map_err(invalid)?;
+        rules::validate_backoff(&b)?;
         c.conn.backoff = b;
         Ok(())
     })
@@ -643,13 +570,8 @@ pub unsafe extern "C" fn jobs_config_set_offline_queue(
 ) -> jobs_result {
     guard(|| {
         let c = cfg_mut(cfg)?;
-        let limit = QueueLimit::from_size(size)
-            .ok_or_else(|| invalid(format!("queue size {size}: use -1, 0 or a positive count")))?;
-        let policy = match drop_policy {
-            0 => DropPolicy::DropOldest,
-            1 => DropPolicy::DropNewest,
-            v => return Err(invalid(format!("drop_policy: {v} is not a valid value"))),
-        };
+        let limit = rules::queue_limit(size)?;
+        let policy = enum_arg::<DropPolicy>(drop_policy, "drop_policy")?;
         c.conn.queue_limit = limit;
         c.conn.drop_policy = policy;
         Ok(())
@@ -668,9 +590,7 @@ pub unsafe extern "C" fn jobs_config_set_draining_rate(
 ) -> jobs_result {
     guard(|| {
         let c = cfg_mut(cfg)?;
-        if !per_second.is_finite() || !(0.0..=1_000_000.0).contains(&per_second) {
-            return Err(invalid("draining rate must be 0-1000000 per second"));
-        }
+        rules::validate_drain_rate(per_second)?;
         c.conn.drain_rate_hz = per_second;
         Ok(())
     })
@@ -761,11 +681,7 @@ pub unsafe extern "C" fn jobs_config_set_log(
 ) -> jobs_result {
     guard(|| {
         let c = cfg_mut(cfg)?;
-        if level > 4 {
-            return Err(invalid(format!(
-                "log level {level}: use 0 (off) to 4 (debug)"
-            )));
-        }
+        let level = enum_arg::<LogLevel>(level, "level")?;
         c.on_log = on_log;
         c.log_level = level;
         Ok(())
@@ -776,8 +692,9 @@ pub unsafe extern "C" fn jobs_config_set_log(
 /// `configureIAMCredentials`); use with `JOBS_TRANSPORT_WEBSOCKET_TLS` on port 443. The upgrade
 /// request is presigned afresh on every connect (service `iotdevicegateway`, the session token
 /// appended unsigned, as AWS IoT requires). `region` NULL means "take it from the endpoint"
-/// (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; NULL `access_key_id` clears the
-/// credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
+/// (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; every copy the library holds of
+/// the secret key and the session token is wiped before it is freed. NULL `access_key_id` clears
+/// the credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
 /// id), `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty values).
 ///
 /// # Safety
@@ -799,19 +716,13 @@ pub unsafe extern "C" fn jobs_config_set_iam_credentials(
         let secret = str_arg(secret_access_key, "secret_access_key")?;
         let token = opt_str_arg(session_token, "session_token")?;
         let region = opt_str_arg(region, "region")?;
-        if key.is_empty() || secret.is_empty() || region == Some("") {
-            return Err(invalid(
-                "access key id, secret and region must not be empty",
-            ));
-        }
-        c.iam = Some((
-            region.map(str::to_owned),
-            crate::mqtt::sigv4::Credentials {
-                access_key_id: key.to_owned(),
-                secret_access_key: secret.to_owned(),
-                session_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
-            },
-        ));
+        let credentials = Credentials {
+            access_key_id: key.to_owned(),
+            secret_access_key: secret.to_owned(),
+            session_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+        };
+        rules::validate_iam(&credentials, region)?;
+        c.iam = Some((region.map(str::to_owned), credentials));
         Ok(())
     })
 }

@@ -6,6 +6,7 @@ use super::{
     bytes_arg, copy_out, enum_arg, guard, guard_or, handle_arg, str_arg, write_out, UserData,
 };
 use crate::error::{jobs_result, Error, Result};
+use crate::mqtt::config::validate_qos;
 use crate::mqtt::connection::Connection;
 use crate::mqtt::transport::TransportKind;
 use crate::mqtt::types::*;
@@ -13,90 +14,11 @@ use crate::runtime::Gate;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
-/// Where a request went (`*delivery_out` of publish, subscribe and unsubscribe calls).
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_delivery {
-    /// Sent on the live connection (for blocking QoS 1 calls: acknowledged).
-    Sent = 0,
-    /// Not online: held in the offline queue and sent, in order, after the next reconnect.
-    Queued = 1,
-}
-
-/// Connection state, as returned by `jobs_connection_get_state`.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_connection_state {
-    /// Not connected and not trying.
-    Disconnected = 0,
-    /// Connecting, or waiting to retry.
-    Connecting = 1,
-    /// Connected; re-sending subscriptions after a lost session.
-    Resubscribing = 2,
-    /// Connected; sending queued requests at the draining rate.
-    Draining = 3,
-    /// Connected; requests go straight out.
-    Online = 4,
-    /// Shut down.
-    Closed = 5,
-}
-
-/// Asynchronous events (`kind` of `jobs_event_callback`).
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_event_kind {
-    /// A connection attempt failed (`result`: `_NETWORK`, `_TLS`, `_CONNECT_REFUSED`, `_TIMEOUT`, ...).
-    ConnectFailed = 1,
-    /// An established connection was lost; reconnecting follows.
-    ConnectionLost = 2,
-    /// A subscription re-sent after a reconnect was refused (SUBACK 0x80); `topic` is its filter.
-    ResubscribeRefused = 3,
-    /// A queued request was dropped to make room (drop-oldest); `topic` names it.
-    RequestDropped = 4,
-    /// The server sent a malformed, unexpected or oversized packet; the link is closed.
-    ProtocolError = 5,
-}
-
-/// Log levels (`jobs_config_set_log`).
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_log_level {
-    /// Logging off.
-    Off = 0,
-    /// Failures.
-    Error = 1,
-    /// Lost connections, failed attempts.
-    Warn = 2,
-    /// Connects, disconnects, reconnect waits.
-    Info = 3,
-    /// Everything.
-    Debug = 4,
-}
-
-/// Counters readable with `jobs_connection_counter`.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_counter {
-    /// Successful connections after the first.
-    Reconnects = 0,
-    /// Requests in the offline queue now.
-    Queued = 1,
-    /// Requests dropped by the queue policy, in total.
-    Dropped = 2,
-    /// Requests waiting for their acknowledgement now.
-    InFlight = 3,
-    /// PUBLISH packets sent, in total (retransmissions included).
-    Published = 4,
-    /// PUBLISH packets received, in total.
-    Received = 5,
-}
-
-super::c_enum_from_u32!(jobs_counter: Reconnects, Queued, Dropped, InFlight, Published, Received);
+/// The C names of the connection enums, for Rust code written against the C API.
+pub use crate::mqtt::types::{
+    Counter as jobs_counter, Delivery as jobs_delivery, EventKind as jobs_event_kind,
+    LogLevel as jobs_log_level, Status as jobs_connection_state,
+};
 
 /// Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
 /// (acknowledged; for a subscription `granted_qos` is 0 or 1), `_SUBSCRIBE_REFUSED`
@@ -143,7 +65,7 @@ pub(crate) fn callbacks_from(cfg: &jobs_config) -> Callbacks {
                 unsafe {
                     f(
                         ud.ptr(),
-                        e.kind as u32,
+                        e.kind.as_u32(),
                         e.result,
                         topic.as_ptr(),
                         message.as_ptr(),
@@ -154,16 +76,10 @@ pub(crate) fn callbacks_from(cfg: &jobs_config) -> Callbacks {
         on_log: cfg.on_log.map(|f| {
             Box::new(move |level: LogLevel, msg: &str| {
                 let msg = c_text(msg);
-                unsafe { f(ud.ptr(), level as u32, msg.as_ptr()) }
+                unsafe { f(ud.ptr(), level.as_u32(), msg.as_ptr()) }
             }) as Box<dyn Fn(LogLevel, &str) + Send + Sync>
         }),
-        log_level: match cfg.log_level {
-            1 => Some(LogLevel::Error),
-            2 => Some(LogLevel::Warn),
-            3 => Some(LogLevel::Info),
-            4 => Some(LogLevel::Debug),
-            _ => None,
-        },
+        log_level: cfg.log_level.threshold(),
     }
 }
 
@@ -226,7 +142,8 @@ pub(crate) fn connection_config(
 }
 
 /// Creates a connection from `cfg` (copied: the config may be freed afterwards) without
-/// connecting. Reads and checks the TLS files now, so a bad key or CA is reported here.
+/// connecting. Reads and checks the TLS files now (regular files of at most 1 MiB each), so a
+/// bad key or CA is reported here.
 /// On success `*out` owns the connection: free it with `jobs_connection_free`. On error `*out`
 /// is untouched. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`,
 /// `_INCOMPLETE_CONFIG` (no endpoint; TLS without a CA), `_INVALID_TOPIC` (last will) or
@@ -314,11 +231,9 @@ pub unsafe extern "C" fn jobs_connection_disconnect(conn: *mut jobs_connection) 
 /// `conn` is NULL or a live connection handle.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_connection_get_state(conn: *const jobs_connection) -> u32 {
-    guard_or(jobs_connection_state::Closed as u32, || {
-        match conn_arg(conn) {
-            Ok(c) => c.status() as u32,
-            Err(_) => jobs_connection_state::Closed as u32,
-        }
+    guard_or(Status::Closed.as_u32(), || match conn_arg(conn) {
+        Ok(c) => c.status().as_u32(),
+        Err(_) => Status::Closed.as_u32(),
     })
 }
 
@@ -338,15 +253,8 @@ pub unsafe extern "C" fn jobs_connection_counter(
         if value_out.is_null() {
             return Err(Error::new(jobs_result::NullArgument, "value_out is NULL"));
         }
-        let v = match enum_arg::<jobs_counter>(counter, "counter")? {
-            jobs_counter::Reconnects => c.reconnects,
-            jobs_counter::Queued => c.queued,
-            jobs_counter::Dropped => c.dropped,
-            jobs_counter::InFlight => c.in_flight,
-            jobs_counter::Published => c.published,
-            jobs_counter::Received => c.received,
-        };
-        write_out(value_out, v);
+        let counter = enum_arg::<Counter>(counter, "counter")?;
+        write_out(value_out, c.get(counter));
         Ok(())
     })
 }
@@ -368,20 +276,6 @@ pub unsafe extern "C" fn jobs_connection_client_id(
     })
 }
 
-fn delivery(s: Submitted) -> jobs_delivery {
-    match s {
-        Submitted::Sent { .. } => jobs_delivery::Sent,
-        Submitted::Queued => jobs_delivery::Queued,
-    }
-}
-
-fn packet_id(s: Submitted) -> u16 {
-    match s {
-        Submitted::Sent { packet_id } => packet_id,
-        Submitted::Queued => 0,
-    }
-}
-
 pub(crate) fn ack_completion(cb: jobs_ack_callback, ud: UserData, gate: &Arc<Gate>) -> Completion {
     match cb {
         None => Completion::None,
@@ -390,16 +284,6 @@ pub(crate) fn ack_completion(cb: jobs_ack_callback, ud: UserData, gate: &Arc<Gat
             Box::new(move |a: Ack| unsafe { f(ud.ptr(), a.packet_id, a.result, a.granted_qos) }),
         ),
     }
-}
-
-fn qos_arg(qos: u32) -> Result<u8> {
-    if qos > 1 {
-        return Err(Error::new(
-            jobs_result::InvalidArgument,
-            format!("QoS {qos}: AWS IoT supports 0 and 1"),
-        ));
-    }
-    Ok(qos as u8)
 }
 
 /// Publishes `payload_len` bytes (copied; `(NULL, 0)` is an empty payload) to `topic`. Online,
@@ -427,8 +311,8 @@ pub unsafe extern "C" fn jobs_connection_publish(
         let c = conn_arg(conn)?;
         let topic = str_arg(topic, "topic")?;
         let payload = bytes_arg(payload, payload_len, "payload")?;
-        let s = c.publish_sync(topic, payload, qos_arg(qos)?, retain)?;
-        write_out(delivery_out, delivery(s) as u32);
+        let s = c.publish_sync(topic, payload, validate_qos(qos)?, retain)?;
+        write_out(delivery_out, s.delivery().as_u32());
         Ok(())
     })
 }
@@ -459,9 +343,9 @@ pub unsafe extern "C" fn jobs_connection_publish_async(
         let topic = str_arg(topic, "topic")?;
         let payload = bytes_arg(payload, payload_len, "payload")?;
         let completion = ack_completion(ack, UserData(user_data), &c.shared_gate());
-        let s = c.publish(topic, payload, qos_arg(qos)?, retain, completion)?;
-        write_out(packet_id_out, packet_id(s));
-        write_out(delivery_out, delivery(s) as u32);
+        let s = c.publish(topic, payload, validate_qos(qos)?, retain, completion)?;
+        write_out(packet_id_out, s.packet_id());
+        write_out(delivery_out, s.delivery().as_u32());
         Ok(())
     })
 }
@@ -498,15 +382,16 @@ pub unsafe extern "C" fn jobs_connection_subscribe(
         let c = conn_arg(conn)?;
         let filter = str_arg(filter, "filter")?;
         let h = handler(on_message, UserData(user_data), &c.shared_gate());
-        let granted = c.subscribe_sync(filter, qos_arg(qos)?, h)?;
+        let granted = c.subscribe_sync(filter, validate_qos(qos)?, h)?;
         write_out(granted_qos_out, granted.unwrap_or(0));
         write_out(
             delivery_out,
             if granted.is_some() {
-                jobs_delivery::Sent
+                Delivery::Sent
             } else {
-                jobs_delivery::Queued
-            } as u32,
+                Delivery::Queued
+            }
+            .as_u32(),
         );
         Ok(())
     })
@@ -536,9 +421,9 @@ pub unsafe extern "C" fn jobs_connection_subscribe_async(
         let gate = c.shared_gate();
         let h = handler(on_message, UserData(message_user_data), &gate);
         let completion = ack_completion(ack, UserData(ack_user_data), &gate);
-        let s = c.subscribe(filter, qos_arg(qos)?, h, completion)?;
-        write_out(packet_id_out, packet_id(s));
-        write_out(delivery_out, delivery(s) as u32);
+        let s = c.subscribe(filter, validate_qos(qos)?, h, completion)?;
+        write_out(packet_id_out, s.packet_id());
+        write_out(delivery_out, s.delivery().as_u32());
         Ok(())
     })
 }
@@ -559,7 +444,7 @@ pub unsafe extern "C" fn jobs_connection_unsubscribe(
     guard(|| {
         let c = conn_arg(conn)?;
         let s = c.unsubscribe_sync(str_arg(filter, "filter")?)?;
-        write_out(delivery_out, delivery(s) as u32);
+        write_out(delivery_out, s.delivery().as_u32());
         Ok(())
     })
 }
@@ -583,8 +468,8 @@ pub unsafe extern "C" fn jobs_connection_unsubscribe_async(
         let filter = str_arg(filter, "filter")?;
         let completion = ack_completion(ack, UserData(user_data), &c.shared_gate());
         let s = c.unsubscribe(filter, completion)?;
-        write_out(packet_id_out, packet_id(s));
-        write_out(delivery_out, delivery(s) as u32);
+        write_out(packet_id_out, s.packet_id());
+        write_out(delivery_out, s.delivery().as_u32());
         Ok(())
     })
 }

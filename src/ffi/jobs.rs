@@ -1,9 +1,7 @@
 //! `jobs_client`: the jobs client of one thing, and the jobs request functions.
 
 use super::config::jobs_config;
-use super::connection::{
-    ack_completion, connection_config, jobs_ack_callback, jobs_connection, jobs_delivery,
-};
+use super::connection::{ack_completion, connection_config, jobs_ack_callback, jobs_connection};
 use super::message::jobs_message;
 use super::{
     copy_out, enum_arg, guard, guard_or, handle_arg, opt_str_arg, str_arg, write_out, UserData,
@@ -13,79 +11,17 @@ use crate::jobs::client::{JobsClient, JobsHandler, JobsMessage};
 use crate::jobs::payload::UpdateRequest;
 use crate::jobs::topics;
 use crate::jobs::types::{ExecutionStatus, ReplyType, TopicType};
-use crate::jobs::validate::StatusDetails;
+use crate::jobs::validate::{validate_thing_name, StatusDetails};
+use crate::mqtt::config::validate_qos;
 use crate::mqtt::connection::Connection;
 use crate::mqtt::types::Submitted;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-/// Jobs topic types; numbering follows the Python SDK's `jobExecutionTopicType`.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_topic_type {
-    /// Names no topic; refused.
-    Unrecognized = 0,
-    /// GetPendingJobExecutions: `jobs/get`.
-    GetPending = 1,
-    /// StartNextPendingJobExecution: `jobs/start-next`.
-    StartNext = 2,
-    /// DescribeJobExecution: `jobs/{jobId}/get` (job id required; may be `$next`).
-    Describe = 3,
-    /// UpdateJobExecution: `jobs/{jobId}/update` (job id required).
-    Update = 4,
-    /// JobExecutionsChanged: `jobs/notify` (subscribe only, reply type REQUEST).
-    Notify = 5,
-    /// NextJobExecutionChanged: `jobs/notify-next` (subscribe only, reply type REQUEST).
-    NotifyNext = 6,
-    /// Every jobs topic of the thing: `jobs/#` (subscribe only; job id and reply ignored).
-    Wildcard = 7,
-}
-
-/// Jobs reply types; numbering follows the Python SDK's `jobExecutionTopicReplyType`.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_reply_type {
-    /// Treated like REQUEST, as in the SDK (except for notify topics, where it is refused).
-    Unrecognized = 0,
-    /// The request topic itself (and the notify topics).
-    Request = 1,
-    /// `.../accepted`.
-    Accepted = 2,
-    /// `.../rejected`.
-    Rejected = 3,
-    /// `.../#`: accepted and rejected.
-    Wildcard = 4,
-}
-
-/// Job execution statuses; 0–6 and 99 follow the Python SDK's `jobExecutionStatus`, 7 and 8
-/// are the AWS statuses the SDK lacks.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_status {
-    /// No status (never sent).
-    NotSet = 0,
-    /// Waiting; set by AWS only.
-    Queued = 1,
-    /// Running; may be sent repeatedly to report progress.
-    InProgress = 2,
-    /// Failed (terminal).
-    Failed = 3,
-    /// Succeeded (terminal).
-    Succeeded = 4,
-    /// Canceled by an operator (terminal); set by AWS only.
-    Canceled = 5,
-    /// The device refused the job (terminal).
-    Rejected = 6,
-    /// A step timer or the in-progress timer expired (terminal); set by AWS only.
-    TimedOut = 7,
-    /// The thing was removed from the job's targets (terminal); set by AWS only.
-    Removed = 8,
-    /// A status this library does not know.
-    Unknown = 99,
-}
+/// The C names of the jobs enums, for Rust code written against the C API.
+pub use crate::jobs::types::{
+    ExecutionStatus as jobs_status, ReplyType as jobs_reply_type, TopicType as jobs_topic_type,
+};
 
 /// Called for each message on a jobs subscription (on the callback thread, in arrival order).
 /// `message` is borrowed: read it with the `jobs_message_*` functions until the callback
@@ -123,12 +59,8 @@ fn jobs_handler(cb: jobs_message_handler, ud: UserData) -> Result<JobsHandler> {
 }
 
 fn deliver(out: *mut u32, s: Submitted) {
-    let d = match s {
-        Submitted::Sent { .. } => jobs_delivery::Sent,
-        Submitted::Queued => jobs_delivery::Queued,
-    };
     // SAFETY: the header's contract: NULL or writable.
-    unsafe { write_out(out, d as u32) }
+    unsafe { write_out(out, s.delivery().as_u32()) }
 }
 
 fn new_client(
@@ -160,8 +92,7 @@ pub unsafe extern "C" fn jobs_config_set_thing_name(
     guard(|| {
         let c = super::handle_mut(cfg, "config")?;
         let name = str_arg(thing_name, "thing_name")?;
-        crate::jobs::validate::validate_thing_name(name)
-            .map_err(crate::jobs::client::validation_error)?;
+        validate_thing_name(name)?;
         c.thing_name = Some(name.to_owned());
         Ok(())
     })
@@ -176,13 +107,7 @@ pub unsafe extern "C" fn jobs_config_set_thing_name(
 pub unsafe extern "C" fn jobs_config_set_jobs_qos(cfg: *mut jobs_config, qos: u32) -> jobs_result {
     guard(|| {
         let c = super::handle_mut(cfg, "config")?;
-        if qos > 1 {
-            return Err(Error::new(
-                jobs_result::InvalidArgument,
-                format!("QoS {qos}: use 0 or 1"),
-            ));
-        }
-        c.jobs_qos = qos as u8;
+        c.jobs_qos = validate_qos(qos)?;
         Ok(())
     })
 }
@@ -258,13 +183,10 @@ pub unsafe extern "C" fn jobs_client_new_with_connection(
         if out.is_null() {
             return Err(Error::new(jobs_result::NullArgument, "out is NULL"));
         }
-        if qos > 1 {
-            return Err(Error::new(
-                jobs_result::InvalidArgument,
-                format!("QoS {qos}: use 0 or 1"),
-            ));
-        }
-        write_out(out, new_client(conn, false, thing, token, qos as u8)?);
+        write_out(
+            out,
+            new_client(conn, false, thing, token, validate_qos(qos)?)?,
+        );
         Ok(())
     })
 }
@@ -390,13 +312,7 @@ pub unsafe extern "C" fn jobs_create_subscription_async(
         // The client's own gate: after jobs_client_free no ack of its requests runs.
         let completion = ack_completion(ack, UserData(ack_user_data), &c.gate());
         let s = c.create_subscription_async(t, r, job, h, completion)?;
-        write_out(
-            packet_id_out,
-            match s {
-                Submitted::Sent { packet_id } => packet_id,
-                Submitted::Queued => 0,
-            },
-        );
+        write_out(packet_id_out, s.packet_id());
         deliver(delivery_out, s);
         Ok(())
     })
@@ -479,9 +395,7 @@ fn details_arg(json: *const c_char) -> Result<Option<StatusDetails>> {
     // SAFETY: the header's contract: NULL or NUL-terminated.
     match unsafe { opt_str_arg(json, "status_details")? } {
         None => Ok(None),
-        Some(text) => StatusDetails::parse(text)
-            .map(Some)
-            .map_err(crate::jobs::client::validation_error),
+        Some(text) => Ok(Some(StatusDetails::parse(text)?)),
     }
 }
 
@@ -491,7 +405,8 @@ fn step_timeout_arg(minutes: i64) -> Option<i64> {
 
 /// StartNextPendingJobExecution (the SDK's `sendJobsStartNext`). `status_details` is NULL or a
 /// JSON object of string values (at most 10 pairs; keys `[a-zA-Z0-9:_-]{1,128}`, values 1–1024
-/// characters without control characters); `{}` is sent as `{}` like the SDK.
+/// characters matching AWS's `[^\p{C}]+`: no control, format, private-use or unassigned
+/// characters); `{}` is sent as `{}` like the SDK.
 /// `step_timeout_minutes` is 0 for none, else 1–10080. Waits for PUBACK with QoS 1; queued
 /// offline. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
 /// `_INVALID_STATUS_DETAILS`, `_INVALID_ARGUMENT` (step timeout), `_TIMEOUT`, `_QUEUE_FULL`,
@@ -546,12 +461,7 @@ pub unsafe extern "C" fn jobs_send_update(
     guard(|| {
         let c = client_arg(client)?;
         let job = str_arg(job_id, "job_id")?;
-        let status = ExecutionStatus::try_from(status).map_err(|_| {
-            Error::new(
-                jobs_result::InvalidArgument,
-                format!("status: {status} is not a jobs_status value"),
-            )
-        })?;
+        let status = enum_arg::<ExecutionStatus>(status, "status")?;
         let details = details_arg(status_details)?;
         let req = UpdateRequest {
             status,
@@ -664,8 +574,8 @@ pub unsafe extern "C" fn jobs_topic_parse(
                 format!("'{topic}' is not an AWS IoT Jobs topic"),
             )
         })?;
-        write_out(topic_type_out, p.topic_type as u32);
-        write_out(reply_type_out, p.reply_type as u32);
+        write_out(topic_type_out, p.topic_type.as_u32());
+        write_out(reply_type_out, p.reply_type.as_u32());
         copy_out(&p.thing, thing_buf, thing_len);
         copy_out(p.job_id.as_deref().unwrap_or(""), job_id_buf, job_id_len);
         Ok(())

@@ -5,37 +5,11 @@ use super::connection::c_text;
 use super::{guard_or, write_out};
 use crate::jobs::client::JobsMessage;
 use crate::jobs::response::{parse_response, JobExecutionState, RejectedCode, Response};
-use crate::jobs::types::ExecutionStatus;
+use crate::jobs::types::{ExecutionStatus, RejectionCode};
 use std::ffi::{c_char, CString};
 
-/// Why AWS rejected a request (`jobs_message_rejection_code`).
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum jobs_rejection_code {
-    /// Not a rejection.
-    None = 0,
-    /// The topic is in the jobs namespace but maps to no API.
-    InvalidTopic = 1,
-    /// The request is not valid UTF-8 JSON.
-    InvalidJson = 2,
-    /// The request's contents are invalid (the message says why).
-    InvalidRequest = 3,
-    /// The status change is not allowed from the current state; the execution state is included.
-    InvalidStateTransition = 4,
-    /// The job execution does not exist.
-    ResourceNotFound = 5,
-    /// `expectedVersion` differs from the stored version; the execution state is included.
-    VersionMismatch = 6,
-    /// AWS failed internally; retry later.
-    InternalError = 7,
-    /// Too many requests; retry later.
-    RequestThrottled = 8,
-    /// Describe of an execution in a terminal state.
-    TerminalStateReached = 9,
-    /// A code this library does not know (`jobs_message_rejection_text` has it).
-    Other = 99,
-}
+/// The C name of the rejection-code enum, for Rust code written against the C API.
+pub use crate::jobs::types::RejectionCode as jobs_rejection_code;
 
 /// One message on a jobs topic, lent to a `jobs_message_callback`. Valid only until the
 /// callback returns; every pointer obtained from it too. Never free it.
@@ -374,9 +348,9 @@ pub unsafe extern "C" fn jobs_message_client_token(m: *const jobs_message) -> *c
 pub unsafe extern "C" fn jobs_message_rejection_code(m: *const jobs_message) -> u32 {
     guard_or(0, || {
         let Some(Response::Rejected(r)) = msg(m).and_then(|m| m.response.as_ref()) else {
-            return jobs_rejection_code::None as u32;
+            return RejectionCode::None.as_u32();
         };
-        use jobs_rejection_code as C;
+        use RejectionCode as C;
         (match &r.code {
             RejectedCode::InvalidTopic => C::InvalidTopic,
             RejectedCode::InvalidJson => C::InvalidJson,
@@ -388,7 +362,8 @@ pub unsafe extern "C" fn jobs_message_rejection_code(m: *const jobs_message) -> 
             RejectedCode::RequestThrottled => C::RequestThrottled,
             RejectedCode::TerminalStateReached => C::TerminalStateReached,
             RejectedCode::Other(_) => C::Other,
-        }) as u32
+        })
+        .as_u32()
     })
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Every `extern "C"` body runs inside [`guard`] (or [`guard_or`]), which catches panics, turns
 //! errors into a `jobs_result` and records the message for [`jobs_last_error_message`]. Pointers
-//! are checked, strings validated as UTF-8 and enums taken as integers and range-checked here,
-//! before anything reaches the engine.
+//! are checked, strings validated as UTF-8 and enums taken as integers and range-checked here
+//! ([`enum_arg`]); every other rule belongs to the layer that owns the value (`mqtt::config`,
+//! `jobs::validate`), whose error is passed on unchanged.
 
 // C names (`jobs_config`, `jobs_result`) are the public contract; Rust style yields to it here.
 #![allow(non_camel_case_types)]
@@ -13,7 +14,7 @@ pub mod connection;
 pub mod jobs;
 pub mod message;
 
-use crate::error::{jobs_result, Error, Result};
+use crate::error::{jobs_result, Error, Result, UnknownEnumValue};
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -153,25 +154,16 @@ pub(crate) unsafe fn copy_out(s: &str, buf: *mut c_char, len: usize) -> usize {
     s.len()
 }
 
-/// `TryFrom<u32>` for a C enum from the list of its variants, so the values are written once.
-macro_rules! c_enum_from_u32 {
-    ($t:ident: $($v:ident),+ $(,)?) => {
-        impl TryFrom<u32> for $t {
-            type Error = ();
-            fn try_from(v: u32) -> std::result::Result<Self, ()> {
-                [$($t::$v),+].into_iter().find(|x| *x as u32 == v).ok_or(())
-            }
-        }
-    };
-}
-pub(crate) use c_enum_from_u32;
-
-/// Converts an integer from C into a Rust enum, or `InvalidArgument` naming the field.
-pub(crate) fn enum_arg<T: TryFrom<u32>>(v: u32, name: &str) -> Result<T> {
-    T::try_from(v).map_err(|_| {
+/// Converts an integer from C into the enum it stands for: the one range check every C enum
+/// argument goes through. Out of range is `InvalidArgument`, naming the argument and the C enum.
+pub(crate) fn enum_arg<T>(v: u32, name: &str) -> Result<T>
+where
+    T: TryFrom<u32, Error = UnknownEnumValue>,
+{
+    T::try_from(v).map_err(|e| {
         Error::new(
             jobs_result::InvalidArgument,
-            format!("{name}: {v} is not a valid value"),
+            format!("{name}: {v} is not a {} value", e.c_name),
         )
     })
 }

@@ -1,8 +1,15 @@
 //! AWS IoT Jobs: topics, payloads, validation and the jobs client.
+//!
+//! cbindgen reads only `types`, where the jobs enums C sees are declared.
 
+/// cbindgen:ignore
 pub mod client;
+/// cbindgen:ignore
 pub mod payload;
+/// cbindgen:ignore
 pub mod response;
+/// cbindgen:ignore
 pub mod topics;
 pub mod types;
+/// cbindgen:ignore
 pub mod validate;

@@ -167,7 +167,7 @@ pub fn update_payload(
 ) -> Result<String, ValidationError> {
     let status = req
         .status
-        .as_str()
+        .wire_name()
         .ok_or(ValidationError::StatusNotSendable { status: req.status })?;
     let mut obj = JsonObject::new();
     obj.string("status", status);
@@ -400,7 +400,7 @@ mod tests {
     fn update_sends_every_status_with_a_wire_string() {
         for status in ExecutionStatus::ALL {
             let got = update_payload(&UpdateRequest::new(*status), None);
-            match status.as_str() {
+            match status.wire_name() {
                 Some(wire) => assert_eq!(got.unwrap(), format!(r#"{{"status":"{wire}"}}"#)),
                 None => assert_eq!(
                     got,

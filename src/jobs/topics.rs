@@ -47,28 +47,13 @@ pub enum TopicError {
 }
 
 /// Returns the upper-case name used in messages (`GET_PENDING`), matching the C enum suffix.
-fn topic_type_name(t: TopicType) -> &'static str {
-    match t {
-        TopicType::Unrecognized => "UNRECOGNIZED",
-        TopicType::GetPending => "GET_PENDING",
-        TopicType::StartNext => "START_NEXT",
-        TopicType::Describe => "DESCRIBE",
-        TopicType::Update => "UPDATE",
-        TopicType::Notify => "NOTIFY",
-        TopicType::NotifyNext => "NOTIFY_NEXT",
-        TopicType::Wildcard => "WILDCARD",
-    }
+fn topic_type_name(t: TopicType) -> String {
+    t.as_str().to_ascii_uppercase()
 }
 
 /// Returns the upper-case name used in messages (`ACCEPTED`), matching the C enum suffix.
-fn reply_type_name(r: ReplyType) -> &'static str {
-    match r {
-        ReplyType::Unrecognized => "UNRECOGNIZED",
-        ReplyType::Request => "REQUEST",
-        ReplyType::Accepted => "ACCEPTED",
-        ReplyType::Rejected => "REJECTED",
-        ReplyType::Wildcard => "WILDCARD",
-    }
+fn reply_type_name(r: ReplyType) -> String {
+    r.as_str().to_ascii_uppercase()
 }
 
 impl fmt::Display for TopicError {
@@ -149,7 +134,7 @@ pub fn build_topic(
     if job_id.is_none() && topic_type.requires_job_id() {
         return Err(TopicError::MissingJobId { topic_type });
     }
-    let Some(operation) = topic_type.as_str() else {
+    let Some(operation) = topic_type.operation() else {
         return match topic_type {
             TopicType::Wildcard => Ok(format!("{THINGS_PREFIX}{thing}/jobs/#")),
             _ => Err(TopicError::UnrecognizedType),
@@ -162,7 +147,7 @@ pub fn build_topic(
         topic.push('/');
     }
     topic.push_str(operation);
-    if let Some(reply) = reply_type.as_str() {
+    if let Some(reply) = reply_type.suffix() {
         topic.push('/');
         topic.push_str(reply);
     }

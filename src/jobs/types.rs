@@ -1,91 +1,48 @@
 //! The jobs enums, numbered exactly like the AWS IoT Python SDK v1 (`thingJobManager.py`).
 //!
-//! The numeric values are part of the C ABI contract (the FFI layer maps its own C enums onto
-//! these one to one), so code ported from the Python SDK or Embedded-C v3 keeps its numbers.
+//! Each is also the C enum of the same concept: cbindgen exports it under its `jobs_*` name
+//! (`cbindgen.toml`), so code ported from the Python SDK or Embedded-C v3 keeps its numbers.
 
-use std::fmt;
+use crate::error::c_enum;
+pub use crate::error::UnknownEnumValue;
 
-/// A `u32` that names no member of the enum it was converted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnknownEnumValue {
-    /// The Rust name of the enum, e.g. `"TopicType"`.
-    pub enum_name: &'static str,
-    /// The value that was passed in.
-    pub value: u32,
+/// Jobs topic types; numbering follows the Python SDK's `jobExecutionTopicType`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TopicType {
+    /// Names no topic; refused.
+    Unrecognized = 0,
+    /// GetPendingJobExecutions: `jobs/get`.
+    GetPending = 1,
+    /// StartNextPendingJobExecution: `jobs/start-next`.
+    StartNext = 2,
+    /// DescribeJobExecution: `jobs/{jobId}/get` (job id required; may be `$next`).
+    Describe = 3,
+    /// UpdateJobExecution: `jobs/{jobId}/update` (job id required).
+    Update = 4,
+    /// JobExecutionsChanged: `jobs/notify` (subscribe only, reply type REQUEST).
+    Notify = 5,
+    /// NextJobExecutionChanged: `jobs/notify-next` (subscribe only, reply type REQUEST).
+    NotifyNext = 6,
+    /// Every jobs topic of the thing: `jobs/#` (subscribe only; job id and reply ignored).
+    Wildcard = 7,
 }
 
-impl fmt::Display for UnknownEnumValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is not a valid {} value", self.value, self.enum_name)
-    }
-}
-
-impl std::error::Error for UnknownEnumValue {}
-
-/// Declares a `#[repr(u32)]` enum with `ALL`, `as_u32` and `TryFrom<u32>`.
-macro_rules! numbered_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $value:literal, )+ }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(u32)]
-        pub enum $name { $( $(#[$vmeta])* $variant = $value, )+ }
-
-        impl $name {
-            /// Every member, in numeric order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// Returns the member's number (the Python SDK's tuple element `[0]`).
-            pub const fn as_u32(self) -> u32 {
-                self as u32
-            }
-        }
-
-        impl TryFrom<u32> for $name {
-            type Error = UnknownEnumValue;
-
-            /// Returns the member numbered `value`.
-            ///
-            /// # Errors
-            /// [`UnknownEnumValue`] when no member has that number.
-            fn try_from(value: u32) -> Result<Self, Self::Error> {
-                match value {
-                    $( $value => Ok($name::$variant), )+
-                    _ => Err(UnknownEnumValue { enum_name: stringify!($name), value }),
-                }
-            }
-        }
-    };
-}
-
-numbered_enum! {
-    /// The kind of jobs topic (Python `jobExecutionTopicType`).
-    pub enum TopicType {
-        /// No topic; building a topic of this type always fails.
-        Unrecognized = 0,
-        /// GetPendingJobExecutions: `$aws/things/T/jobs/get`.
-        GetPending = 1,
-        /// StartNextPendingJobExecution: `$aws/things/T/jobs/start-next`.
-        StartNext = 2,
-        /// DescribeJobExecution: `$aws/things/T/jobs/J/get` (job id required, may be `$next`).
-        Describe = 3,
-        /// UpdateJobExecution: `$aws/things/T/jobs/J/update` (job id required).
-        Update = 4,
-        /// JobExecutionsChanged notification: `$aws/things/T/jobs/notify`.
-        Notify = 5,
-        /// NextJobExecutionChanged notification: `$aws/things/T/jobs/notify-next`.
-        NotifyNext = 6,
-        /// Every jobs topic of the thing: the filter `$aws/things/T/jobs/#`.
-        Wildcard = 7,
-    }
-}
+c_enum!(TopicType as "jobs_topic_type" {
+    Unrecognized => "unrecognized",
+    GetPending => "get_pending",
+    StartNext => "start_next",
+    Describe => "describe",
+    Update => "update",
+    Notify => "notify",
+    NotifyNext => "notify_next",
+    Wildcard => "wildcard",
+});
 
 impl TopicType {
     /// Returns the operation segment of the topic (`"get"`, `"start-next"`, `"update"`,
     /// `"notify"`, `"notify-next"`), or `None` for `Unrecognized` and `Wildcard`, which have none.
-    pub const fn as_str(self) -> Option<&'static str> {
+    pub const fn operation(self) -> Option<&'static str> {
         match self {
             TopicType::GetPending | TopicType::Describe => Some("get"),
             TopicType::StartNext => Some("start-next"),
@@ -119,26 +76,34 @@ impl TopicType {
     }
 }
 
-numbered_enum! {
-    /// The reply part of a jobs topic (Python `jobExecutionTopicReplyType`).
-    pub enum ReplyType {
-        /// Treated like `Request` by the topic builder, except for notifications (refused).
-        Unrecognized = 0,
-        /// The request topic itself (or a notification): no suffix.
-        Request = 1,
-        /// The `/accepted` reply.
-        Accepted = 2,
-        /// The `/rejected` reply.
-        Rejected = 3,
-        /// Both replies: the filter suffix `/#`.
-        Wildcard = 4,
-    }
+/// Jobs reply types; numbering follows the Python SDK's `jobExecutionTopicReplyType`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyType {
+    /// Treated like REQUEST, as in the SDK (except for notify topics, where it is refused).
+    Unrecognized = 0,
+    /// The request topic itself (and the notify topics).
+    Request = 1,
+    /// `.../accepted`.
+    Accepted = 2,
+    /// `.../rejected`.
+    Rejected = 3,
+    /// `.../#`: accepted and rejected.
+    Wildcard = 4,
 }
+
+c_enum!(ReplyType as "jobs_reply_type" {
+    Unrecognized => "unrecognized",
+    Request => "request",
+    Accepted => "accepted",
+    Rejected => "rejected",
+    Wildcard => "wildcard",
+});
 
 impl ReplyType {
     /// Returns the last topic segment for this reply (`"accepted"`, `"rejected"`, `"#"`), or
     /// `None` for `Request` and `Unrecognized`, which add no segment.
-    pub const fn as_str(self) -> Option<&'static str> {
+    pub const fn suffix(self) -> Option<&'static str> {
         match self {
             ReplyType::Accepted => Some("accepted"),
             ReplyType::Rejected => Some("rejected"),
@@ -148,55 +113,64 @@ impl ReplyType {
     }
 }
 
-numbered_enum! {
-    /// A job execution status (Python `jobExecutionStatus`, plus `TimedOut` and `Removed`,
-    /// which AWS has and the Python SDK lacks).
-    #[derive(Default)]
-    pub enum ExecutionStatus {
-        /// No status; cannot be sent.
-        #[default]
-        NotSet = 0,
-        /// `QUEUED`: set by the service only.
-        Queued = 1,
-        /// `IN_PROGRESS`.
-        InProgress = 2,
-        /// `FAILED` (terminal).
-        Failed = 3,
-        /// `SUCCEEDED` (terminal).
-        Succeeded = 4,
-        /// `CANCELED` (terminal, set by the service only).
-        Canceled = 5,
-        /// `REJECTED` (terminal).
-        Rejected = 6,
-        /// `TIMED_OUT` (terminal, set by the service only). Not in the Python SDK.
-        TimedOut = 7,
-        /// `REMOVED` (terminal, set by the service only). Not in the Python SDK.
-        Removed = 8,
-        /// A status this library does not know; cannot be sent.
-        Unknown = 99,
-    }
+/// Job execution statuses; 0–6 and 99 follow the Python SDK's `jobExecutionStatus`, 7 and 8
+/// are the AWS statuses the SDK lacks.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ExecutionStatus {
+    /// No status (never sent).
+    #[default]
+    NotSet = 0,
+    /// Waiting; set by AWS only.
+    Queued = 1,
+    /// Running; may be sent repeatedly to report progress.
+    InProgress = 2,
+    /// Failed (terminal).
+    Failed = 3,
+    /// Succeeded (terminal).
+    Succeeded = 4,
+    /// Canceled by an operator (terminal); set by AWS only.
+    Canceled = 5,
+    /// The device refused the job (terminal).
+    Rejected = 6,
+    /// A step timer or the in-progress timer expired (terminal); set by AWS only.
+    TimedOut = 7,
+    /// The thing was removed from the job's targets (terminal); set by AWS only.
+    Removed = 8,
+    /// A status this library does not know.
+    Unknown = 99,
 }
+
+// The AWS wire names, and the Python SDK's names for the two that have none on the wire.
+c_enum!(ExecutionStatus as "jobs_status" {
+    NotSet => "NOT_SET",
+    Queued => "QUEUED",
+    InProgress => "IN_PROGRESS",
+    Failed => "FAILED",
+    Succeeded => "SUCCEEDED",
+    Canceled => "CANCELED",
+    Rejected => "REJECTED",
+    TimedOut => "TIMED_OUT",
+    Removed => "REMOVED",
+    Unknown => "UNKNOWN",
+});
 
 impl ExecutionStatus {
     /// Returns the wire string (`"QUEUED"`, `"IN_PROGRESS"`, …), or `None` for `NotSet` and
     /// `Unknown`, which have none.
-    pub const fn as_str(self) -> Option<&'static str> {
+    pub const fn wire_name(self) -> Option<&'static str> {
         match self {
-            ExecutionStatus::Queued => Some("QUEUED"),
-            ExecutionStatus::InProgress => Some("IN_PROGRESS"),
-            ExecutionStatus::Failed => Some("FAILED"),
-            ExecutionStatus::Succeeded => Some("SUCCEEDED"),
-            ExecutionStatus::Canceled => Some("CANCELED"),
-            ExecutionStatus::Rejected => Some("REJECTED"),
-            ExecutionStatus::TimedOut => Some("TIMED_OUT"),
-            ExecutionStatus::Removed => Some("REMOVED"),
             ExecutionStatus::NotSet | ExecutionStatus::Unknown => None,
+            other => Some(other.as_str()),
         }
     }
 
     /// Returns the status whose wire string is exactly `s` (case-sensitive), or `None`.
     pub fn from_wire(s: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|st| st.as_str() == Some(s))
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|st| st.wire_name() == Some(s))
     }
 
     /// Returns true for the statuses an execution never leaves (`FAILED`, `SUCCEEDED`,
@@ -213,6 +187,49 @@ impl ExecutionStatus {
         )
     }
 }
+
+/// Why AWS rejected a request (`jobs_message_rejection_code`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectionCode {
+    /// Not a rejection.
+    None = 0,
+    /// The topic is in the jobs namespace but maps to no API.
+    InvalidTopic = 1,
+    /// The request is not valid UTF-8 JSON.
+    InvalidJson = 2,
+    /// The request's contents are invalid (the message says why).
+    InvalidRequest = 3,
+    /// The status change is not allowed from the current state; the execution state is included.
+    InvalidStateTransition = 4,
+    /// The job execution does not exist.
+    ResourceNotFound = 5,
+    /// `expectedVersion` differs from the stored version; the execution state is included.
+    VersionMismatch = 6,
+    /// AWS failed internally; retry later.
+    InternalError = 7,
+    /// Too many requests; retry later.
+    RequestThrottled = 8,
+    /// Describe of an execution in a terminal state.
+    TerminalStateReached = 9,
+    /// A code this library does not know (`jobs_message_rejection_text` has it).
+    Other = 99,
+}
+
+// AWS's `ErrorCode` spellings; "none" and "other" are ours (AWS sends neither).
+c_enum!(RejectionCode as "jobs_rejection_code" {
+    None => "none",
+    InvalidTopic => "InvalidTopic",
+    InvalidJson => "InvalidJson",
+    InvalidRequest => "InvalidRequest",
+    InvalidStateTransition => "InvalidStateTransition",
+    ResourceNotFound => "ResourceNotFound",
+    VersionMismatch => "VersionMismatch",
+    InternalError => "InternalError",
+    RequestThrottled => "RequestThrottled",
+    TerminalStateReached => "TerminalStateReached",
+    Other => "other",
+});
 
 #[cfg(test)]
 mod tests {
@@ -241,6 +258,7 @@ mod tests {
             err,
             UnknownEnumValue {
                 enum_name: "TopicType",
+                c_name: "jobs_topic_type",
                 value: 8
             }
         );
@@ -262,23 +280,23 @@ mod tests {
             assert_eq!(ReplyType::try_from(n), Ok(r));
         }
         assert!(ReplyType::try_from(5).is_err());
-        assert_eq!(ReplyType::Accepted.as_str(), Some("accepted"));
-        assert_eq!(ReplyType::Rejected.as_str(), Some("rejected"));
-        assert_eq!(ReplyType::Wildcard.as_str(), Some("#"));
-        assert_eq!(ReplyType::Request.as_str(), None);
-        assert_eq!(ReplyType::Unrecognized.as_str(), None);
+        assert_eq!(ReplyType::Accepted.suffix(), Some("accepted"));
+        assert_eq!(ReplyType::Rejected.suffix(), Some("rejected"));
+        assert_eq!(ReplyType::Wildcard.suffix(), Some("#"));
+        assert_eq!(ReplyType::Request.suffix(), None);
+        assert_eq!(ReplyType::Unrecognized.suffix(), None);
     }
 
     #[test]
     fn topic_type_operations_and_job_id_rules() {
-        assert_eq!(TopicType::GetPending.as_str(), Some("get"));
-        assert_eq!(TopicType::StartNext.as_str(), Some("start-next"));
-        assert_eq!(TopicType::Describe.as_str(), Some("get"));
-        assert_eq!(TopicType::Update.as_str(), Some("update"));
-        assert_eq!(TopicType::Notify.as_str(), Some("notify"));
-        assert_eq!(TopicType::NotifyNext.as_str(), Some("notify-next"));
-        assert_eq!(TopicType::Unrecognized.as_str(), None);
-        assert_eq!(TopicType::Wildcard.as_str(), None);
+        assert_eq!(TopicType::GetPending.operation(), Some("get"));
+        assert_eq!(TopicType::StartNext.operation(), Some("start-next"));
+        assert_eq!(TopicType::Describe.operation(), Some("get"));
+        assert_eq!(TopicType::Update.operation(), Some("update"));
+        assert_eq!(TopicType::Notify.operation(), Some("notify"));
+        assert_eq!(TopicType::NotifyNext.operation(), Some("notify-next"));
+        assert_eq!(TopicType::Unrecognized.operation(), None);
+        assert_eq!(TopicType::Wildcard.operation(), None);
         let required: Vec<_> = TopicType::ALL
             .iter()
             .filter(|t| t.requires_job_id())
@@ -316,7 +334,7 @@ mod tests {
         for (n, st, wire) in expected {
             assert_eq!(st as u32, n);
             assert_eq!(ExecutionStatus::try_from(n), Ok(st));
-            assert_eq!(st.as_str(), wire);
+            assert_eq!(st.wire_name(), wire);
             if let Some(w) = wire {
                 assert_eq!(ExecutionStatus::from_wire(w), Some(st));
             }

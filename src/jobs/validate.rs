@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 use super::types::ExecutionStatus;
+use crate::error::{jobs_result, Error};
 
 /// Longest thing name AWS accepts, in characters.
 pub const THING_NAME_MAX_LEN: usize = 128;
@@ -70,8 +71,8 @@ impl Field {
                  and '-'"
             }
             Field::StatusDetailsValue(_) => {
-                "a statusDetails value must be 1 to 1024 characters with no control or format \
-                 characters"
+                "a statusDetails value must be 1 to 1024 characters with no control, format, \
+                 private-use or unassigned characters"
             }
         }
     }
@@ -162,7 +163,8 @@ pub enum ValidationError {
         /// Whether -1 would have been accepted (UpdateJobExecution).
         cancel_allowed: bool,
     },
-    /// A status that has no wire string (`NOT_SET`, `UNKNOWN`) was given for an update.
+    /// A status that has no wire string (`NOT_SET`, `UNKNOWN`) was given for an update, or
+    /// (from [`validate_device_status`]) one that only AWS sets.
     StatusNotSendable {
         /// The status given.
         status: ExecutionStatus,
@@ -217,16 +219,21 @@ impl fmt::Display for ValidationError {
                 }
                 Ok(())
             }
+            ValidationError::StatusNotSendable { status } if status.wire_name().is_some() => {
+                write!(
+                    f,
+                    "status {} ({}) cannot be set by a device, only by AWS: a device sends \
+                     IN_PROGRESS, FAILED, SUCCEEDED or REJECTED",
+                    status.as_str(),
+                    status.as_u32()
+                )
+            }
             ValidationError::StatusNotSendable { status } => write!(
                 f,
                 "status {} ({}) cannot be sent: give QUEUED, IN_PROGRESS, FAILED, SUCCEEDED, \
                  CANCELED, REJECTED, TIMED_OUT or REMOVED (devices normally send IN_PROGRESS, \
                  FAILED, SUCCEEDED or REJECTED)",
-                status.as_str().unwrap_or(if *status == ExecutionStatus::NotSet {
-                    "NOT_SET"
-                } else {
-                    "UNKNOWN"
-                }),
+                status.as_str(),
                 status.as_u32()
             ),
         }
@@ -234,6 +241,40 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+impl ValidationError {
+    /// The result code C sees for this error: the one naming the offending field.
+    pub fn code(&self) -> jobs_result {
+        match self {
+            ValidationError::Empty { field }
+            | ValidationError::TooLong { field, .. }
+            | ValidationError::InvalidChar { field, .. } => match field {
+                Field::ThingName => jobs_result::InvalidThingName,
+                Field::JobId => jobs_result::InvalidJobId,
+                Field::ClientToken => jobs_result::InvalidClientToken,
+                Field::StatusDetailsKey(_) | Field::StatusDetailsValue(_) => {
+                    jobs_result::InvalidStatusDetails
+                }
+            },
+            ValidationError::NextJobIdNotAllowed => jobs_result::InvalidJobId,
+            ValidationError::StatusDetailsNotJson { .. }
+            | ValidationError::StatusDetailsNotObject { .. }
+            | ValidationError::StatusDetailsValueNotString { .. }
+            | ValidationError::StatusDetailsDuplicateKey { .. }
+            | ValidationError::StatusDetailsTooManyPairs { .. } => {
+                jobs_result::InvalidStatusDetails
+            }
+            ValidationError::StepTimeoutOutOfRange { .. } => jobs_result::InvalidArgument,
+            ValidationError::StatusNotSendable { .. } => jobs_result::InvalidStatus,
+        }
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Error {
+        Error::new(e.code(), e.to_string())
+    }
+}
 
 /// Checks a length range (in characters) and that every character satisfies `allowed`.
 fn check_chars(
@@ -269,39 +310,15 @@ fn is_job_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-')
 }
 
-/// Returns true for characters in Unicode's "Other" categories that AWS's `[^\p{C}]` refuses:
-/// controls (Cc), format characters (Cf), private use (Co) and noncharacters. Unassigned code
-/// points (Cn) are not tracked and are accepted; AWS may still refuse them.
+/// Returns true for the characters AWS's `[^\p{C}]` refuses: Unicode's "Other" categories,
+/// i.e. controls (Cc), format characters (Cf), surrogates (Cs, never in a Rust `char`),
+/// private use (Co) and unassigned code points (Cn, noncharacters included).
 fn is_other_category(c: char) -> bool {
-    let u = u32::from(c);
-    c.is_control()
-        || matches!(
-            u,
-            0xAD | 0x600..=0x605
-                | 0x61C
-                | 0x6DD
-                | 0x70F
-                | 0x890..=0x891
-                | 0x8E2
-                | 0x180E
-                | 0x200B..=0x200F
-                | 0x202A..=0x202E
-                | 0x2060..=0x2064
-                | 0x2066..=0x206F
-                | 0xFEFF
-                | 0xFFF9..=0xFFFB
-                | 0x110BD
-                | 0x110CD
-                | 0x13430..=0x1343F
-                | 0x1BCA0..=0x1BCA3
-                | 0x1D173..=0x1D17A
-                | 0xE0001
-                | 0xE0020..=0xE007F
-                | 0xE000..=0xF8FF
-                | 0xF0000..=0x10FFFF
-                | 0xFDD0..=0xFDEF
-        )
-        || (u & 0xFFFE) == 0xFFFE
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    matches!(
+        get_general_category(c),
+        G::Control | G::Format | G::Surrogate | G::PrivateUse | G::Unassigned
+    )
 }
 
 /// Checks a thing name: 1–128 characters from `[a-zA-Z0-9:_-]`.
@@ -352,6 +369,22 @@ pub fn validate_client_token(token: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Checks that a device may send `status` in an update: IN_PROGRESS, FAILED, SUCCEEDED or
+/// REJECTED. AWS sets QUEUED, CANCELED, TIMED_OUT and REMOVED itself and rejects them from a
+/// device; NOT_SET and UNKNOWN have no wire string at all.
+///
+/// # Errors
+/// [`ValidationError::StatusNotSendable`] for every other status.
+pub fn validate_device_status(status: ExecutionStatus) -> Result<(), ValidationError> {
+    match status {
+        ExecutionStatus::InProgress
+        | ExecutionStatus::Failed
+        | ExecutionStatus::Succeeded
+        | ExecutionStatus::Rejected => Ok(()),
+        _ => Err(ValidationError::StatusNotSendable { status }),
+    }
+}
+
 /// Checks a start-next step timeout: 1–10080 minutes.
 ///
 /// # Errors
@@ -392,8 +425,8 @@ pub fn validate_details_key(key: &str) -> Result<(), ValidationError> {
     check_chars(key, field, DETAILS_KEY_MAX_LEN, is_name_char)
 }
 
-/// Checks one `statusDetails` value (stored under `key`): 1–1024 characters, none of them a
-/// control, format, private-use or non-character code point.
+/// Checks one `statusDetails` value (stored under `key`): 1–1024 characters matching AWS's
+/// `[^\p{C}]+`: none of them a control, format, private-use or unassigned code point.
 ///
 /// # Errors
 /// [`ValidationError::Empty`], [`ValidationError::TooLong`] or [`ValidationError::InvalidChar`]
@@ -907,7 +940,16 @@ mod tests {
 
     #[test]
     fn status_details_value_characters() {
-        for ok in ["50%", "a b\u{e9}", "日本語", "emoji 🚀", "tab-free"] {
+        for ok in [
+            "50%",
+            "a b\u{e9}",
+            "é",
+            "日本",
+            "日本語",
+            "emoji 🚀",
+            "👍🏽",
+            "tab-free",
+        ] {
             assert!(validate_details_value("k", ok).is_ok(), "{ok:?}");
         }
         for (bad, ch) in [
@@ -920,11 +962,82 @@ mod tests {
             ("private \u{e000}", '\u{e000}'),
             ("non \u{fffe}", '\u{fffe}'),
             ("tag \u{e0041}", '\u{e0041}'),
+            // AWS's pattern is [^\p{C}]+: the task's named cases, format, private use, unassigned.
+            ("a\u{200b}b", '\u{200b}'),
+            ("a\u{e000}b", '\u{e000}'),
+            ("a\u{378}b", '\u{378}'),
+            ("plane 15 \u{f0000}", '\u{f0000}'),
+            ("soft\u{ad}hyphen", '\u{ad}'),
         ] {
             match validate_details_value("k", bad) {
                 Err(ValidationError::InvalidChar { ch: got, .. }) => assert_eq!(got, ch, "{bad:?}"),
                 other => panic!("{bad:?}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn only_the_four_device_statuses_pass_the_device_rule() {
+        let allowed: Vec<_> = ExecutionStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| validate_device_status(*s).is_ok())
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                ExecutionStatus::InProgress,
+                ExecutionStatus::Failed,
+                ExecutionStatus::Succeeded,
+                ExecutionStatus::Rejected
+            ]
+        );
+        let err = validate_device_status(ExecutionStatus::Queued).unwrap_err();
+        assert_eq!(err.code(), jobs_result::InvalidStatus);
+        assert_eq!(
+            err.to_string(),
+            "status QUEUED (1) cannot be set by a device, only by AWS: a device sends \
+             IN_PROGRESS, FAILED, SUCCEEDED or REJECTED"
+        );
+        let err = validate_device_status(ExecutionStatus::NotSet).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("status NOT_SET (0) cannot be sent"));
+    }
+
+    #[test]
+    fn every_error_maps_to_the_code_of_its_field() {
+        let cases = [
+            (
+                validate_thing_name("a b").unwrap_err(),
+                jobs_result::InvalidThingName,
+            ),
+            (validate_job_id("").unwrap_err(), jobs_result::InvalidJobId),
+            (
+                validate_job_id("$next").unwrap_err(),
+                jobs_result::InvalidJobId,
+            ),
+            (
+                validate_client_token(&"t".repeat(65)).unwrap_err(),
+                jobs_result::InvalidClientToken,
+            ),
+            (
+                StatusDetails::parse("[]").unwrap_err(),
+                jobs_result::InvalidStatusDetails,
+            ),
+            (
+                validate_details_value("k", "\u{7}").unwrap_err(),
+                jobs_result::InvalidStatusDetails,
+            ),
+            (
+                validate_step_timeout(0).unwrap_err(),
+                jobs_result::InvalidArgument,
+            ),
+        ];
+        for (err, code) in cases {
+            let message = err.to_string();
+            let e = Error::from(err);
+            assert_eq!((e.code, e.message), (code, message));
         }
     }
 

@@ -33,8 +33,8 @@ fn put_remaining_length(buf: &mut BytesMut, mut len: usize) {
 /// Encodes the CONNECT packet for a validated configuration.
 pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
     let (name, level): (&[u8], u8) = match cfg.protocol {
-        Protocol::V31 => (b"MQIsdp", 3),
-        Protocol::V311 => (b"MQTT", 4),
+        Protocol::Mqtt31 => (b"MQIsdp", 3),
+        Protocol::Mqtt311 => (b"MQTT", 4),
     };
     let mut flags = 0u8;
     if cfg.clean_session {
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn v31_uses_mqisdp_level_3() {
         let mut c = cfg();
-        c.protocol = Protocol::V31;
+        c.protocol = Protocol::Mqtt31;
         c.clean_session = false;
         let buf = encode_connect(&c);
         assert_eq!(buf[0], 0x10);

@@ -1,20 +1,22 @@
 //! Connection settings and their validation (pure logic).
+//!
+//! Every rule about a connection setting lives here, once: the C setters call the same
+//! functions as [`ConnectionConfig::validate`], so a value is refused with the same code and
+//! message whichever way it arrives.
 
 use super::backoff::BackoffConfig;
-use super::queue::{DropPolicy, QueueLimit};
+use super::queue::QueueLimit;
 use super::sigv4::Credentials;
 use super::tls::TlsSettings;
 use super::topic;
-use super::transport::TransportKind;
 use crate::error::{jobs_result, Error, Result};
+use std::fmt;
 use std::time::Duration;
+use zeroize::Zeroize;
 
-/// MQTT protocol level. Numbering follows the SDK (`MQTTv3_1 = 3`, `MQTTv3_1_1 = 4`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    V31 = 3,
-    V311 = 4,
-}
+use super::types::{DropPolicy, TransportKind};
+
+pub use super::types::Protocol;
 
 /// The MQTT 3.1 client-id limit (3.1.1 lifted it; AWS allows 128 bytes).
 pub const V31_MAX_CLIENT_ID: usize = 23;
@@ -22,11 +24,146 @@ pub const V31_MAX_CLIENT_ID: usize = 23;
 pub const AWS_MAX_CLIENT_ID: usize = 128;
 /// AWS IoT's message size limit, the default maximum packet size.
 pub const DEFAULT_MAX_PACKET: usize = 128 * 1024;
+/// The smallest maximum packet size accepted.
+pub const MIN_MAX_PACKET: usize = 128;
+/// The largest packet MQTT can express (the remaining-length limit).
+pub const MAX_MAX_PACKET: usize = 268_435_455;
 /// AWS IoT accepts keep-alive values from 30 to 1200 s.
 /// Callback backlog before reading pauses: room for two maximum-size messages.
 pub const DEFAULT_CALLBACK_QUEUE_BYTES: usize = 256 * 1024;
 pub const KEEP_ALIVE_MIN: u16 = 30;
 pub const KEEP_ALIVE_MAX: u16 = 1200;
+/// The longest host name (the DNS limit).
+pub const HOST_MAX_LEN: usize = 253;
+/// The longest connect or operation timeout.
+pub const TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// The fastest draining rate, in requests per second.
+pub const DRAIN_RATE_MAX: f64 = 1_000_000.0;
+/// The longest ALPN protocol name (its length is one byte on the wire).
+pub const ALPN_MAX_LEN: usize = 255;
+/// The largest last-will payload (its length is two bytes in CONNECT).
+pub const WILL_PAYLOAD_MAX: usize = u16::MAX as usize;
+/// The highest QoS AWS IoT supports.
+pub const QOS_MAX: u8 = 1;
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(jobs_result::InvalidArgument, msg)
+}
+
+/// Checks an endpoint host name: 1 to 253 bytes.
+pub fn validate_host(host: &str) -> Result<()> {
+    if host.is_empty() || host.len() > HOST_MAX_LEN {
+        return Err(invalid(format!(
+            "host is {} bytes: it must be 1 to {HOST_MAX_LEN}",
+            host.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an endpoint port: 1 to 65535.
+pub fn validate_port(port: u16) -> Result<()> {
+    if port == 0 {
+        return Err(invalid("port 0: the endpoint port must be 1 to 65535"));
+    }
+    Ok(())
+}
+
+/// Checks a client id against AWS IoT's limit of 128 bytes (empty means "generate one").
+/// MQTT 3.1's 23-byte limit is checked by [`ConnectionConfig::validate`], once the protocol
+/// is known.
+pub fn validate_client_id(client_id: &str) -> Result<()> {
+    if client_id.len() > AWS_MAX_CLIENT_ID {
+        return Err(invalid(format!(
+            "client id is {} bytes; AWS IoT allows at most {AWS_MAX_CLIENT_ID}",
+            client_id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a QoS for any publish, subscription or last will: AWS IoT has 0 and 1, no QoS 2.
+pub fn validate_qos(qos: u32) -> Result<u8> {
+    match u8::try_from(qos) {
+        Ok(q) if q <= QOS_MAX => Ok(q),
+        _ => Err(invalid(format!("QoS {qos}: AWS IoT supports QoS 0 and 1"))),
+    }
+}
+
+/// Checks a user name and password pair: a password needs a user name.
+pub fn validate_login(username: Option<&str>, password: Option<&str>) -> Result<()> {
+    if username.is_none() && password.is_some() {
+        return Err(invalid("a password needs a username (MQTT 3.1.1 §3.1.2.9)"));
+    }
+    Ok(())
+}
+
+/// Checks a connect or operation timeout: 1 ms to 1 hour.
+pub fn validate_timeout(name: &str, timeout: Duration) -> Result<()> {
+    if timeout < Duration::from_millis(1) || timeout > TIMEOUT_MAX {
+        return Err(invalid(format!(
+            "{name} is {} ms: it must be 1 to {} ms",
+            timeout.as_millis(),
+            TIMEOUT_MAX.as_millis()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a maximum packet size: 128 bytes to 256 MiB (MQTT's own limit).
+pub fn validate_max_packet_size(bytes: usize) -> Result<()> {
+    if !(MIN_MAX_PACKET..=MAX_MAX_PACKET).contains(&bytes) {
+        return Err(invalid(format!(
+            "maximum packet size {bytes}: it must be {MIN_MAX_PACKET} to {MAX_MAX_PACKET} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the reconnect backoff (the rule itself is [`BackoffConfig::validate`]).
+pub fn validate_backoff(backoff: &BackoffConfig) -> Result<()> {
+    backoff.validate().map_err(invalid)
+}
+
+/// The queue limit for the Python SDK's size convention: −1 unbounded, 0 disabled, N > 0.
+pub fn queue_limit(size: i64) -> Result<QueueLimit> {
+    QueueLimit::from_size(size)
+        .ok_or_else(|| invalid(format!("queue size {size}: use -1, 0 or a positive count")))
+}
+
+/// Checks a draining rate: 0 (no throttling) to 1000000 requests per second.
+pub fn validate_drain_rate(per_second: f64) -> Result<()> {
+    if !per_second.is_finite() || !(0.0..=DRAIN_RATE_MAX).contains(&per_second) {
+        return Err(invalid(format!(
+            "draining rate {per_second}: it must be 0 to {DRAIN_RATE_MAX} per second"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks one ALPN protocol name: 1 to 255 bytes.
+pub fn validate_alpn(protocol: &[u8]) -> Result<()> {
+    if protocol.is_empty() || protocol.len() > ALPN_MAX_LEN {
+        return Err(invalid(format!(
+            "an ALPN protocol name is {} bytes: it must be 1 to {ALPN_MAX_LEN}",
+            protocol.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks IAM credentials and an explicit region for SigV4: none of them empty.
+pub fn validate_iam(credentials: &Credentials, region: Option<&str>) -> Result<()> {
+    if credentials.access_key_id.is_empty()
+        || credentials.secret_access_key.is_empty()
+        || region == Some("")
+    {
+        return Err(invalid(
+            "access key id, secret and region must not be empty",
+        ));
+    }
+    Ok(())
+}
 
 /// A last-will message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +174,49 @@ pub struct LastWill {
     pub retain: bool,
 }
 
-/// Everything needed to open and keep one MQTT connection.
-#[derive(Debug, Clone)]
+impl LastWill {
+    /// A checked last will: a valid topic (no wildcards), at most 65535 payload bytes, QoS 0
+    /// or 1.
+    pub fn new(topic: &str, payload: &[u8], qos: u32, retain: bool) -> Result<LastWill> {
+        check_will_topic(topic)?;
+        check_will_payload(payload)?;
+        Ok(LastWill {
+            topic: topic.to_owned(),
+            payload: payload.to_vec(),
+            qos: validate_qos(qos)?,
+            retain,
+        })
+    }
+
+    /// Checks a last will built field by field, with the rules of [`LastWill::new`].
+    pub fn validate(&self) -> Result<()> {
+        check_will_topic(&self.topic)?;
+        check_will_payload(&self.payload)?;
+        validate_qos(u32::from(self.qos)).map(|_| ())
+    }
+}
+
+fn check_will_topic(topic: &str) -> Result<()> {
+    topic::validate_topic(topic)
+        .map_err(|e| Error::new(jobs_result::InvalidTopic, format!("last will: {e}")))
+}
+
+fn check_will_payload(payload: &[u8]) -> Result<()> {
+    if payload.len() > WILL_PAYLOAD_MAX {
+        return Err(Error::new(
+            jobs_result::PayloadTooLarge,
+            format!(
+                "a last-will payload holds at most {WILL_PAYLOAD_MAX} bytes, not {}",
+                payload.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Everything needed to open and keep one MQTT connection. `Debug` never prints the password
+/// or in-memory TLS material.
+#[derive(Clone)]
 pub struct ConnectionConfig {
     pub host: String,
     pub port: u16,
@@ -80,7 +258,7 @@ impl Default for ConnectionConfig {
             ws_path: "/mqtt".into(),
             tls: TlsSettings::default(),
             client_id: String::new(),
-            protocol: Protocol::V311,
+            protocol: Protocol::Mqtt311,
             clean_session: true,
             keep_alive_secs: 600,
             username: None,
@@ -99,6 +277,35 @@ impl Default for ConnectionConfig {
     }
 }
 
+impl fmt::Debug for ConnectionConfig {
+    // Debug output ends up in logs: the password is never printed (the TLS material and the
+    // IAM credentials redact themselves).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("transport", &self.transport)
+            .field("ws_path", &self.ws_path)
+            .field("tls", &self.tls)
+            .field("client_id", &self.client_id)
+            .field("protocol", &self.protocol)
+            .field("clean_session", &self.clean_session)
+            .field("keep_alive_secs", &self.keep_alive_secs)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("last_will", &self.last_will)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("max_packet_size", &self.max_packet_size)
+            .field("backoff", &self.backoff)
+            .field("queue_limit", &self.queue_limit)
+            .field("drop_policy", &self.drop_policy)
+            .field("drain_rate_hz", &self.drain_rate_hz)
+            .field("sigv4", &self.sigv4)
+            .finish()
+    }
+}
+
 /// AWS's documented server-side rule, applied on the client so the value sent is the value used:
 /// 1–29 s become 30 s; 0 and anything above 1200 s become 1200 s.
 pub fn clamp_keep_alive(secs: u32) -> u16 {
@@ -110,10 +317,6 @@ pub fn clamp_keep_alive(secs: u32) -> u16 {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(jobs_result::InvalidArgument, msg)
-}
-
 impl ConnectionConfig {
     /// Checks the settings and fills in a generated client id where one is allowed.
     pub fn validate(mut self) -> Result<ConnectionConfig> {
@@ -123,9 +326,8 @@ impl ConnectionConfig {
                 "no endpoint host set (jobs_config_set_endpoint)",
             ));
         }
-        if self.port == 0 {
-            return Err(invalid("endpoint port must be 1-65535"));
-        }
+        validate_host(&self.host)?;
+        validate_port(self.port)?;
         if self.client_id.is_empty() {
             if !self.clean_session {
                 return Err(invalid(
@@ -134,59 +336,49 @@ impl ConnectionConfig {
             }
             self.client_id = generated_client_id();
         }
-        if self.client_id.len() > AWS_MAX_CLIENT_ID {
-            return Err(invalid(format!(
-                "client id is {} bytes; AWS IoT allows at most {AWS_MAX_CLIENT_ID}",
-                self.client_id.len()
-            )));
-        }
-        if self.protocol == Protocol::V31 && self.client_id.len() > V31_MAX_CLIENT_ID {
+        validate_client_id(&self.client_id)?;
+        if self.protocol == Protocol::Mqtt31 && self.client_id.len() > V31_MAX_CLIENT_ID {
             return Err(invalid(format!(
                 "MQTT 3.1 allows client ids of at most {V31_MAX_CLIENT_ID} bytes; '{}' has {}",
                 self.client_id,
                 self.client_id.len()
             )));
         }
-        if self.password.is_some() && self.username.is_none() {
-            return Err(invalid("a password needs a username (MQTT 3.1.1 §3.1.2.9)"));
-        }
+        validate_login(self.username.as_deref(), self.password.as_deref())?;
         if let Some(will) = &self.last_will {
-            topic::validate_topic(&will.topic)
-                .map_err(|e| Error::new(jobs_result::InvalidTopic, format!("last will: {e}")))?;
-            if will.qos > 1 {
-                return Err(invalid(
-                    "last will QoS must be 0 or 1 (AWS IoT has no QoS 2)",
-                ));
-            }
+            will.validate()?;
         }
-        if self.connect_timeout.is_zero() || self.operation_timeout.is_zero() {
-            return Err(invalid("timeouts must be greater than 0"));
+        validate_timeout("connect timeout", self.connect_timeout)?;
+        validate_timeout("operation timeout", self.operation_timeout)?;
+        validate_max_packet_size(self.max_packet_size)?;
+        validate_backoff(&self.backoff)?;
+        validate_drain_rate(self.drain_rate_hz)?;
+        for protocol in &self.tls.alpn {
+            validate_alpn(protocol)?;
         }
-        if self.max_packet_size < 128 || self.max_packet_size > 268_435_455 {
-            return Err(invalid(
-                "maximum packet size must be between 128 bytes and 256 MiB",
-            ));
-        }
-        self.backoff.validate().map_err(invalid)?;
-        if !self.drain_rate_hz.is_finite() || self.drain_rate_hz < 0.0 {
-            return Err(invalid("draining rate must be a finite number >= 0"));
-        }
-        let needs_tls = matches!(
-            self.transport,
-            TransportKind::Tls | TransportKind::WebSocketTls
-        );
-        if needs_tls && self.tls.ca.is_none() {
+        if self.transport.uses_tls() && self.tls.ca.is_none() {
             return Err(Error::new(
                 jobs_result::IncompleteConfig,
                 "TLS needs a CA certificate (jobs_config_set_ca_file or _pem); plain TCP must be asked for explicitly",
             ));
         }
-        if self.sigv4.is_some() && !self.transport.is_websocket() {
-            return Err(invalid(
-                "IAM (SigV4) credentials apply to the WebSocket transports only",
-            ));
+        if let Some((region, credentials)) = &self.sigv4 {
+            validate_iam(credentials, Some(region))?;
+            if !self.transport.is_websocket() {
+                return Err(invalid(
+                    "IAM (SigV4) credentials apply to the WebSocket transports only",
+                ));
+            }
         }
         Ok(self)
+    }
+
+    /// Wipes the secrets a `ConnectionConfig` cannot wipe itself (it has no `Drop`, so that
+    /// `..ConnectionConfig::default()` keeps working): the password. The IAM credentials and
+    /// in-memory PEM wipe themselves when dropped. Call it before dropping a config that held
+    /// a password.
+    pub fn wipe_secrets(&mut self) {
+        self.password.zeroize();
     }
 
     /// The interval between queued requests while draining, if throttled.
@@ -252,7 +444,7 @@ mod tests {
         };
         assert!(long_id.validate().is_err());
         let v31 = ConnectionConfig {
-            protocol: Protocol::V31,
+            protocol: Protocol::Mqtt31,
             client_id: "x".repeat(24),
             ..plain()
         };
@@ -302,5 +494,122 @@ mod tests {
             ..plain()
         };
         assert_eq!(fast.drain_interval(), None);
+    }
+
+    #[test]
+    fn one_rule_per_setting_with_its_own_message() {
+        assert!(validate_host("h").is_ok() && validate_host(&"h".repeat(253)).is_ok());
+        for bad in [String::new(), "h".repeat(254)] {
+            let e = validate_host(&bad).unwrap_err();
+            assert_eq!(e.code, jobs_result::InvalidArgument);
+            assert!(e.message.contains("1 to 253"), "{}", e.message);
+        }
+        assert!(validate_port(1).is_ok() && validate_port(0).is_err());
+        assert!(validate_client_id(&"c".repeat(128)).is_ok());
+        assert!(validate_client_id(&"c".repeat(129)).is_err());
+        assert_eq!(validate_qos(0), Ok(0));
+        assert_eq!(validate_qos(1), Ok(1));
+        for bad in [2, 256, 257, u32::MAX] {
+            let e = validate_qos(bad).unwrap_err();
+            assert_eq!(
+                e.message,
+                format!("QoS {bad}: AWS IoT supports QoS 0 and 1")
+            );
+        }
+        assert!(validate_login(Some("u"), None).is_ok());
+        assert!(validate_login(None, Some("p")).is_err());
+        for ok in [1, 3_600_000] {
+            assert!(validate_timeout("t", Duration::from_millis(ok)).is_ok());
+        }
+        for bad in [0, 3_600_001] {
+            assert!(validate_timeout("t", Duration::from_millis(bad)).is_err());
+        }
+        assert!(validate_timeout("t", Duration::from_micros(999)).is_err());
+        assert!(validate_max_packet_size(128).is_ok() && validate_max_packet_size(127).is_err());
+        assert!(validate_max_packet_size(268_435_455).is_ok());
+        assert!(validate_max_packet_size(268_435_456).is_err());
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1_000_001.0] {
+            assert!(validate_drain_rate(bad).is_err(), "{bad}");
+        }
+        assert!(validate_drain_rate(0.0).is_ok() && validate_drain_rate(1e6).is_ok());
+        assert!(validate_alpn(b"x").is_ok() && validate_alpn(&[b'a'; 255]).is_ok());
+        assert!(validate_alpn(b"").is_err() && validate_alpn(&[b'a'; 256]).is_err());
+        assert_eq!(queue_limit(-1), Ok(QueueLimit::Unbounded));
+        assert!(queue_limit(-2).is_err());
+    }
+
+    #[test]
+    fn last_will_rules_are_the_same_built_or_checked() {
+        let will = LastWill::new("will", b"bye", 1, true).unwrap();
+        assert_eq!(will.validate(), Ok(()));
+        let bad_topic = LastWill::new("a/#", b"", 0, false).unwrap_err();
+        assert_eq!(bad_topic.code, jobs_result::InvalidTopic);
+        let big = LastWill::new("w", &vec![0; 65536], 0, false).unwrap_err();
+        assert_eq!(big.code, jobs_result::PayloadTooLarge);
+        let qos = LastWill::new("w", b"", 2, false).unwrap_err();
+        let literal = LastWill {
+            qos: 2,
+            ..will.clone()
+        };
+        assert_eq!(literal.validate().unwrap_err(), qos);
+        let in_config = ConnectionConfig {
+            last_will: Some(literal),
+            ..plain()
+        };
+        assert_eq!(in_config.validate().unwrap_err(), qos);
+    }
+
+    #[test]
+    fn validate_applies_the_setter_rules() {
+        let cases = [
+            ConnectionConfig {
+                max_packet_size: 127,
+                ..plain()
+            },
+            ConnectionConfig {
+                connect_timeout: Duration::from_secs(3601),
+                ..plain()
+            },
+            ConnectionConfig {
+                drain_rate_hz: 2e6,
+                ..plain()
+            },
+            ConnectionConfig {
+                host: "h".repeat(254),
+                ..plain()
+            },
+        ];
+        let expected = [
+            validate_max_packet_size(127),
+            validate_timeout("connect timeout", Duration::from_secs(3601)),
+            validate_drain_rate(2e6),
+            validate_host(&"h".repeat(254)),
+        ];
+        for (cfg, want) in cases.into_iter().zip(expected) {
+            assert_eq!(cfg.validate().err(), want.err());
+        }
+    }
+
+    #[test]
+    fn debug_never_prints_the_password() {
+        let cfg = ConnectionConfig {
+            username: Some("user".into()),
+            password: Some("hunter2-secret".into()),
+            ..plain()
+        };
+        let d = format!("{cfg:?}");
+        assert!(!d.contains("hunter2-secret"), "{d}");
+        assert!(d.contains("<redacted>") && d.contains("user"), "{d}");
+    }
+
+    #[test]
+    fn wipe_secrets_clears_the_password() {
+        let mut cfg = ConnectionConfig {
+            username: Some("u".into()),
+            password: Some("p".into()),
+            ..plain()
+        };
+        cfg.wipe_secrets();
+        assert_eq!((cfg.username.as_deref(), cfg.password), (Some("u"), None));
     }
 }

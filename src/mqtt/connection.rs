@@ -42,11 +42,11 @@ impl Connection {
     pub fn new(cfg: ConnectionConfig, callbacks: Callbacks) -> Result<Connection> {
         let cfg = cfg.validate()?;
         let tls = match cfg.transport {
-            TransportKind::Tls | TransportKind::WebSocketTls => Some(
+            TransportKind::Tls | TransportKind::WebsocketTls => Some(
                 tls::build_client_config(&cfg.tls)
                     .map_err(|e| Error::new(jobs_result::TlsConfig, e.to_string()))?,
             ),
-            TransportKind::Tcp | TransportKind::WebSocket => None,
+            TransportKind::Tcp | TransportKind::Websocket => None,
         };
         let shared = Arc::new(Shared::new(cfg, tls, callbacks));
         runtime::handle().spawn(driver::run(shared.clone()));

@@ -7,12 +7,7 @@
 
 use std::collections::VecDeque;
 
-/// What happens when a bounded queue is full. Numbering follows the SDK (`DROP_OLDEST = 0`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropPolicy {
-    DropOldest = 0,
-    DropNewest = 1,
-}
+pub use super::types::DropPolicy;
 
 /// Queue capacity: `Unbounded` (size −1), `Disabled` (0) or `Bounded(n)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

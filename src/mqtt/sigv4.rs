@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::uri::{PathAndQuery, Uri};
+use zeroize::{Zeroize, Zeroizing};
 
 /// The SigV4 service name AWS IoT expects for device-gateway WebSocket connections.
 pub const SERVICE: &str = "iotdevicegateway";
@@ -18,7 +19,8 @@ pub const EXPIRES_SECS: u32 = 86_400;
 /// Hex SHA-256 of the empty payload of a GET.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// AWS credentials used to presign.
+/// AWS credentials used to presign. The secret key and the session token are wiped when
+/// dropped, and `Debug` never prints them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// Access key id (`AKIA…` or `ASIA…`).
@@ -40,6 +42,13 @@ impl fmt::Debug for Credentials {
                 &self.session_token.as_ref().map(|_| "<redacted>"),
             )
             .finish()
+    }
+}
+
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        self.secret_access_key.zeroize();
+        self.session_token.zeroize();
     }
 }
 
@@ -93,15 +102,25 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
-        .as_ref()
-        .to_vec()
+/// HMAC-SHA256; the result is a key (or derived from one), so it is wiped when dropped.
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(
+        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
+            .as_ref()
+            .to_vec(),
+    )
 }
 
-/// The SigV4 signing key: HMAC chain over date, region, service and `aws4_request`.
-pub fn signing_key(secret: &str, datestamp: &str, region: &str, service: &str) -> Vec<u8> {
-    let k_date = hmac_sha256(format!("AWS4{secret}").as_bytes(), datestamp.as_bytes());
+/// The SigV4 signing key: HMAC chain over date, region, service and `aws4_request`. Every
+/// step (and the `AWS4` + secret input) is wiped when dropped: each one signs for a day.
+pub fn signing_key(
+    secret: &str,
+    datestamp: &str,
+    region: &str,
+    service: &str,
+) -> Zeroizing<Vec<u8>> {
+    let k_secret = Zeroizing::new(format!("AWS4{secret}"));
+    let k_date = hmac_sha256(k_secret.as_bytes(), datestamp.as_bytes());
     let k_region = hmac_sha256(&k_date, region.as_bytes());
     let k_service = hmac_sha256(&k_region, service.as_bytes());
     hmac_sha256(&k_service, b"aws4_request")
@@ -140,24 +159,28 @@ pub fn string_to_sign(amzdate: &str, region: &str, canonical_request: &str) -> S
 
 /// The presigned query string (without the leading `?`) for `GET <path>` on `host`:
 /// the canonical query, `X-Amz-Signature`, then the unsigned `X-Amz-Security-Token` if any.
-/// `host` must be exactly the `Host` header the request sends (no port for 443).
+/// `host` must be exactly the `Host` header the request sends (no port for 443). It holds the
+/// session token, so it is wiped when dropped.
 pub fn presign_query(
     host: &str,
     path: &str,
     region: &str,
     creds: &Credentials,
     now: SystemTime,
-) -> String {
+) -> Zeroizing<String> {
     let amzdate = amz_date(now);
     let query = canonical_query(&creds.access_key_id, &amzdate, region);
     let creq = canonical_request(path, &query, host);
     let sts = string_to_sign(&amzdate, region, &creq);
     let key = signing_key(&creds.secret_access_key, &amzdate[..8], region, SERVICE);
     let signature = hex(&hmac_sha256(&key, sts.as_bytes()));
-    let mut out = format!("{query}&X-Amz-Signature={signature}");
+    let mut out = Zeroizing::new(format!("{query}&X-Amz-Signature={signature}"));
     if let Some(token) = creds.session_token.as_deref().filter(|t| !t.is_empty()) {
+        let encoded = Zeroizing::new(uri_encode(token, false));
+        // Reserved up front: growing the string would free a copy of the token unwiped.
+        out.reserve_exact("&X-Amz-Security-Token=".len() + encoded.len());
         out.push_str("&X-Amz-Security-Token=");
-        out.push_str(&uri_encode(token, false));
+        out.push_str(&encoded);
     }
     out
 }
@@ -192,7 +215,9 @@ pub fn presign_request(
         .to_owned();
     let path = req.uri().path().to_owned();
     let query = presign_query(&host, &path, region, creds, now);
-    let pq = PathAndQuery::try_from(format!("{}?{query}", uri_encode(&path, true)))
+    // The URI (with the session token in it) belongs to the HTTP request from here on; the
+    // http crate frees it unwiped after the upgrade, which we cannot change.
+    let pq = PathAndQuery::try_from(format!("{}?{}", uri_encode(&path, true), query.as_str()))
         .map_err(|e| format!("presigned path: {e}"))?;
     let mut parts = req.uri().clone().into_parts();
     parts.path_and_query = Some(pq);
@@ -302,7 +327,7 @@ mod tests {
     #[test]
     fn python_vector() {
         let q = presign_query(HOST, "/mqtt", "us-east-1", &creds(None), at(T));
-        assert_eq!(q, EXPECTED_QUERY);
+        assert_eq!(q.as_str(), EXPECTED_QUERY);
     }
 
     #[test]
@@ -311,12 +336,12 @@ mod tests {
         let with = presign_query(HOST, "/mqtt", "us-east-1", &creds(Some(token)), at(T));
         // Same signature as without a token: the token is not signed.
         assert_eq!(
-            with,
+            with.as_str(),
             format!("{EXPECTED_QUERY}&X-Amz-Security-Token=AQoDYXdzEJr%2Ftoken%2Bwith%3Dchars")
         );
         // An empty token is treated as none.
         let empty = presign_query(HOST, "/mqtt", "us-east-1", &creds(Some("")), at(T));
-        assert_eq!(empty, EXPECTED_QUERY);
+        assert_eq!(empty.as_str(), EXPECTED_QUERY);
     }
 
     #[test]

@@ -4,24 +4,50 @@
 //! library in the same process could have installed differently), TLS 1.2 and 1.3 only, server
 //! name verification always on, and no TLS without a CA: there is no insecure mode to fall into.
 
+//!
+//! Secrets: every PEM buffer we hold (in-memory PEM, file contents), the private key DER and
+//! its PKCS#8 form are wiped before they are freed (rustls wipes the DER copy it parses). What
+//! we cannot wipe: ring keeps the parsed key (RSA primes and exponents, the EC private scalar)
+//! inside the `ClientConfig`'s signing key and frees it unwiped when the config is dropped
+//! (ring 0.17 implements no zeroization), and rustls-pki-types' PEM decoder frees its scratch
+//! buffer of the key's base64 text unwiped.
+
+use crate::error::{jobs_result, Error};
 use rustls::crypto::ring as ring_provider;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, RootCertStore};
 use std::fmt;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use zeroize::{Zeroize, Zeroizing};
 
 /// ALPN protocol AWS IoT requires for MQTT with a client certificate on port 443.
 pub const ALPN_AWS_MQTT_CA: &[u8] = b"x-amzn-mqtt-ca";
 
-/// Where a PEM document comes from.
+/// The largest CA, certificate or key file read (1 MiB): far above any real bundle, and a
+/// bound on what a wrong path (a log, `/dev/zero`) can make us allocate.
+pub const PEM_FILE_MAX_BYTES: usize = 1024 * 1024;
+
+/// Where a PEM document comes from. In-memory PEM is wiped when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub enum PemSource {
     /// A file, read each time the configuration is built.
     File(PathBuf),
     /// PEM text held in memory.
     Memory(Vec<u8>),
+}
+
+impl Drop for PemSource {
+    // It may be a private key: wipe it before the allocator reuses the memory.
+    fn drop(&mut self) {
+        if let PemSource::Memory(bytes) = self {
+            bytes.zeroize();
+        }
+    }
 }
 
 impl fmt::Debug for PemSource {
@@ -35,6 +61,17 @@ impl fmt::Debug for PemSource {
 }
 
 impl PemSource {
+    /// In-memory PEM copied from `bytes`, which must not be empty.
+    pub fn memory(bytes: &[u8]) -> Result<PemSource, Error> {
+        if bytes.is_empty() {
+            return Err(Error::new(
+                jobs_result::InvalidArgument,
+                "in-memory PEM is empty (0 bytes)",
+            ));
+        }
+        Ok(PemSource::Memory(bytes.to_vec()))
+    }
+
     /// Short description for error messages: the path, or "in-memory PEM".
     fn describe(&self) -> String {
         match self {
@@ -43,22 +80,105 @@ impl PemSource {
         }
     }
 
-    /// Reads the PEM bytes; a missing or unreadable file is reported with its path.
-    fn read(&self, field: &'static str) -> Result<Vec<u8>, TlsError> {
+    /// The PEM bytes, in a buffer wiped when dropped; a file is read with [`read_pem_file`].
+    fn read(&self, field: &'static str) -> Result<Zeroizing<Vec<u8>>, TlsError> {
         match self {
-            PemSource::Memory(b) => Ok(b.clone()),
-            PemSource::File(p) => std::fs::read(p).map_err(|e| {
-                let (kind, why) = match e.kind() {
-                    std::io::ErrorKind::NotFound => (TlsErrorKind::FileNotFound, "file not found"),
-                    std::io::ErrorKind::PermissionDenied => {
-                        (TlsErrorKind::FileUnreadable, "permission denied")
-                    }
-                    _ => (TlsErrorKind::FileUnreadable, "cannot read the file"),
-                };
-                TlsError::new(kind, format!("{field}: {why}: {} ({e})", p.display()))
+            PemSource::Memory(b) => Ok(Zeroizing::new(b.clone())),
+            PemSource::File(p) => read_pem_file(p, PEM_FILE_MAX_BYTES).map_err(|(kind, why)| {
+                TlsError::new(kind, format!("{field}: {why}: {}", p.display()))
             }),
         }
     }
+}
+
+/// Reads a PEM file safely: it must be a regular file of at most `cap` bytes. Opened with
+/// `O_NONBLOCK`, so a FIFO cannot block the open, then refused by `fstat` unless regular; at
+/// most `cap + 1` bytes are read, so `/dev/zero`-like files cannot exhaust memory. The buffer
+/// (and every buffer it grew from) is wiped when dropped: the file may hold a private key.
+pub fn read_pem_file(
+    path: &Path,
+    cap: usize,
+) -> Result<Zeroizing<Vec<u8>>, (TlsErrorKind, String)> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let io_error = |e: io::Error| {
+        let (kind, why) = match e.kind() {
+            io::ErrorKind::NotFound => (TlsErrorKind::FileNotFound, "file not found"),
+            io::ErrorKind::PermissionDenied => (TlsErrorKind::FileUnreadable, "permission denied"),
+            _ => (TlsErrorKind::FileUnreadable, "cannot read the file"),
+        };
+        (kind, format!("{why} ({e})"))
+    };
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    if !meta.is_file() {
+        let t = meta.file_type();
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err((
+            TlsErrorKind::NotRegularFile,
+            format!("{what}, not a regular file"),
+        ));
+    }
+    let too_large = || {
+        (
+            TlsErrorKind::FileTooLarge,
+            format!("the file is larger than the {cap}-byte limit"),
+        )
+    };
+    if meta.len() > cap as u64 {
+        return Err(too_large());
+    }
+    read_capped(file, meta.len() as usize, cap)
+        .map_err(io_error)?
+        .ok_or_else(too_large)
+}
+
+/// Reads `r` to its end into a wiped-on-drop buffer, or `None` when it holds more than `cap`
+/// bytes. Grows by copying into a new wiped buffer, so no unwiped copy is left behind.
+fn read_capped(
+    mut r: impl Read,
+    size_hint: usize,
+    cap: usize,
+) -> io::Result<Option<Zeroizing<Vec<u8>>>> {
+    // One byte more than expected, so the end of the file is seen without growing.
+    let mut buf = Zeroizing::new(vec![0u8; size_hint.min(cap) + 1]);
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            if len > cap {
+                return Ok(None);
+            }
+            let mut bigger = Zeroizing::new(vec![0u8; (len * 2).min(cap + 1)]);
+            bigger[..len].copy_from_slice(&buf[..len]);
+            buf = bigger;
+        }
+        match r.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if len > cap {
+        return Ok(None);
+    }
+    buf.truncate(len);
+    Ok(Some(buf))
 }
 
 /// TLS material and options for one connection.
@@ -85,6 +205,10 @@ pub enum TlsErrorKind {
     FileNotFound,
     /// A PEM file exists but cannot be read.
     FileUnreadable,
+    /// The path names a FIFO, device, directory or socket, not a regular file.
+    NotRegularFile,
+    /// The file is larger than [`PEM_FILE_MAX_BYTES`].
+    FileTooLarge,
     /// The PEM text is malformed (bad section markers or base64).
     InvalidPem,
     /// No certificate in a PEM document that must hold one.
@@ -181,10 +305,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// The first private key (PKCS#1, PKCS#8 or SEC1) in a PEM document. Other blocks, such as the
 /// `EC PARAMETERS` block `openssl ecparam -genkey` writes first, are skipped.
-fn load_key(src: &PemSource) -> Result<PrivateKeyDer<'static>, TlsError> {
+fn load_key(src: &PemSource) -> Result<Zeroizing<PrivateKeyDer<'static>>, TlsError> {
     let bytes = src.read(KEY_FIELD)?;
     match PrivateKeyDer::from_pem_slice(&bytes) {
-        Ok(key) => Ok(key),
+        Ok(key) => Ok(Zeroizing::new(key)),
         Err(pem::Error::NoItemsFound) => {
             // Explain the two common causes instead of a bare "not found".
             if contains(&bytes, b"ENCRYPTED PRIVATE KEY-----")
@@ -215,6 +339,66 @@ fn load_key(src: &PemSource) -> Result<PrivateKeyDer<'static>, TlsError> {
         }
         Err(e) => Err(pem_error(KEY_FIELD, src, &e)),
     }
+}
+
+/// Parses the private key for signing. rustls wipes the DER it is given; our `key` is wiped by
+/// its owner. A SEC1 key is first wrapped as PKCS#8 here, in buffers handed to (and wiped by)
+/// rustls: its ring provider would do the same wrapping in buffers it frees unwiped.
+fn load_signing_key(
+    provider: &rustls::crypto::CryptoProvider,
+    key: &PrivateKeyDer<'static>,
+) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+    let PrivateKeyDer::Sec1(sec1) = key else {
+        return provider.key_provider.load_private_key(key.clone_key());
+    };
+    let mut result = Err(rustls::Error::General("no curve".into()));
+    // The two curves ring signs with; a key of another curve fails both.
+    for prefix in [PKCS8_PREFIX_EC_P256, PKCS8_PREFIX_EC_P384] {
+        let pkcs8 = sec1_as_pkcs8(prefix, sec1.secret_sec1_der());
+        result = provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::Pkcs8(pkcs8.into()));
+        if result.is_ok() {
+            break;
+        }
+    }
+    result
+}
+
+/// PKCS#8 `version 0, AlgorithmIdentifier { id-ecPublicKey, prime256v1 }`.
+const PKCS8_PREFIX_EC_P256: &[u8] = b"\x02\x01\x00\x30\x13\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\
+      \x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07";
+/// PKCS#8 `version 0, AlgorithmIdentifier { id-ecPublicKey, secp384r1 }`.
+const PKCS8_PREFIX_EC_P384: &[u8] =
+    b"\x02\x01\x00\x30\x10\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x05\x2b\x81\x04\x00\x22";
+
+/// `SEQUENCE { prefix, OCTET STRING { sec1 } }`, built in one exactly sized buffer (growing
+/// would free a partial copy of the key).
+fn sec1_as_pkcs8(prefix: &[u8], sec1: &[u8]) -> Vec<u8> {
+    fn der_len(n: usize) -> Vec<u8> {
+        if n < 0x80 {
+            return vec![n as u8];
+        }
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        let mut out = vec![0x80 | bytes.len() as u8];
+        out.extend(bytes);
+        out
+    }
+    let octet_len = der_len(sec1.len());
+    let content = prefix.len() + 1 + octet_len.len() + sec1.len();
+    let seq_len = der_len(content);
+    let mut out = Vec::with_capacity(1 + seq_len.len() + content);
+    out.push(0x30);
+    out.extend_from_slice(&seq_len);
+    out.extend_from_slice(prefix);
+    out.push(0x04);
+    out.extend_from_slice(&octet_len);
+    out.extend_from_slice(sec1);
+    out
 }
 
 /// Builds the rustls client configuration: ring provider, TLS 1.2 and 1.3, the CA roots, the
@@ -263,19 +447,32 @@ pub fn build_client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, TlsErro
         (Some(cert_src), Some(key_src)) => {
             let chain = load_certs(CERT_FIELD, cert_src)?;
             let key = load_key(key_src)?;
-            // Checked here, before rustls, so the message can say "unsupported" precisely.
-            if let Err(e) = provider.key_provider.load_private_key(key.clone_key()) {
-                return Err(TlsError::new(
-                    TlsErrorKind::UnsupportedKey,
-                    format!(
-                        "{KEY_FIELD} ({}): unsupported key type or size ({e}); supported are \
-                         RSA 2048-8192 bits, ECDSA P-256 and P-384, and Ed25519",
-                        key_src.describe()
-                    ),
-                ));
-            }
-            builder
-                .with_client_auth_cert(chain, key)
+            // Parsed once, here rather than inside rustls, so the message can say "unsupported"
+            // precisely.
+            let signing_key = match load_signing_key(&provider, &key) {
+                Ok(k) => k,
+                Err(e) => {
+                    return Err(TlsError::new(
+                        TlsErrorKind::UnsupportedKey,
+                        format!(
+                            "{KEY_FIELD} ({}): unsupported key type or size ({e}); supported are \
+                             RSA 2048-8192 bits, ECDSA P-256 and P-384, and Ed25519",
+                            key_src.describe()
+                        ),
+                    ))
+                }
+            };
+            let certified = CertifiedKey::new(chain, signing_key);
+            certified
+                .keys_match()
+                .or_else(|e| match e {
+                    // As rustls itself: a key that cannot tell its public half is not refused.
+                    rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown) => Ok(()),
+                    other => Err(other),
+                })
+                .map(|()| {
+                    builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
+                })
                 .map_err(|e| match e {
                     rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
                         TlsError::new(
@@ -544,6 +741,61 @@ mod tests {
         let mut s = settings(EC_CERT, EC_PKCS8);
         s.client_cert = None;
         assert_eq!(err(&s).kind(), TlsErrorKind::IncompleteClientAuth);
+    }
+
+    #[test]
+    fn read_capped_grows_past_a_wrong_size_hint_and_stops_at_the_cap() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let got = read_capped(&data[..], 0, 100).unwrap().unwrap();
+        assert_eq!(&got[..], &data[..]);
+        let got = read_capped(&data[..], 1000, 100).unwrap().unwrap();
+        assert_eq!(&got[..], &data[..]);
+        assert!(read_capped(&data[..], 0, 99).unwrap().is_none());
+        assert!(read_capped(&data[..], 99, 99).unwrap().is_none());
+        assert!(read_capped(std::io::repeat(0), 0, 4096).unwrap().is_none());
+        assert_eq!(&read_capped(&b""[..], 0, 10).unwrap().unwrap()[..], b"");
+    }
+
+    #[test]
+    fn only_regular_files_within_the_cap_are_read() {
+        let pem = TempPem::new("ok.crt", CA);
+        assert_eq!(
+            &read_pem_file(&pem.0, PEM_FILE_MAX_BYTES).unwrap()[..],
+            CA.as_bytes()
+        );
+        let (kind, why) = read_pem_file(&pem.0, CA.len() - 1).unwrap_err();
+        assert_eq!(kind, TlsErrorKind::FileTooLarge);
+        assert!(
+            why.contains(&format!("{}-byte limit", CA.len() - 1)),
+            "{why}"
+        );
+        let (kind, why) = read_pem_file(Path::new("/dev/zero"), PEM_FILE_MAX_BYTES).unwrap_err();
+        assert_eq!(kind, TlsErrorKind::NotRegularFile);
+        assert!(why.starts_with("a character device"), "{why}");
+        let (kind, why) = read_pem_file(&std::env::temp_dir(), PEM_FILE_MAX_BYTES).unwrap_err();
+        assert_eq!(
+            (kind, why.as_str()),
+            (
+                TlsErrorKind::NotRegularFile,
+                "a directory, not a regular file"
+            )
+        );
+        let (kind, _) = read_pem_file(Path::new("/nonexistent/ca.pem"), 10).unwrap_err();
+        assert_eq!(kind, TlsErrorKind::FileNotFound);
+    }
+
+    #[test]
+    fn a_device_as_ca_file_is_a_clear_error() {
+        let s = TlsSettings {
+            ca: Some(PemSource::File("/dev/zero".into())),
+            ..TlsSettings::default()
+        };
+        let e = err(&s);
+        assert_eq!(e.kind(), TlsErrorKind::NotRegularFile);
+        assert_eq!(
+            e.message(),
+            "CA certificate: a character device, not a regular file: /dev/zero"
+        );
     }
 
     #[test]

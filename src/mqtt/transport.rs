@@ -30,30 +30,7 @@ pub type WsRequest = tungstenite::handshake::client::Request;
 /// the URI and headers (for example [`super::sigv4::presign_request`]).
 pub type RequestHook = dyn Fn(&mut WsRequest) + Send + Sync;
 
-/// How bytes reach the broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// Plain TCP (local brokers only; must be asked for explicitly).
-    Tcp,
-    /// TLS over TCP.
-    Tls,
-    /// MQTT over a plain WebSocket.
-    WebSocket,
-    /// MQTT over a WebSocket over TLS (AWS IoT's port-443 SigV4 path).
-    WebSocketTls,
-}
-
-impl TransportKind {
-    /// True for the kinds that run TLS and therefore need a `ClientConfig`.
-    pub fn uses_tls(self) -> bool {
-        matches!(self, TransportKind::Tls | TransportKind::WebSocketTls)
-    }
-
-    /// True for the WebSocket kinds.
-    pub fn is_websocket(self) -> bool {
-        matches!(self, TransportKind::WebSocket | TransportKind::WebSocketTls)
-    }
-}
+pub use super::types::TransportKind;
 
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,7 +312,7 @@ async fn connect_tls(
 /// The upgrade request for `ep`: standard WebSocket headers plus `Sec-WebSocket-Protocol: mqtt`.
 /// The default port is left out of `Host` (AWS signs the bare host name).
 fn ws_request(ep: &Endpoint, host: &str) -> Result<WsRequest, TransportError> {
-    let tls = ep.kind == TransportKind::WebSocketTls;
+    let tls = ep.kind == TransportKind::WebsocketTls;
     let scheme = if tls { "wss" } else { "ws" };
     let authority_host = if host.contains(':') {
         format!("[{host}]")
@@ -557,24 +534,24 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert!(TransportKind::Tls.uses_tls() && TransportKind::WebSocketTls.uses_tls());
-        assert!(!TransportKind::Tcp.uses_tls() && !TransportKind::WebSocket.uses_tls());
-        assert!(TransportKind::WebSocket.is_websocket() && !TransportKind::Tls.is_websocket());
+        assert!(TransportKind::Tls.uses_tls() && TransportKind::WebsocketTls.uses_tls());
+        assert!(!TransportKind::Tcp.uses_tls() && !TransportKind::Websocket.uses_tls());
+        assert!(TransportKind::Websocket.is_websocket() && !TransportKind::Tls.is_websocket());
     }
 
     #[test]
     fn ws_request_shape() {
         let r = ws_request(
-            &ep("h.example", 443, TransportKind::WebSocketTls),
+            &ep("h.example", 443, TransportKind::WebsocketTls),
             "h.example",
         )
         .unwrap();
         assert_eq!(r.uri().to_string(), "wss://h.example/mqtt");
         assert_eq!(r.headers()["host"], "h.example");
         assert_eq!(r.headers()["sec-websocket-protocol"], "mqtt");
-        let r = ws_request(&ep("::1", 8080, TransportKind::WebSocket), "::1").unwrap();
+        let r = ws_request(&ep("::1", 8080, TransportKind::Websocket), "::1").unwrap();
         assert_eq!(r.uri().to_string(), "ws://[::1]:8080/mqtt");
-        let mut e = ep("h", 80, TransportKind::WebSocket);
+        let mut e = ep("h", 80, TransportKind::Websocket);
         e.ws_path = "custom".into();
         assert_eq!(
             ws_request(&e, "h").unwrap().uri().to_string(),
@@ -744,7 +721,7 @@ mod tests {
             })
             .await;
             let mut st =
-                Stream::connect(&ep("127.0.0.1", port, TransportKind::WebSocket), None, None)
+                Stream::connect(&ep("127.0.0.1", port, TransportKind::Websocket), None, None)
                     .await
                     .unwrap();
             let mut buf = BytesMut::new();
@@ -826,7 +803,7 @@ mod tests {
                 req.headers_mut()
                     .insert("x-test", HeaderValue::from_static("hooked"));
             };
-            let mut e = ep("127.0.0.1", port, TransportKind::WebSocket);
+            let mut e = ep("127.0.0.1", port, TransportKind::Websocket);
             e.ws_path = "mqtt".into();
             let mut st = Stream::connect(&e, None, Some(&hook)).await.unwrap();
             assert_eq!(
@@ -850,7 +827,7 @@ mod tests {
     fn websocket_without_the_mqtt_subprotocol_is_refused() {
         run(async {
             let (port, _, server) = ws_server(false, |_ws| async {}).await;
-            let e = Stream::connect(&ep("127.0.0.1", port, TransportKind::WebSocket), None, None)
+            let e = Stream::connect(&ep("127.0.0.1", port, TransportKind::Websocket), None, None)
                 .await
                 .unwrap_err();
             assert_eq!(e.kind(), TransportErrorKind::WebSocket, "{e}");
@@ -868,7 +845,7 @@ mod tests {
                     .unwrap();
             };
             let e = Stream::connect(
-                &ep("127.0.0.1", port, TransportKind::WebSocket),
+                &ep("127.0.0.1", port, TransportKind::Websocket),
                 None,
                 Some(&hook),
             )

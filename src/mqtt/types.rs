@@ -1,9 +1,220 @@
-//! Values that cross from the engine to its users: messages, acks, events, counters.
+//! Values that cross from the engine to its users: messages, acks, events, counters, and the
+//! connection enums C sees (exported by cbindgen under their `jobs_*` names; the numbers are
+//! the ABI and follow the Python SDK v1 where it has them).
 
-use crate::error::jobs_result;
+use crate::error::{c_enum, jobs_result};
 use crate::runtime::Gate;
 use bytes::Bytes;
 use std::sync::Arc;
+
+// Variant names are spelled so that cbindgen derives the C constants from them
+// (`WebsocketTls` → `JOBS_TRANSPORT_WEBSOCKET_TLS`, `Mqtt31` → `JOBS_PROTOCOL_MQTT31`).
+/// How bytes reach the endpoint (`jobs_config_set_transport`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// MQTT over TLS with mutual X.509 authentication (the default; port 8883, or 443 with ALPN).
+    Tls = 1,
+    /// Plain TCP, for local brokers only. Never used unless asked for.
+    Tcp = 2,
+    /// MQTT over WebSocket over TLS (`wss://host/mqtt`).
+    WebsocketTls = 3,
+    /// MQTT over plain WebSocket, for local brokers only.
+    Websocket = 4,
+}
+
+c_enum!(TransportKind as "jobs_transport" {
+    Tls => "tls",
+    Tcp => "tcp",
+    WebsocketTls => "websocket_tls",
+    Websocket => "websocket",
+});
+
+/// cbindgen:ignore
+impl TransportKind {
+    /// The spelling before the variants took their C names; kept so existing callers compile.
+    #[allow(non_upper_case_globals)]
+    pub const WebSocket: TransportKind = TransportKind::Websocket;
+    /// The spelling before the variants took their C names; kept so existing callers compile.
+    #[allow(non_upper_case_globals)]
+    pub const WebSocketTls: TransportKind = TransportKind::WebsocketTls;
+}
+
+impl TransportKind {
+    /// True for the kinds that run TLS and therefore need a `ClientConfig`.
+    pub fn uses_tls(self) -> bool {
+        matches!(self, TransportKind::Tls | TransportKind::WebsocketTls)
+    }
+
+    /// True for the WebSocket kinds.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, TransportKind::Websocket | TransportKind::WebsocketTls)
+    }
+}
+
+/// MQTT protocol level (`jobs_config_set_protocol`); numbering follows the Python SDK.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// MQTT 3.1 (`MQIsdp`, level 3); client ids of at most 23 bytes.
+    Mqtt31 = 3,
+    /// MQTT 3.1.1 (the default).
+    Mqtt311 = 4,
+}
+
+c_enum!(Protocol as "jobs_protocol" {
+    Mqtt31 => "mqtt31",
+    Mqtt311 => "mqtt311",
+});
+
+/// cbindgen:ignore
+impl Protocol {
+    /// The spelling before the variants took their C names; kept so existing callers compile.
+    #[allow(non_upper_case_globals)]
+    pub const V31: Protocol = Protocol::Mqtt31;
+    /// The spelling before the variants took their C names; kept so existing callers compile.
+    #[allow(non_upper_case_globals)]
+    pub const V311: Protocol = Protocol::Mqtt311;
+}
+
+/// What a full offline queue does (`jobs_config_set_offline_queue`); numbering follows the SDK.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropPolicy {
+    /// Drop the oldest queued request to make room; a `JOBS_EVENT_REQUEST_DROPPED` names it.
+    DropOldest = 0,
+    /// Refuse the new request with `JOBS_RESULT_QUEUE_FULL`.
+    DropNewest = 1,
+}
+
+c_enum!(DropPolicy as "jobs_drop_policy" {
+    DropOldest => "drop_oldest",
+    DropNewest => "drop_newest",
+});
+
+/// Where a request went (`*delivery_out` of publish, subscribe and unsubscribe calls).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Sent on the live connection (for blocking QoS 1 calls: acknowledged).
+    Sent = 0,
+    /// Not online: held in the offline queue and sent, in order, after the next reconnect.
+    Queued = 1,
+}
+
+c_enum!(Delivery as "jobs_delivery" {
+    Sent => "sent",
+    Queued => "queued",
+});
+
+/// Connection state, as returned by `jobs_connection_get_state`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Not connected and not trying.
+    Disconnected = 0,
+    /// Connecting, or waiting to retry.
+    Connecting = 1,
+    /// Connected; re-sending subscriptions after a lost session.
+    Resubscribing = 2,
+    /// Connected; sending queued requests at the draining rate.
+    Draining = 3,
+    /// Connected; requests go straight out.
+    Online = 4,
+    /// Shut down.
+    Closed = 5,
+}
+
+c_enum!(Status as "jobs_connection_state" {
+    Disconnected => "disconnected",
+    Connecting => "connecting",
+    Resubscribing => "resubscribing",
+    Draining => "draining",
+    Online => "online",
+    Closed => "closed",
+});
+
+/// Asynchronous events (`kind` of `jobs_event_callback`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A connection attempt failed (`result`: `_NETWORK`, `_TLS`, `_CONNECT_REFUSED`, `_TIMEOUT`, ...).
+    ConnectFailed = 1,
+    /// An established connection was lost; reconnecting follows.
+    ConnectionLost = 2,
+    /// A subscription re-sent after a reconnect was refused (SUBACK 0x80); `topic` is its filter.
+    ResubscribeRefused = 3,
+    /// A queued request was dropped to make room (drop-oldest); `topic` names it.
+    RequestDropped = 4,
+    /// The server sent a malformed, unexpected or oversized packet; the link is closed.
+    ProtocolError = 5,
+}
+
+c_enum!(EventKind as "jobs_event_kind" {
+    ConnectFailed => "connect_failed",
+    ConnectionLost => "connection_lost",
+    ResubscribeRefused => "resubscribe_refused",
+    RequestDropped => "request_dropped",
+    ProtocolError => "protocol_error",
+});
+
+/// Log levels (`jobs_config_set_log`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// Logging off.
+    Off = 0,
+    /// Failures.
+    Error = 1,
+    /// Lost connections, failed attempts.
+    Warn = 2,
+    /// Connects, disconnects, reconnect waits.
+    Info = 3,
+    /// Everything.
+    Debug = 4,
+}
+
+c_enum!(LogLevel as "jobs_log_level" {
+    Off => "off",
+    Error => "error",
+    Warn => "warn",
+    Info => "info",
+    Debug => "debug",
+});
+
+impl LogLevel {
+    /// The most verbose level a log callback receives, or `None` when logging is off.
+    pub fn threshold(self) -> Option<LogLevel> {
+        (self != LogLevel::Off).then_some(self)
+    }
+}
+
+/// Counters readable with `jobs_connection_counter`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// Successful connections after the first.
+    Reconnects = 0,
+    /// Requests in the offline queue now.
+    Queued = 1,
+    /// Requests dropped by the queue policy, in total.
+    Dropped = 2,
+    /// Requests waiting for their acknowledgement now.
+    InFlight = 3,
+    /// PUBLISH packets sent, in total (retransmissions included).
+    Published = 4,
+    /// PUBLISH packets received, in total.
+    Received = 5,
+}
+
+c_enum!(Counter as "jobs_counter" {
+    Reconnects => "reconnects",
+    Queued => "queued",
+    Dropped => "dropped",
+    InFlight => "in_flight",
+    Published => "published",
+    Received => "received",
+});
 
 /// An incoming application message. `topic` and `payload` are shared, cheap to clone.
 #[derive(Debug, Clone)]
@@ -46,36 +257,22 @@ pub enum Submitted {
     Queued,
 }
 
-/// Connection state, as the C API reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Not connected and not trying (never connected, or disconnected by the user).
-    Disconnected = 0,
-    /// Opening the transport or waiting for CONNACK, or waiting to retry.
-    Connecting = 1,
-    /// Connected; re-sending subscriptions after a session was lost.
-    Resubscribing = 2,
-    /// Connected; sending queued requests at the draining rate.
-    Draining = 3,
-    /// Connected; requests go straight to the network.
-    Online = 4,
-    /// Freed or shut down.
-    Closed = 5,
-}
+impl Submitted {
+    /// Whether the request went out or waits, as C sees it.
+    pub fn delivery(self) -> Delivery {
+        match self {
+            Submitted::Sent { .. } => Delivery::Sent,
+            Submitted::Queued => Delivery::Queued,
+        }
+    }
 
-/// What an asynchronous event reports (`jobs_event_kind` in C).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// A connection attempt failed; `result` says why; a retry follows unless disconnected.
-    ConnectFailed = 1,
-    /// An established connection was lost; reconnecting follows.
-    ConnectionLost = 2,
-    /// A subscription re-sent after a reconnect was refused (SUBACK 0x80); `topic` names it.
-    ResubscribeRefused = 3,
-    /// A queued request was dropped to make room (drop-oldest); `topic` names it.
-    RequestDropped = 4,
-    /// A packet from the server broke the protocol or exceeded the size limit.
-    ProtocolError = 5,
+    /// The packet id it was sent with: 0 for QoS 0 and while queued.
+    pub fn packet_id(self) -> u16 {
+        match self {
+            Submitted::Sent { packet_id } => packet_id,
+            Submitted::Queued => 0,
+        }
+    }
 }
 
 /// An asynchronous event.
@@ -86,15 +283,6 @@ pub struct Event {
     pub packet_id: u16,
     pub topic: String,
     pub message: String,
-}
-
-/// Log severity (`jobs_log_level` in C).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Error = 1,
-    Warn = 2,
-    Info = 3,
-    Debug = 4,
 }
 
 /// Counters a caller can read at any time.
@@ -111,6 +299,20 @@ pub struct Counters {
     /// PUBLISH packets sent / received, in total (retransmissions included).
     pub published: u64,
     pub received: u64,
+}
+
+impl Counters {
+    /// The value of one counter.
+    pub fn get(&self, counter: Counter) -> u64 {
+        match counter {
+            Counter::Reconnects => self.reconnects,
+            Counter::Queued => self.queued,
+            Counter::Dropped => self.dropped,
+            Counter::InFlight => self.in_flight,
+            Counter::Published => self.published,
+            Counter::Received => self.received,
+        }
+    }
 }
 
 /// A message handler bound to one subscription; runs on the callback thread behind `gate`.
