@@ -271,6 +271,53 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
             (0, 0),
             "IAM credentials"
         );
+
+        // The MQTT password used on the wire: the CONNECT the connection encodes and writes
+        // holds it too. The server reads into a stack buffer, so only the library's heap
+        // copies are scanned.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 512];
+            let mut answered = false;
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if !answered {
+                    answered = true;
+                    s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
+                }
+            }
+            buf.fill(0);
+        });
+        watch(PASSWORD_TEXT.len() - 1);
+        let mut cfg = ptr::null_mut();
+        assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+        assert_eq!(
+            jobs_config_set_endpoint(cfg, c"127.0.0.1".as_ptr(), port),
+            jobs_result::Ok
+        );
+        assert_eq!(
+            jobs_config_set_transport(cfg, jobs_transport::Tcp.as_u32()),
+            jobs_result::Ok
+        );
+        assert_eq!(
+            jobs_config_set_username_password(cfg, c(b"user\0"), c(PASSWORD_TEXT)),
+            jobs_result::Ok
+        );
+        let conn = new_connection(cfg);
+        jobs_config_free(cfg);
+        assert_eq!(jobs_connection_connect(conn), jobs_result::Ok);
+        assert_eq!(jobs_connection_disconnect(conn), jobs_result::Ok);
+        jobs_connection_free(conn);
+        // The config's copy and the connection's (freed by its task a moment later).
+        wait_for_wiped_frees(2, "MQTT password of a connection");
+        std::thread::sleep(Duration::from_millis(200));
+        server.join().unwrap();
+        assert_eq!(hits(PASSWORD), 0, "MQTT password of a used connection");
     }
     SCANNING.store(false, Ordering::SeqCst);
     for (_, file, ..) in keys {

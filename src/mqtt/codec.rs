@@ -8,6 +8,7 @@
 use super::config::{ConnectionConfig, Protocol};
 use crate::error::{jobs_result, Error, Result};
 use bytes::{BufMut, BytesMut};
+use zeroize::Zeroize;
 use rumqttc::mqttbytes::v4::Packet;
 use rumqttc::mqttbytes::Error as CodecError;
 
@@ -40,7 +41,20 @@ pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
     if cfg.clean_session {
         flags |= 0x02;
     }
-    let mut body = BytesMut::new();
+    // Sized up front and wiped after use: the body holds the password, and a buffer that grew
+    // would leave copies of it in freed memory.
+    let str_len = |s: &[u8]| 2 + s.len();
+    let size = str_len(name)
+        + 4
+        + str_len(cfg.client_id.as_bytes())
+        + cfg
+            .last_will
+            .as_ref()
+            .map_or(0, |w| str_len(w.topic.as_bytes()) + str_len(&w.payload))
+        + cfg.username.as_ref().map_or(0, |u| {
+            str_len(u.as_bytes()) + cfg.password.as_ref().map_or(0, |p| str_len(p.as_bytes()))
+        });
+    let mut body = BytesMut::with_capacity(size);
     put_str(&mut body, name);
     body.put_u8(level);
     body.put_u8(0); // flags, patched below
@@ -67,6 +81,8 @@ pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
     out.put_u8(0x10);
     put_remaining_length(&mut out, body.len());
     out.extend_from_slice(&body);
+    debug_assert_eq!(body.len(), size);
+    body.as_mut().zeroize();
     out
 }
 

@@ -26,6 +26,7 @@ use std::collections::VecDeque;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use zeroize::Zeroize;
 
 /// One request as the caller made it.
 pub enum Op {
@@ -111,6 +112,8 @@ pub struct Io {
     pub close_link: bool,
     /// The connection is finished for good: the driver stops.
     pub finished: bool,
+    /// `write` holds the CONNECT (and so the password): wipe it once written.
+    pub wipe_after_write: bool,
 }
 
 /// Outcomes to hand to callers and callbacks, once the core's lock is released.
@@ -624,6 +627,7 @@ impl Core {
             return;
         };
         self.io.write.extend_from_slice(&self.connect_packet);
+        self.io.wipe_after_write = true;
         self.link = Link::Handshake { deadline };
         let _ = now;
     }
@@ -1250,6 +1254,14 @@ impl Core {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for Core {
+    /// The encoded CONNECT carries the MQTT password.
+    fn drop(&mut self) {
+        self.connect_packet.as_mut().zeroize();
+        self.io.write.as_mut().zeroize();
     }
 }
 

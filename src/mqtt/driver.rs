@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, timeout, Instant};
+use zeroize::Zeroize;
 
 /// One connection's state, shared by its handle and its task.
 pub struct Shared {
@@ -226,6 +227,12 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.cfg.wipe_secrets();
+    }
+}
+
 type Opening = Pin<Box<dyn Future<Output = Result<Stream>> + Send>>;
 
 /// Opens the transport (TCP, TLS, WebSocket); the core does the MQTT handshake.
@@ -297,9 +304,10 @@ pub async fn run(shared: Arc<Shared>) {
         shared.dispatch(fx);
         let Io {
             open_link,
-            write: out,
+            write: mut out,
             close_link,
             finished,
+            wipe_after_write,
         } = io;
         if !out.is_empty() {
             if let Some(stream) = link.as_mut() {
@@ -312,6 +320,9 @@ pub async fn run(shared: Arc<Shared>) {
                     }
                 }
             }
+        }
+        if wipe_after_write {
+            out.as_mut().zeroize();
         }
         if close_link {
             opening = None;
