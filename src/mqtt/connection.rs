@@ -3,7 +3,7 @@
 //! Every method may be called from any thread, including from inside a callback: blocking
 //! methods wait for the runtime thread, never for the callback thread.
 
-use super::config::ConnectionConfig;
+use super::config::{validate_qos, ConnectionConfig};
 use super::core::{Op, Request};
 use super::driver::{self, Shared};
 use super::tls;
@@ -25,16 +25,6 @@ pub struct Connection {
 
 /// Bytes of a PUBLISH besides topic and payload: fixed header (≤5), topic length (2), packet id (2).
 const PUBLISH_OVERHEAD: usize = 9;
-
-fn invalid_qos(qos: u8) -> Result<()> {
-    if qos > 1 {
-        return Err(Error::new(
-            jobs_result::InvalidArgument,
-            format!("QoS {qos} is not supported: AWS IoT offers QoS 0 and 1"),
-        ));
-    }
-    Ok(())
-}
 
 impl Connection {
     /// Validates `cfg`, loads its TLS material and starts the (idle) engine task.
@@ -115,7 +105,7 @@ impl Connection {
         completion: Completion,
     ) -> Result<Submitted> {
         topic::validate_topic(topic).map_err(|e| Error::new(jobs_result::InvalidTopic, e.0))?;
-        invalid_qos(qos)?;
+        validate_qos(qos.into())?;
         let size = topic.len() + payload.len() + PUBLISH_OVERHEAD;
         let max = self.shared.cfg.max_packet_size;
         if size > max {
@@ -166,7 +156,7 @@ impl Connection {
         completion: Completion,
     ) -> Result<Submitted> {
         topic::validate_filter(filter).map_err(|e| Error::new(jobs_result::InvalidTopic, e.0))?;
-        invalid_qos(qos)?;
+        validate_qos(qos.into())?;
         self.shared.submit(Request {
             op: Op::Subscribe {
                 filter: filter.to_owned(),
