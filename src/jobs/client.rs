@@ -328,3 +328,76 @@ impl JobsClient {
         }
     }
 }
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use crate::mqtt::config::ConnectionConfig;
+    use crate::mqtt::types::Callbacks;
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    const BENCH_PAYLOAD: &str = r#"{"timestamp":1517186779,"execution":{"jobId":"install-app-1","thingName":"bench-thing","status":"IN_PROGRESS","statusDetails":{"progress":"50%","step":"download"},"queuedAt":1517186700,"startedAt":1517186710,"lastUpdatedAt":1517186770,"versionNumber":3,"executionNumber":1,"jobDocument":{"operation":"install","url":"https://example.com/app-1.tar.gz","sha256":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","steps":["download","verify","install","restart"]}}}"#;
+
+    /// What a typical C handler reads.
+    fn read_like_a_c_handler(m: *const crate::ffi::message::jobs_message) {
+        use crate::ffi::message::*;
+        unsafe {
+            black_box(jobs_message_topic_type(m));
+            black_box(jobs_message_status(m));
+            black_box(jobs_message_version_number(m));
+            black_box(jobs_message_execution_job_id(m));
+            black_box(jobs_message_job_document(m, std::ptr::null_mut()));
+            black_box(jobs_message_status_details(m));
+        }
+    }
+
+    /// The FFI's handler adapter (`ffi::jobs`), minus the C call.
+    fn bench_handler() -> JobsHandler {
+        Arc::new(|m: &JobsMessage<'_>| {
+            let view = crate::ffi::message::jobs_message::new(m);
+            read_like_a_c_handler(&view);
+        })
+    }
+
+    #[test]
+    #[ignore = "benchmark: cargo test --release --lib jobs::client::bench -- --ignored --nocapture"]
+    fn delivery_cost_with_several_handlers() {
+        let conn = Connection::new(
+            ConnectionConfig {
+                host: "127.0.0.1".into(),
+                transport: crate::mqtt::transport::TransportKind::Tcp,
+                ..ConnectionConfig::default()
+            },
+            Callbacks::default(),
+        )
+        .unwrap();
+        let client = JobsClient::new(conn, true, "bench-thing", None, 1).unwrap();
+        let msg = Message {
+            topic: Arc::from("$aws/things/bench-thing/jobs/notify-next"),
+            payload: bytes::Bytes::from_static(BENCH_PAYLOAD.as_bytes()),
+            qos: 1,
+            retain: false,
+            dup: false,
+        };
+        for handlers in [1usize, 4, 8] {
+            let hs: Vec<Handler> = (0..handlers)
+                .map(|_| client.handler(bench_handler()))
+                .collect();
+            let rounds = 20_000;
+            let start = Instant::now();
+            for _ in 0..rounds {
+                let m = Message {
+                    topic: Arc::from(&*msg.topic),
+                    ..msg.clone()
+                };
+                for h in &hs {
+                    (h.f)(&m);
+                }
+            }
+            let per = start.elapsed().as_nanos() / rounds;
+            println!("bench: {handlers} handler(s): {per} ns per delivered message");
+        }
+        client.close();
+    }
+}
