@@ -41,6 +41,8 @@ pub enum ResponseError {
         /// The reply type given.
         reply_type: ReplyType,
     },
+    /// The topic is not a concrete AWS IoT Jobs topic, so no response is expected on it.
+    NotAJobsTopic,
 }
 
 impl fmt::Display for ResponseError {
@@ -63,6 +65,9 @@ impl fmt::Display for ResponseError {
                 topic_type.as_u32(),
                 reply_type.as_u32()
             ),
+            ResponseError::NotAJobsTopic => {
+                f.write_str("the topic is not an AWS IoT Jobs topic; no jobs response is parsed")
+            }
         }
     }
 }
@@ -1328,6 +1333,10 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "topic type 4 with reply type 1 carries no jobs response"
+        );
+        assert_eq!(
+            ResponseError::NotAJobsTopic.to_string(),
+            "the topic is not an AWS IoT Jobs topic; no jobs response is parsed"
         );
     }
 }
