@@ -5,8 +5,9 @@
 //! the connection, so requests the SDK would send broken (topic `None`, an empty update
 //! payload, a wildcard publish) are refused with a precise error instead.
 
+use super::event::JobsEvent;
 use super::payload::{self, UpdateRequest};
-use super::topics::{self, ParsedTopic, TopicError};
+use super::topics::{self, TopicError};
 use super::types::{ExecutionStatus, ReplyType, TopicType};
 use super::validate::{self, Field, StatusDetails, ValidationError};
 use crate::error::{jobs_result, Error, Result};
@@ -15,15 +16,42 @@ use crate::mqtt::types::{Completion, Handler, Message, Submitted};
 use crate::runtime::Gate;
 use std::sync::{Arc, Mutex};
 
-/// A message on one of this thing's jobs topics, with its topic taken apart.
-pub struct JobsMessage<'a> {
-    pub message: &'a Message,
-    /// `None` only for topics outside the jobs API (never delivered by a jobs client).
-    pub parsed: Option<ParsedTopic>,
+/// A handler for jobs messages; runs on the callback thread. Every handler a message reaches
+/// gets the same event, parsed once; a handler may keep it (a clone of the `Arc`).
+pub type JobsHandler = Arc<dyn Fn(&Arc<JobsEvent>) + Send + Sync>;
+
+/// The event of the message being delivered, shared by one client's handlers. The session
+/// hands every handler a message reaches the same [`Message`] or a clone of it (shared topic
+/// and payload buffers), so the first handler parses it and the others reuse that parse.
+///
+/// The last event stays until the next message or [`EventCache::clear`]: at most one message
+/// per client. Dropping it after "the last handler" would need the number of handlers, which
+/// only the session knows.
+#[derive(Default)]
+struct EventCache {
+    current: Mutex<Option<Arc<JobsEvent>>>,
 }
 
-/// A handler for jobs messages; runs on the callback thread.
-pub type JobsHandler = Arc<dyn Fn(&JobsMessage<'_>) + Send + Sync>;
+impl EventCache {
+    /// Returns the event of `m`, parsing it unless it is the cached delivery.
+    fn event_for(&self, m: &Message) -> Arc<JobsEvent> {
+        let Ok(mut current) = self.current.lock() else {
+            return Arc::new(JobsEvent::parse(m.clone()));
+        };
+        if let Some(event) = current.as_ref().filter(|e| e.is_delivery_of(m)) {
+            return event.clone();
+        }
+        let event = Arc::new(JobsEvent::parse(m.clone()));
+        *current = Some(event.clone());
+        event
+    }
+
+    fn clear(&self) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = None;
+        }
+    }
+}
 
 /// The jobs client of one thing.
 pub struct JobsClient {
@@ -35,6 +63,7 @@ pub struct JobsClient {
     gate: Arc<Gate>,
     filters: Mutex<Vec<String>>,
     fallback_route: Mutex<Option<u64>>,
+    events: Arc<EventCache>,
 }
 
 /// Maps a validation error to the result code naming its field.
@@ -105,6 +134,7 @@ impl JobsClient {
             gate: Gate::new(),
             filters: Mutex::new(Vec::new()),
             fallback_route: Mutex::new(None),
+            events: Arc::default(),
         })
     }
 
@@ -121,15 +151,10 @@ impl JobsClient {
     }
 
     fn handler(&self, f: JobsHandler) -> Handler {
+        let events = self.events.clone();
         Handler {
             gate: self.gate.clone(),
-            f: Arc::new(move |m: &Message| {
-                let jm = JobsMessage {
-                    message: m,
-                    parsed: topics::parse_topic(&m.topic),
-                };
-                f(&jm)
-            }),
+            f: Arc::new(move |m: &Message| f(&events.event_for(m))),
         }
     }
 
@@ -309,6 +334,7 @@ impl JobsClient {
     /// subscriptions and fallback route are removed and the connection keeps running.
     pub fn close(&self) {
         self.gate.close();
+        self.events.clear();
         if self.owns_connection {
             self.conn.close();
             return;
@@ -354,7 +380,7 @@ mod bench {
 
     /// The FFI's handler adapter (`ffi::jobs`), minus the C call.
     fn bench_handler() -> JobsHandler {
-        Arc::new(|m: &JobsMessage<'_>| {
+        Arc::new(|m: &Arc<JobsEvent>| {
             let view = crate::ffi::message::jobs_message::new(m);
             read_like_a_c_handler(&view);
         })
@@ -385,19 +411,149 @@ mod bench {
                 .map(|_| client.handler(bench_handler()))
                 .collect();
             let rounds = 20_000;
-            let start = Instant::now();
-            for _ in 0..rounds {
-                let m = Message {
-                    topic: Arc::from(&*msg.topic),
-                    ..msg.clone()
-                };
-                for h in &hs {
-                    (h.f)(&m);
+            // The fastest of several runs: the machine is shared, so slower runs measure others.
+            let mut best = u128::MAX;
+            for _run in 0..7 {
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    // A new message each round, one clone per handler, as the session posts them.
+                    let m = Message {
+                        topic: Arc::from(&*msg.topic),
+                        ..msg.clone()
+                    };
+                    let posted: Vec<Message> = hs.iter().map(|_| m.clone()).collect();
+                    drop(m);
+                    for (h, m) in hs.iter().zip(posted) {
+                        (h.f)(&m);
+                    }
                 }
+                best = best.min(start.elapsed().as_nanos() / rounds);
             }
-            let per = start.elapsed().as_nanos() / rounds;
+            let per = best;
             println!("bench: {handlers} handler(s): {per} ns per delivered message");
         }
+        client.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::event::parse_count;
+    use crate::mqtt::config::ConnectionConfig;
+    use crate::mqtt::transport::TransportKind;
+    use crate::mqtt::types::Callbacks;
+    use iotjobs_emulator::{Emulator, EmulatorConfig};
+    use std::time::{Duration, Instant};
+
+    fn message(topic: &str, payload: &'static str) -> Message {
+        Message {
+            topic: Arc::from(topic),
+            payload: bytes::Bytes::from_static(payload.as_bytes()),
+            qos: 1,
+            retain: false,
+            dup: false,
+        }
+    }
+
+    #[test]
+    fn the_cache_parses_a_delivery_once() {
+        let topic = "$aws/things/cache-thing/jobs/notify-next";
+        let cache = EventCache::default();
+        let m = message(topic, r#"{"execution":{"jobId":"j"}}"#);
+        let before = parse_count::of(topic);
+        let a = cache.event_for(&m);
+        let b = cache.event_for(&m.clone());
+        let c = cache.event_for(&m);
+        assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&a, &c));
+        assert_eq!(parse_count::of(topic), before + 1);
+        assert_eq!(a.execution_job_id(), Some("j"));
+        // The same text in a new message is another delivery, parsed again.
+        let again = message(topic, r#"{"execution":{"jobId":"j"}}"#);
+        let d = cache.event_for(&again);
+        assert!(!Arc::ptr_eq(&d, &a));
+        assert_eq!(parse_count::of(topic), before + 2);
+        assert!(Arc::ptr_eq(&cache.event_for(&again), &d));
+        cache.clear();
+        assert!(cache.current.lock().unwrap().is_none());
+        drop(d);
+        // Nothing else holds the last event: clearing freed its message.
+        assert_eq!(Arc::strong_count(&again.topic), 1);
+    }
+
+    #[test]
+    fn a_message_reaching_several_handlers_is_parsed_once() {
+        let emu = Emulator::start(EmulatorConfig::default()).expect("emulator starts");
+        let addr = emu.mqtt_addr();
+        let conn = Connection::new(
+            ConnectionConfig {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                transport: TransportKind::Tcp,
+                client_id: "parse-once".into(),
+                connect_timeout: Duration::from_secs(10),
+                operation_timeout: Duration::from_secs(10),
+                ..ConnectionConfig::default()
+            },
+            Callbacks::default(),
+        )
+        .expect("connection");
+        conn.connect().expect("connect");
+        let thing = "parse-once-thing";
+        let client = JobsClient::new(conn, true, thing, Some("tok"), 1).expect("client");
+        type Seen = Arc<Mutex<Vec<(usize, Arc<JobsEvent>)>>>;
+        let seen: Seen = Arc::default();
+        // Four filters matching `job-1/get/accepted`: jobs/#, +/get/accepted,
+        // job-1/get/accepted, job-1/get/#.
+        let filters = [
+            (TopicType::Wildcard, ReplyType::Request, None),
+            (TopicType::Describe, ReplyType::Accepted, Some("+")),
+            (TopicType::Describe, ReplyType::Accepted, Some("job-1")),
+            (TopicType::Describe, ReplyType::Wildcard, Some("job-1")),
+        ];
+        for (i, (t, r, j)) in filters.into_iter().enumerate() {
+            let s = seen.clone();
+            let handler: JobsHandler = Arc::new(move |e| s.lock().unwrap().push((i, e.clone())));
+            assert_eq!(
+                client.create_subscription(t, r, j, handler).unwrap(),
+                Some(1)
+            );
+        }
+        let topic = format!("$aws/things/{thing}/jobs/job-1/get/accepted");
+        let payloads = [
+            r#"{"execution":{"jobId":"job-1","status":"QUEUED","versionNumber":1},"clientToken":"tok"}"#,
+            r#"{"execution":{"jobId":"job-1","status":"IN_PROGRESS","versionNumber":2}}"#,
+            r#"{"execution":{"jobId":"job-1","status":"IN_PROGRESS","versionNumber":2}}"#,
+        ];
+        let before = parse_count::of(&topic);
+        for (round, payload) in payloads.iter().enumerate() {
+            emu.publish(&topic, payload.as_bytes(), 1);
+            let want = filters.len() * (round + 1);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while seen.lock().unwrap().len() < want {
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: handlers not all called"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(parse_count::of(&topic), before + round + 1, "round {round}");
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), filters.len() * payloads.len());
+        for (round, deliveries) in seen.chunks(filters.len()).enumerate() {
+            let mut handlers: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();
+            handlers.sort_unstable();
+            assert_eq!(handlers, [0, 1, 2, 3], "round {round}");
+            let event = &deliveries[0].1;
+            assert_eq!(event.payload(), payloads[round].as_bytes());
+            assert_eq!(event.version_number(), Some(round.min(1) as i64 + 1));
+            for (_, other) in deliveries {
+                assert!(Arc::ptr_eq(event, other), "round {round}: a second parse");
+            }
+        }
+        // Equal payloads in two messages are two events.
+        assert!(!Arc::ptr_eq(&seen[4].1, &seen[8].1));
         client.close();
     }
 }

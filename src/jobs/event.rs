@@ -10,7 +10,7 @@ use super::response::{
 use super::topics::{self, ParsedTopic};
 use super::types::{ExecutionStatus, ReplyType, TopicType};
 use crate::mqtt::types::Message;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A jobs message with its topic and payload parsed. Built by [`JobsEvent::parse`]; immutable.
 #[derive(Debug)]
@@ -22,6 +22,8 @@ pub struct JobsEvent {
     pub parsed: Option<ParsedTopic>,
     /// The payload read as the response its topic announces, or why it could not be.
     response: Result<Response, ResponseError>,
+    /// [`JobsEvent::status_details_json`], rendered on first use for every handler.
+    status_details_json: OnceLock<Option<String>>,
 }
 
 impl JobsEvent {
@@ -40,6 +42,7 @@ impl JobsEvent {
             message,
             parsed,
             response,
+            status_details_json: OnceLock::new(),
         }
     }
 
@@ -161,14 +164,18 @@ impl JobsEvent {
     }
 
     /// [`JobsEvent::status_details`] as a compact JSON object, e.g. `{"progress":"50%"}`: keys
-    /// sorted, a repeated key with its last value.
-    pub fn status_details_json(&self) -> Option<String> {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .status_details()?
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        Some(serde_json::Value::Object(map).to_string())
+    /// sorted, a repeated key with its last value. Rendered once per event.
+    pub fn status_details_json(&self) -> Option<&str> {
+        self.status_details_json
+            .get_or_init(|| {
+                let map: serde_json::Map<String, serde_json::Value> = self
+                    .status_details()?
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                Some(serde_json::Value::Object(map).to_string())
+            })
+            .as_deref()
     }
 
     /// The job document as the raw JSON text AWS sent: from the execution, or from an update
@@ -321,7 +328,7 @@ mod tests {
                 )
             );
             assert_eq!(
-                e.status_details_json().as_deref(),
+                e.status_details_json(),
                 Some(r#"{"progress":"50%","step":"2"}"#)
             );
             assert_eq!(e.job_document(), Some(r#"{"operation":"reboot"}"#));
@@ -367,7 +374,7 @@ mod tests {
         assert_eq!(e.status(), ExecutionStatus::Succeeded);
         assert_eq!(e.version_number(), Some(4));
         assert_eq!(e.execution_number(), None);
-        assert_eq!(e.status_details_json().as_deref(), Some("{}"));
+        assert_eq!(e.status_details_json(), Some("{}"));
         assert_eq!(e.job_document(), Some(r#"{"a":1}"#));
         assert_eq!(e.client_token(), Some("c"));
         assert_eq!(e.timestamp(), Some(9));
@@ -390,7 +397,7 @@ mod tests {
         assert_eq!(e.execution_job_id(), Some("job-1"));
         assert_eq!(e.status(), ExecutionStatus::InProgress);
         assert_eq!(e.version_number(), Some(2));
-        assert_eq!(e.status_details_json().as_deref(), Some(r#"{"k":"v"}"#));
+        assert_eq!(e.status_details_json(), Some(r#"{"k":"v"}"#));
         let other = event(&jobs("start-next/rejected"), r#"{"code":"Brand New"}"#);
         assert_eq!(
             other.rejection_code().map(RejectedCode::as_str),
