@@ -553,4 +553,110 @@ mod tests {
             assert!(jobs_message_status_details(null).is_null());
         }
     }
+
+    /// What one C handler read from its message.
+    type Reading = (
+        Option<String>,
+        u32,
+        i64,
+        Option<String>,
+        Option<String>,
+        usize,
+    );
+
+    unsafe extern "C" fn record(ud: *mut std::ffi::c_void, m: *const jobs_message) {
+        let seen = &*(ud as *const std::sync::Mutex<Vec<Reading>>);
+        let reading = (
+            text(jobs_message_execution_job_id(m)),
+            jobs_message_status(m),
+            jobs_message_version_number(m),
+            text(jobs_message_status_details(m)),
+            text(jobs_message_client_token(m)),
+            jobs_message_payload(m, std::ptr::null_mut()) as usize,
+        );
+        seen.lock().unwrap().push(reading);
+    }
+
+    #[test]
+    fn c_handlers_of_one_message_read_one_parse() {
+        use crate::error::jobs_result;
+        use crate::ffi::config::*;
+        use crate::ffi::jobs::*;
+        use crate::jobs::event::parse_count;
+        use std::time::{Duration, Instant};
+
+        let emu = iotjobs_emulator::Emulator::start(Default::default()).expect("emulator");
+        let seen: Box<std::sync::Mutex<Vec<Reading>>> = Box::default();
+        let ud = &*seen as *const _ as *mut std::ffi::c_void;
+        let thing = "ffi-once-thing";
+        let topic = format!("$aws/things/{thing}/jobs/job-1/get/accepted");
+        let payload = r#"{"clientToken":"t","execution":{"jobId":"job-1","status":"QUEUED","statusDetails":{"b":"2","a":"1"},"versionNumber":5}}"#;
+        unsafe {
+            let mut cfg = std::ptr::null_mut();
+            assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+            let host = CString::new("127.0.0.1").unwrap();
+            let id = CString::new("ffi-once").unwrap();
+            let name = CString::new(thing).unwrap();
+            let port = emu.mqtt_addr().port();
+            assert_eq!(
+                jobs_config_set_endpoint(cfg, host.as_ptr(), port),
+                jobs_result::Ok
+            );
+            assert_eq!(
+                jobs_config_set_transport(cfg, jobs_transport::Tcp as u32),
+                jobs_result::Ok
+            );
+            assert_eq!(jobs_config_set_client_id(cfg, id.as_ptr()), jobs_result::Ok);
+            assert_eq!(
+                jobs_config_set_thing_name(cfg, name.as_ptr()),
+                jobs_result::Ok
+            );
+            let mut client = std::ptr::null_mut();
+            assert_eq!(jobs_client_new(cfg, &mut client), jobs_result::Ok);
+            jobs_config_free(cfg);
+            assert_eq!(jobs_client_connect(client), jobs_result::Ok);
+            let plus = CString::new("+").unwrap();
+            let job = CString::new("job-1").unwrap();
+            // jobs/#, +/get/accepted, job-1/get/accepted, job-1/get/#.
+            for (t, r, j) in [
+                (7, 1, std::ptr::null()),
+                (3, 2, plus.as_ptr()),
+                (3, 2, job.as_ptr()),
+                (3, 4, job.as_ptr()),
+            ] {
+                let rc = jobs_create_subscription(
+                    client,
+                    t,
+                    r,
+                    j,
+                    Some(record),
+                    ud,
+                    std::ptr::null_mut(),
+                );
+                assert_eq!(rc, jobs_result::Ok);
+            }
+            let before = parse_count::of(&topic);
+            emu.publish(&topic, payload.as_bytes(), 1);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while seen.lock().unwrap().len() < 4 {
+                assert!(Instant::now() < deadline, "not every handler was called");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            jobs_client_free(client);
+            assert_eq!(parse_count::of(&topic), before + 1);
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 4);
+        let want = (
+            Some("job-1".to_owned()),
+            1,
+            5,
+            Some(r#"{"a":"1","b":"2"}"#.to_owned()),
+            Some("t".to_owned()),
+            seen[0].5,
+        );
+        for reading in seen.iter() {
+            assert_eq!(*reading, want);
+        }
+    }
 }
