@@ -565,16 +565,18 @@ mod tests {
     );
 
     unsafe extern "C" fn record(ud: *mut std::ffi::c_void, m: *const jobs_message) {
-        let seen = &*(ud as *const std::sync::Mutex<Vec<Reading>>);
-        let reading = (
-            text(jobs_message_execution_job_id(m)),
-            jobs_message_status(m),
-            jobs_message_version_number(m),
-            text(jobs_message_status_details(m)),
-            text(jobs_message_client_token(m)),
-            jobs_message_payload(m, std::ptr::null_mut()) as usize,
-        );
-        seen.lock().unwrap().push(reading);
+        guard_or((), || {
+            let seen = &*(ud as *const std::sync::Mutex<Vec<Reading>>);
+            let reading = (
+                text(jobs_message_execution_job_id(m)),
+                jobs_message_status(m),
+                jobs_message_version_number(m),
+                text(jobs_message_status_details(m)),
+                text(jobs_message_client_token(m)),
+                jobs_message_payload(m, std::ptr::null_mut()) as usize,
+            );
+            seen.lock().unwrap().push(reading);
+        })
     }
 
     #[test]
