@@ -689,7 +689,8 @@ typedef struct jobs_connection jobs_connection;
 
 /**
  * One message on a jobs topic, lent to a `jobs_message_callback`. Valid only until the
- * callback returns; every pointer obtained from it too. Never free it.
+ * callback returns; every pointer obtained from it too. Never free it. The message is parsed
+ * once, however many of the client's subscriptions it matches; the getters only read it.
  */
 typedef struct jobs_message jobs_message;
 

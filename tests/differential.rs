@@ -452,7 +452,7 @@ fn status_details(v: &Value) -> iotjobs::error::Result<Option<StatusDetails>> {
         Value::Null => Ok(None),
         other => StatusDetails::parse(&other.to_string())
             .map(Some)
-            .map_err(iotjobs::jobs::client::validation_error),
+            .map_err(iotjobs::error::Error::from),
     }
 }
 

@@ -7,7 +7,8 @@ use super::{
     copy_out, enum_arg, guard, guard_or, handle_arg, opt_str_arg, str_arg, write_out, UserData,
 };
 use crate::error::{jobs_result, Error, Result};
-use crate::jobs::client::{JobsClient, JobsHandler, JobsMessage};
+use crate::jobs::client::{JobsClient, JobsHandler};
+use crate::jobs::event::JobsEvent;
 use crate::jobs::payload::UpdateRequest;
 use crate::jobs::topics;
 use crate::jobs::types::{ExecutionStatus, ReplyType, TopicType};
@@ -52,8 +53,8 @@ fn reply_type_arg(v: u32) -> Result<ReplyType> {
 
 fn jobs_handler(cb: jobs_message_handler, ud: UserData) -> Result<JobsHandler> {
     let f = cb.ok_or_else(|| Error::new(jobs_result::NullArgument, "callback is NULL"))?;
-    Ok(Arc::new(move |m: &JobsMessage<'_>| {
-        let view = jobs_message::new(m);
+    Ok(Arc::new(move |event: &Arc<JobsEvent>| {
+        let view = jobs_message::new(event);
         unsafe { f(ud.ptr(), &view) }
     }))
 }

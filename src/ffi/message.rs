@@ -1,136 +1,88 @@
-//! `jobs_message`: a borrowed view of one jobs message, with its topic and payload parsed so C
-//! code need not parse JSON or topics.
+//! `jobs_message`: a borrowed view of one [`JobsEvent`], so C code need not parse JSON or
+//! topics. The jobs layer parses and interprets the message once for all its handlers; this
+//! view only converts the results to C numbers and NUL-terminated strings, each string copied
+//! on its first request and owned by the view.
 
 use super::connection::c_text;
 use super::{guard_or, write_out};
-use crate::jobs::client::JobsMessage;
-use crate::jobs::response::{parse_response, JobExecutionState, RejectedCode, Response};
-use crate::jobs::types::{ExecutionStatus, RejectionCode};
-use std::ffi::{c_char, CString};
+use crate::jobs::event::JobsEvent;
+use std::ffi::{c_char, CStr, CString};
+use std::sync::OnceLock;
 
 /// The C name of the rejection-code enum, for Rust code written against the C API.
 pub use crate::jobs::types::RejectionCode as jobs_rejection_code;
 
 /// One message on a jobs topic, lent to a `jobs_message_callback`. Valid only until the
-/// callback returns; every pointer obtained from it too. Never free it.
-pub struct jobs_message {
-    topic: CString,
-    topic_len: usize,
-    payload: bytes::Bytes,
-    thing: CString,
-    topic_type: u32,
-    reply_type: u32,
-    job_id: Option<CString>,
-    response: Option<Response>,
+/// callback returns; every pointer obtained from it too. Never free it. The message is parsed
+/// once, however many of the client's subscriptions it matches; the getters only read it.
+pub struct jobs_message<'a> {
+    /// The message, parsed once for every handler it reaches.
+    event: &'a JobsEvent,
+    /// NUL-terminated copies of the event's texts, made when C first asks for each.
     texts: Texts,
+}
+
+/// A NUL-terminated copy made on first use. `OnceLock`, not `OnceCell`: C may read one message
+/// from several threads while its callback runs.
+#[derive(Default)]
+struct LazyText(OnceLock<Option<CString>>);
+
+impl LazyText {
+    fn get(&self, make: impl FnOnce() -> Option<CString>) -> Option<&CStr> {
+        self.0.get_or_init(make).as_deref()
+    }
+
+    fn ptr(&self, make: impl FnOnce() -> Option<CString>) -> *const c_char {
+        self.get(make).map_or(std::ptr::null(), CStr::as_ptr)
+    }
 }
 
 #[derive(Default)]
 struct Texts {
-    execution_job_id: Option<CString>,
-    job_document: Option<CString>,
-    status_details: Option<CString>,
-    client_token: Option<CString>,
-    rejection_text: Option<CString>,
-    rejection_message: Option<CString>,
+    topic: LazyText,
+    thing: LazyText,
+    job_id: LazyText,
+    execution_job_id: LazyText,
+    job_document: LazyText,
+    status_details: LazyText,
+    client_token: LazyText,
+    rejection_text: LazyText,
+    rejection_message: LazyText,
 }
 
-fn details_json(pairs: &[(String, String)]) -> CString {
-    let map: serde_json::Map<String, serde_json::Value> = pairs
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    c_text(&serde_json::Value::Object(map).to_string())
-}
-
-impl jobs_message {
-    pub(crate) fn new(m: &JobsMessage<'_>) -> jobs_message {
-        let (thing, topic_type, reply_type, job_id) = match &m.parsed {
-            Some(p) => (
-                c_text(&p.thing),
-                p.topic_type as u32,
-                p.reply_type as u32,
-                p.job_id.as_deref().map(c_text),
-            ),
-            None => (CString::default(), 0, 0, None),
-        };
-        let response = m
-            .parsed
-            .as_ref()
-            .and_then(|p| parse_response(p.topic_type, p.reply_type, &m.message.payload).ok());
-        let topic = c_text(&m.message.topic);
-        let mut msg = jobs_message {
-            topic_len: topic.as_bytes().len(),
-            topic,
-            payload: m.message.payload.clone(),
-            thing,
-            topic_type,
-            reply_type,
-            job_id,
-            response,
+impl<'a> jobs_message<'a> {
+    /// A view of `event` for one C callback.
+    pub(crate) fn new(event: &'a JobsEvent) -> jobs_message<'a> {
+        jobs_message {
+            event,
             texts: Texts::default(),
-        };
-        msg.texts = msg.make_texts();
-        msg
-    }
-
-    fn state(&self) -> Option<&JobExecutionState> {
-        match &self.response {
-            Some(Response::UpdateAccepted(u)) => u.execution_state.as_ref(),
-            Some(Response::Rejected(r)) => r.execution_state.as_ref(),
-            _ => None,
         }
-    }
-
-    fn execution(&self) -> Option<&crate::jobs::response::JobExecution> {
-        match &self.response {
-            Some(Response::StartNextAccepted(e)) | Some(Response::DescribeAccepted(e)) => {
-                e.execution.as_ref()
-            }
-            Some(Response::NextJobExecutionChanged(n)) => n.execution.as_ref(),
-            _ => None,
-        }
-    }
-
-    fn make_texts(&self) -> Texts {
-        let mut t = Texts::default();
-        if let Some(e) = self.execution() {
-            t.execution_job_id = Some(c_text(&e.job_id));
-            t.job_document = e.job_document.as_deref().map(c_text);
-            t.status_details = Some(details_json(&e.status_details));
-        } else if let Some(s) = self.state() {
-            t.execution_job_id = self.job_id.clone();
-            t.status_details = Some(details_json(&s.status_details));
-        }
-        match &self.response {
-            Some(Response::UpdateAccepted(u)) => {
-                t.job_document = u.job_document.as_deref().map(c_text);
-                t.client_token = u.client_token.as_deref().map(c_text);
-            }
-            Some(Response::StartNextAccepted(e)) | Some(Response::DescribeAccepted(e)) => {
-                t.client_token = e.client_token.as_deref().map(c_text);
-            }
-            Some(Response::GetPendingAccepted(g)) => {
-                t.client_token = g.client_token.as_deref().map(c_text);
-            }
-            Some(Response::Rejected(r)) => {
-                t.client_token = r.client_token.as_deref().map(c_text);
-                t.rejection_text = Some(c_text(r.code.as_str()));
-                t.rejection_message = r.message.as_deref().map(c_text);
-            }
-            _ => {}
-        }
-        t
     }
 }
 
-fn opt_ptr(s: &Option<CString>) -> *const c_char {
-    s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
-}
-
-fn msg<'a>(m: *const jobs_message) -> Option<&'a jobs_message> {
+/// The C value of a rejection code.
+fn msg<'a>(m: *const jobs_message<'a>) -> Option<&'a jobs_message<'a>> {
     // SAFETY: the header's contract: NULL or the message lent to the running callback.
     unsafe { m.as_ref() }
+}
+
+/// Returns `text`'s lazily made C copy as a pointer (NULL when absent) and writes its length
+/// to `len_out`.
+///
+/// # Safety
+/// `len_out` NULL or writable.
+unsafe fn text_with_len(
+    text: &LazyText,
+    make: impl FnOnce() -> Option<CString>,
+    len_out: *mut usize,
+) -> *const c_char {
+    match text.get(make) {
+        Some(t) => {
+            write_out(len_out, t.to_bytes().len());
+            t.as_ptr()
+        }
+        None => std::ptr::null(),
+    }
 }
 
 /// Returns the message's topic (NUL-terminated; `*len_out` gets its length if not NULL), or
@@ -144,10 +96,7 @@ pub unsafe extern "C" fn jobs_message_topic(
     len_out: *mut usize,
 ) -> *const c_char {
     guard_or(std::ptr::null(), || match msg(m) {
-        Some(m) => {
-            write_out(len_out, m.topic_len);
-            m.topic.as_ptr()
-        }
+        Some(m) => text_with_len(&m.texts.topic, || Some(c_text(m.event.topic())), len_out),
         None => std::ptr::null(),
     })
 }
@@ -164,8 +113,8 @@ pub unsafe extern "C" fn jobs_message_payload(
 ) -> *const u8 {
     guard_or(std::ptr::null(), || match msg(m) {
         Some(m) => {
-            write_out(len_out, m.payload.len());
-            m.payload.as_ptr()
+            write_out(len_out, m.event.payload().len());
+            m.event.payload().as_ptr()
         }
         None => std::ptr::null(),
     })
@@ -178,7 +127,11 @@ pub unsafe extern "C" fn jobs_message_payload(
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_thing_name(m: *const jobs_message) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        msg(m).map_or(std::ptr::null(), |m| m.thing.as_ptr())
+        msg(m).map_or(std::ptr::null(), |m| {
+            m.texts
+                .thing
+                .ptr(|| Some(c_text(m.event.thing_name().unwrap_or_default())))
+        })
     })
 }
 
@@ -188,7 +141,7 @@ pub unsafe extern "C" fn jobs_message_thing_name(m: *const jobs_message) -> *con
 /// `m` is NULL or the message lent to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_topic_type(m: *const jobs_message) -> u32 {
-    guard_or(0, || msg(m).map_or(0, |m| m.topic_type))
+    guard_or(0, || msg(m).map_or(0, |m| m.event.topic_type().as_u32()))
 }
 
 /// Returns the reply type (`jobs_reply_type`: 1 request/notification, 2 accepted, 3 rejected),
@@ -198,7 +151,7 @@ pub unsafe extern "C" fn jobs_message_topic_type(m: *const jobs_message) -> u32 
 /// `m` is NULL or the message lent to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_reply_type(m: *const jobs_message) -> u32 {
-    guard_or(0, || msg(m).map_or(0, |m| m.reply_type))
+    guard_or(0, || msg(m).map_or(0, |m| m.event.reply_type().as_u32()))
 }
 
 /// Returns the job id in the topic (describe and update topics; may be `$next`), or NULL when
@@ -209,7 +162,9 @@ pub unsafe extern "C" fn jobs_message_reply_type(m: *const jobs_message) -> u32 
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_job_id(m: *const jobs_message) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        msg(m).map_or(std::ptr::null(), |m| opt_ptr(&m.job_id))
+        msg(m).map_or(std::ptr::null(), |m| {
+            m.texts.job_id.ptr(|| m.event.topic_job_id().map(c_text))
+        })
     })
 }
 
@@ -220,7 +175,7 @@ pub unsafe extern "C" fn jobs_message_job_id(m: *const jobs_message) -> *const c
 /// `m` is NULL or the message lent to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_is_parsed(m: *const jobs_message) -> bool {
-    guard_or(false, || msg(m).is_some_and(|m| m.response.is_some()))
+    guard_or(false, || msg(m).is_some_and(|m| m.event.is_parsed()))
 }
 
 /// Returns true when the message carries a job execution: start-next or describe accepted with
@@ -231,7 +186,9 @@ pub unsafe extern "C" fn jobs_message_is_parsed(m: *const jobs_message) -> bool 
 /// `m` is NULL or the message lent to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_has_execution(m: *const jobs_message) -> bool {
-    guard_or(false, || msg(m).is_some_and(|m| m.execution().is_some()))
+    guard_or(false, || {
+        msg(m).is_some_and(|m| m.event.execution().is_some())
+    })
 }
 
 /// Returns the job id of the execution the payload describes (the execution's `jobId`, or the
@@ -242,7 +199,11 @@ pub unsafe extern "C" fn jobs_message_has_execution(m: *const jobs_message) -> b
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_execution_job_id(m: *const jobs_message) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        msg(m).map_or(std::ptr::null(), |m| opt_ptr(&m.texts.execution_job_id))
+        msg(m).map_or(std::ptr::null(), |m| {
+            m.texts
+                .execution_job_id
+                .ptr(|| m.event.execution_job_id().map(c_text))
+        })
     })
 }
 
@@ -254,14 +215,7 @@ pub unsafe extern "C" fn jobs_message_execution_job_id(m: *const jobs_message) -
 /// `m` is NULL or the message lent to the running callback.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_status(m: *const jobs_message) -> u32 {
-    guard_or(0, || {
-        msg(m).map_or(0, |m| {
-            m.execution()
-                .map(|e| e.status)
-                .or_else(|| m.state().map(|s| s.status))
-                .unwrap_or(ExecutionStatus::NotSet) as u32
-        })
-    })
+    guard_or(0, || msg(m).map_or(0, |m| m.event.status() as u32))
 }
 
 /// Returns the execution's `versionNumber` (pass it as the next update's expected version), or
@@ -272,13 +226,7 @@ pub unsafe extern "C" fn jobs_message_status(m: *const jobs_message) -> u32 {
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_version_number(m: *const jobs_message) -> i64 {
     guard_or(-1, || {
-        msg(m)
-            .and_then(|m| {
-                m.execution()
-                    .and_then(|e| e.version_number)
-                    .or_else(|| m.state().and_then(|s| s.version_number))
-            })
-            .unwrap_or(-1)
+        msg(m).and_then(|m| m.event.version_number()).unwrap_or(-1)
     })
 }
 
@@ -290,7 +238,7 @@ pub unsafe extern "C" fn jobs_message_version_number(m: *const jobs_message) -> 
 pub unsafe extern "C" fn jobs_message_execution_number(m: *const jobs_message) -> i64 {
     guard_or(-1, || {
         msg(m)
-            .and_then(|m| m.execution().and_then(|e| e.execution_number))
+            .and_then(|m| m.event.execution_number())
             .unwrap_or(-1)
     })
 }
@@ -305,14 +253,13 @@ pub unsafe extern "C" fn jobs_message_job_document(
     m: *const jobs_message,
     len_out: *mut usize,
 ) -> *const c_char {
-    guard_or(std::ptr::null(), || {
-        match msg(m).and_then(|m| m.texts.job_document.as_ref()) {
-            Some(doc) => {
-                write_out(len_out, doc.as_bytes().len());
-                doc.as_ptr()
-            }
-            None => std::ptr::null(),
-        }
+    guard_or(std::ptr::null(), || match msg(m) {
+        Some(m) => text_with_len(
+            &m.texts.job_document,
+            || m.event.job_document().map(c_text),
+            len_out,
+        ),
+        None => std::ptr::null(),
     })
 }
 
@@ -324,7 +271,11 @@ pub unsafe extern "C" fn jobs_message_job_document(
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_status_details(m: *const jobs_message) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        msg(m).map_or(std::ptr::null(), |m| opt_ptr(&m.texts.status_details))
+        msg(m).map_or(std::ptr::null(), |m| {
+            m.texts
+                .status_details
+                .ptr(|| m.event.status_details_json().map(c_text))
+        })
     })
 }
 
@@ -335,7 +286,11 @@ pub unsafe extern "C" fn jobs_message_status_details(m: *const jobs_message) -> 
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_client_token(m: *const jobs_message) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        msg(m).map_or(std::ptr::null(), |m| opt_ptr(&m.texts.client_token))
+        msg(m).map_or(std::ptr::null(), |m| {
+            m.texts
+                .client_token
+                .ptr(|| m.event.client_token().map(c_text))
+        })
     })
 }
 
@@ -347,23 +302,10 @@ pub unsafe extern "C" fn jobs_message_client_token(m: *const jobs_message) -> *c
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_rejection_code(m: *const jobs_message) -> u32 {
     guard_or(0, || {
-        let Some(Response::Rejected(r)) = msg(m).and_then(|m| m.response.as_ref()) else {
-            return RejectionCode::None.as_u32();
-        };
-        use RejectionCode as C;
-        (match &r.code {
-            RejectedCode::InvalidTopic => C::InvalidTopic,
-            RejectedCode::InvalidJson => C::InvalidJson,
-            RejectedCode::InvalidRequest => C::InvalidRequest,
-            RejectedCode::InvalidStateTransition => C::InvalidStateTransition,
-            RejectedCode::ResourceNotFound => C::ResourceNotFound,
-            RejectedCode::VersionMismatch => C::VersionMismatch,
-            RejectedCode::InternalError => C::InternalError,
-            RejectedCode::RequestThrottled => C::RequestThrottled,
-            RejectedCode::TerminalStateReached => C::TerminalStateReached,
-            RejectedCode::Other(_) => C::Other,
-        })
-        .as_u32()
+        msg(m)
+            .and_then(|m| m.event.rejection_code())
+            .map_or(jobs_rejection_code::None, |c| c.code())
+            .as_u32()
     })
 }
 
@@ -375,7 +317,11 @@ pub unsafe extern "C" fn jobs_message_rejection_code(m: *const jobs_message) -> 
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_rejection_text(m: *const jobs_message) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        msg(m).map_or(std::ptr::null(), |m| opt_ptr(&m.texts.rejection_text))
+        msg(m).map_or(std::ptr::null(), |m| {
+            m.texts
+                .rejection_text
+                .ptr(|| m.event.rejection_code().map(|c| c_text(c.as_str())))
+        })
     })
 }
 
@@ -386,6 +332,293 @@ pub unsafe extern "C" fn jobs_message_rejection_text(m: *const jobs_message) -> 
 #[no_mangle]
 pub unsafe extern "C" fn jobs_message_rejection_message(m: *const jobs_message) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        msg(m).map_or(std::ptr::null(), |m| opt_ptr(&m.texts.rejection_message))
+        msg(m).map_or(std::ptr::null(), |m| {
+            m.texts
+                .rejection_message
+                .ptr(|| m.event.rejection_message().map(c_text))
+        })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::response::RejectedCode;
+    use crate::mqtt::types::Message;
+    use std::sync::Arc;
+
+    fn event(topic: &str, payload: &str) -> JobsEvent {
+        JobsEvent::parse(Message {
+            topic: Arc::from(topic),
+            payload: bytes::Bytes::copy_from_slice(payload.as_bytes()),
+            qos: 1,
+            retain: false,
+            dup: false,
+            derived: Default::default(),
+        })
+    }
+
+    fn text(p: *const c_char) -> Option<String> {
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn getters_convert_the_event() {
+        let e = event(
+            "$aws/things/ffi-thing/jobs/$next/get/accepted",
+            r#"{"clientToken":"tok","execution":{"jobId":"job-1","status":"IN_PROGRESS","statusDetails":{"p":"5"},"versionNumber":3,"executionNumber":2,"jobDocument":{"op":1}}}"#,
+        );
+        let view = jobs_message::new(&e);
+        let m: *const jobs_message = &view;
+        unsafe {
+            let mut len = 0;
+            let topic = jobs_message_topic(m, &mut len);
+            assert_eq!(text(topic).as_deref(), Some(e.topic()));
+            assert_eq!(len, e.topic().len());
+            // Made once, then the same copy: the pointer stays valid for the callback.
+            assert_eq!(jobs_message_topic(m, std::ptr::null_mut()), topic);
+            let payload = jobs_message_payload(m, &mut len);
+            assert_eq!(std::slice::from_raw_parts(payload, len), e.payload());
+            assert_eq!(
+                text(jobs_message_thing_name(m)).as_deref(),
+                Some("ffi-thing")
+            );
+            assert_eq!(jobs_message_topic_type(m), 3);
+            assert_eq!(jobs_message_reply_type(m), 2);
+            assert_eq!(text(jobs_message_job_id(m)).as_deref(), Some("$next"));
+            assert!(jobs_message_is_parsed(m));
+            assert!(jobs_message_has_execution(m));
+            assert_eq!(
+                text(jobs_message_execution_job_id(m)).as_deref(),
+                Some("job-1")
+            );
+            assert_eq!(jobs_message_status(m), 2);
+            assert_eq!(jobs_message_version_number(m), 3);
+            assert_eq!(jobs_message_execution_number(m), 2);
+            let doc = jobs_message_job_document(m, &mut len);
+            assert_eq!(text(doc).as_deref(), Some(r#"{"op":1}"#));
+            assert_eq!(len, 8);
+            assert_eq!(
+                text(jobs_message_status_details(m)).as_deref(),
+                Some(r#"{"p":"5"}"#)
+            );
+            assert_eq!(text(jobs_message_client_token(m)).as_deref(), Some("tok"));
+            assert_eq!(jobs_message_rejection_code(m), 0);
+            assert_eq!(jobs_message_rejection_text(m), std::ptr::null());
+            assert_eq!(jobs_message_rejection_message(m), std::ptr::null());
+        }
+    }
+
+    #[test]
+    fn rejections_map_every_code() {
+        let mut codes: Vec<_> = RejectedCode::KNOWN.to_vec();
+        codes.push(RejectedCode::Other("New".into()));
+        for (code, want) in codes.iter().zip([1, 2, 3, 4, 5, 6, 7, 8, 9, 99]) {
+            let e = event(
+                "$aws/things/ffi-thing/jobs/j/update/rejected",
+                &format!(
+                    r#"{{"code":"{}","message":"why","executionState":{{"status":"FAILED","versionNumber":4}}}}"#,
+                    code.as_str()
+                ),
+            );
+            let view = jobs_message::new(&e);
+            let m: *const jobs_message = &view;
+            unsafe {
+                assert_eq!(jobs_message_rejection_code(m), want);
+                assert_eq!(
+                    text(jobs_message_rejection_text(m)).as_deref(),
+                    Some(code.as_str())
+                );
+                assert_eq!(
+                    text(jobs_message_rejection_message(m)).as_deref(),
+                    Some("why")
+                );
+                assert_eq!(text(jobs_message_execution_job_id(m)).as_deref(), Some("j"));
+                assert_eq!(jobs_message_status(m), 3);
+                assert_eq!(jobs_message_version_number(m), 4);
+                assert_eq!(jobs_message_execution_number(m), -1);
+                assert!(!jobs_message_has_execution(m));
+                assert_eq!(text(jobs_message_status_details(m)).as_deref(), Some("{}"));
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_and_foreign_messages_read_as_absent() {
+        for (topic, payload, topic_type) in [
+            (
+                "$aws/things/ffi-thing/jobs/start-next/accepted",
+                "{not json",
+                2,
+            ),
+            (
+                "$aws/things/ffi-thing/jobs/notify-next",
+                r#"{"execution":{"jobId":7}}"#,
+                6,
+            ),
+            (
+                "$aws/things/ffi-thing/jobs/j/update/rejected",
+                r#"{"message":"no code"}"#,
+                4,
+            ),
+            (
+                "$aws/things/ffi-thing/jobs/a/b/c/d",
+                r#"{"execution":{"jobId":"j"}}"#,
+                0,
+            ),
+        ] {
+            let e = event(topic, payload);
+            let view = jobs_message::new(&e);
+            let m: *const jobs_message = &view;
+            unsafe {
+                let mut len = 0;
+                assert_eq!(
+                    text(jobs_message_topic(m, &mut len)).as_deref(),
+                    Some(topic)
+                );
+                assert_eq!(jobs_message_payload(m, &mut len), e.payload().as_ptr());
+                assert_eq!(len, payload.len());
+                assert_eq!(jobs_message_topic_type(m), topic_type);
+                let thing = if topic_type == 0 { "" } else { "ffi-thing" };
+                assert_eq!(text(jobs_message_thing_name(m)).as_deref(), Some(thing));
+                assert!(!jobs_message_is_parsed(m));
+                assert!(!jobs_message_has_execution(m));
+                assert_eq!(jobs_message_execution_job_id(m), std::ptr::null());
+                assert_eq!(jobs_message_status(m), 0);
+                assert_eq!(jobs_message_version_number(m), -1);
+                assert_eq!(jobs_message_execution_number(m), -1);
+                assert_eq!(jobs_message_job_document(m, &mut len), std::ptr::null());
+                assert_eq!(jobs_message_status_details(m), std::ptr::null());
+                assert_eq!(jobs_message_client_token(m), std::ptr::null());
+                assert_eq!(jobs_message_rejection_code(m), 0);
+                assert_eq!(jobs_message_rejection_text(m), std::ptr::null());
+            }
+        }
+    }
+
+    #[test]
+    fn null_messages_get_the_documented_defaults() {
+        let null: *const jobs_message = std::ptr::null();
+        let mut len = 7;
+        unsafe {
+            assert!(jobs_message_topic(null, &mut len).is_null());
+            assert!(jobs_message_payload(null, &mut len).is_null());
+            assert_eq!(len, 7);
+            assert!(jobs_message_thing_name(null).is_null());
+            assert_eq!(jobs_message_topic_type(null), 0);
+            assert_eq!(jobs_message_reply_type(null), 0);
+            assert!(!jobs_message_is_parsed(null));
+            assert_eq!(jobs_message_version_number(null), -1);
+            assert_eq!(jobs_message_rejection_code(null), 0);
+            assert!(jobs_message_status_details(null).is_null());
+        }
+    }
+
+    /// What one C handler read from its message.
+    type Reading = (
+        Option<String>,
+        u32,
+        i64,
+        Option<String>,
+        Option<String>,
+        usize,
+    );
+
+    unsafe extern "C" fn record(ud: *mut std::ffi::c_void, m: *const jobs_message) {
+        guard_or((), || {
+            let seen = &*(ud as *const std::sync::Mutex<Vec<Reading>>);
+            let reading = (
+                text(jobs_message_execution_job_id(m)),
+                jobs_message_status(m),
+                jobs_message_version_number(m),
+                text(jobs_message_status_details(m)),
+                text(jobs_message_client_token(m)),
+                jobs_message_payload(m, std::ptr::null_mut()) as usize,
+            );
+            seen.lock().unwrap().push(reading);
+        })
+    }
+
+    #[test]
+    fn c_handlers_of_one_message_read_one_parse() {
+        use crate::error::jobs_result;
+        use crate::ffi::config::*;
+        use crate::ffi::jobs::*;
+        use crate::jobs::event::parse_count;
+        use std::time::{Duration, Instant};
+
+        let emu = iotjobs_emulator::Emulator::start(Default::default()).expect("emulator");
+        let seen: Box<std::sync::Mutex<Vec<Reading>>> = Box::default();
+        let ud = &*seen as *const _ as *mut std::ffi::c_void;
+        let thing = "ffi-once-thing";
+        let topic = format!("$aws/things/{thing}/jobs/job-1/get/accepted");
+        let payload = r#"{"clientToken":"t","execution":{"jobId":"job-1","status":"QUEUED","statusDetails":{"b":"2","a":"1"},"versionNumber":5}}"#;
+        unsafe {
+            let mut cfg = std::ptr::null_mut();
+            assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+            let host = CString::new("127.0.0.1").unwrap();
+            let id = CString::new("ffi-once").unwrap();
+            let name = CString::new(thing).unwrap();
+            let port = emu.mqtt_addr().port();
+            assert_eq!(
+                jobs_config_set_endpoint(cfg, host.as_ptr(), port),
+                jobs_result::Ok
+            );
+            assert_eq!(
+                jobs_config_set_transport(cfg, jobs_transport::Tcp as u32),
+                jobs_result::Ok
+            );
+            assert_eq!(jobs_config_set_client_id(cfg, id.as_ptr()), jobs_result::Ok);
+            assert_eq!(
+                jobs_config_set_thing_name(cfg, name.as_ptr()),
+                jobs_result::Ok
+            );
+            let mut client = std::ptr::null_mut();
+            assert_eq!(jobs_client_new(cfg, &mut client), jobs_result::Ok);
+            jobs_config_free(cfg);
+            assert_eq!(jobs_client_connect(client), jobs_result::Ok);
+            let plus = CString::new("+").unwrap();
+            let job = CString::new("job-1").unwrap();
+            // jobs/#, +/get/accepted, job-1/get/accepted, job-1/get/#.
+            for (t, r, j) in [
+                (7, 1, std::ptr::null()),
+                (3, 2, plus.as_ptr()),
+                (3, 2, job.as_ptr()),
+                (3, 4, job.as_ptr()),
+            ] {
+                let rc = jobs_create_subscription(
+                    client,
+                    t,
+                    r,
+                    j,
+                    Some(record),
+                    ud,
+                    std::ptr::null_mut(),
+                );
+                assert_eq!(rc, jobs_result::Ok);
+            }
+            let before = parse_count::of(&topic);
+            emu.publish(&topic, payload.as_bytes(), 1);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while seen.lock().unwrap().len() < 4 {
+                assert!(Instant::now() < deadline, "not every handler was called");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            jobs_client_free(client);
+            assert_eq!(parse_count::of(&topic), before + 1);
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 4);
+        let want = (
+            Some("job-1".to_owned()),
+            1,
+            5,
+            Some(r#"{"a":"1","b":"2"}"#.to_owned()),
+            Some("t".to_owned()),
+            seen[0].5,
+        );
+        for reading in seen.iter() {
+            assert_eq!(*reading, want);
+        }
+    }
 }

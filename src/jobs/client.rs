@@ -5,25 +5,20 @@
 //! the connection, so requests the SDK would send broken (topic `None`, an empty update
 //! payload, a wildcard publish) are refused with a precise error instead.
 
+use super::event::JobsEvent;
 use super::payload::{self, UpdateRequest};
-use super::topics::{self, ParsedTopic, TopicError};
-use super::types::{ExecutionStatus, ReplyType, TopicType};
-use super::validate::{self, Field, StatusDetails, ValidationError};
+use super::topics::{self, TopicError};
+use super::types::{ReplyType, TopicType};
+use super::validate::{self, StatusDetails};
 use crate::error::{jobs_result, Error, Result};
 use crate::mqtt::connection::Connection;
 use crate::mqtt::types::{Completion, Handler, Message, Submitted};
 use crate::runtime::Gate;
 use std::sync::{Arc, Mutex};
 
-/// A message on one of this thing's jobs topics, with its topic taken apart.
-pub struct JobsMessage<'a> {
-    pub message: &'a Message,
-    /// `None` only for topics outside the jobs API (never delivered by a jobs client).
-    pub parsed: Option<ParsedTopic>,
-}
-
-/// A handler for jobs messages; runs on the callback thread.
-pub type JobsHandler = Arc<dyn Fn(&JobsMessage<'_>) + Send + Sync>;
+/// A handler for jobs messages; runs on the callback thread. Every handler a message reaches
+/// gets the same event, parsed once; a handler may keep it (a clone of the `Arc`).
+pub type JobsHandler = Arc<dyn Fn(&Arc<JobsEvent>) + Send + Sync>;
 
 /// The jobs client of one thing.
 pub struct JobsClient {
@@ -37,47 +32,12 @@ pub struct JobsClient {
     fallback_route: Mutex<Option<u64>>,
 }
 
-/// Maps a validation error to the result code naming its field.
-pub fn validation_error(e: ValidationError) -> Error {
-    let code = match &e {
-        ValidationError::Empty { field }
-        | ValidationError::TooLong { field, .. }
-        | ValidationError::InvalidChar { field, .. } => match field {
-            Field::ThingName => jobs_result::InvalidThingName,
-            Field::JobId => jobs_result::InvalidJobId,
-            Field::ClientToken => jobs_result::InvalidClientToken,
-            Field::StatusDetailsKey(_) | Field::StatusDetailsValue(_) => {
-                jobs_result::InvalidStatusDetails
-            }
-        },
-        ValidationError::NextJobIdNotAllowed => jobs_result::InvalidJobId,
-        ValidationError::StatusDetailsNotJson { .. }
-        | ValidationError::StatusDetailsNotObject { .. }
-        | ValidationError::StatusDetailsValueNotString { .. }
-        | ValidationError::StatusDetailsDuplicateKey { .. }
-        | ValidationError::StatusDetailsTooManyPairs { .. } => jobs_result::InvalidStatusDetails,
-        ValidationError::StepTimeoutOutOfRange { .. } => jobs_result::InvalidArgument,
-        ValidationError::StatusNotSendable { .. } => jobs_result::InvalidStatus,
-    };
-    Error::new(code, e.to_string())
-}
-
 /// Maps a topic-building error to its result code.
 pub fn topic_error(e: TopicError) -> Error {
     match e {
-        TopicError::InvalidThingName(v) | TopicError::InvalidJobId(v) => validation_error(v),
+        TopicError::InvalidThingName(v) | TopicError::InvalidJobId(v) => Error::from(v),
         other => Error::new(jobs_result::InvalidTopicCombination, other.to_string()),
     }
-}
-
-fn check_qos(qos: u8) -> Result<()> {
-    if qos > 1 {
-        return Err(Error::new(
-            jobs_result::InvalidArgument,
-            format!("QoS {qos}: AWS IoT supports 0 and 1"),
-        ));
-    }
-    Ok(())
 }
 
 impl JobsClient {
@@ -91,11 +51,11 @@ impl JobsClient {
         client_token: Option<&str>,
         qos: u8,
     ) -> Result<JobsClient> {
-        validate::validate_thing_name(thing).map_err(validation_error)?;
+        validate::validate_thing_name(thing).map_err(Error::from)?;
         if let Some(t) = client_token {
-            validate::validate_client_token(t).map_err(validation_error)?;
+            validate::validate_client_token(t).map_err(Error::from)?;
         }
-        check_qos(qos)?;
+        crate::mqtt::config::validate_qos(qos.into())?;
         Ok(JobsClient {
             conn,
             owns_connection,
@@ -129,12 +89,13 @@ impl JobsClient {
     fn handler(&self, f: JobsHandler) -> Handler {
         Handler {
             gate: self.gate.clone(),
+            // Parsed by the first handler the message reaches, shared by the others.
             f: Arc::new(move |m: &Message| {
-                let jm = JobsMessage {
-                    message: m,
-                    parsed: topics::parse_topic(&m.topic),
-                };
-                f(&jm)
+                let event = m
+                    .derived
+                    .get_or_init(|| JobsEvent::parse(m.clone()))
+                    .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())));
+                f(&event)
             }),
         }
     }
@@ -254,7 +215,7 @@ impl JobsClient {
             ));
         }
         let topic = self.request_topic(topic_type, job_id)?;
-        let body = payload::client_token_payload(self.client_token()).map_err(validation_error)?;
+        let body = payload::client_token_payload(self.client_token()).map_err(Error::from)?;
         self.publish(&topic, body)
     }
 
@@ -266,7 +227,7 @@ impl JobsClient {
     ) -> Result<Submitted> {
         let topic = self.request_topic(TopicType::StartNext, None)?;
         let body = payload::start_next_payload(self.client_token(), details, step_timeout)
-            .map_err(validation_error)?;
+            .map_err(Error::from)?;
         self.publish(&topic, body)
     }
 
@@ -274,24 +235,10 @@ impl JobsClient {
     /// SUCCEEDED and REJECTED (AWS rejects the others; the Python SDK v1 would send them or an
     /// empty payload).
     pub fn send_update(&self, job_id: &str, req: &UpdateRequest<'_>) -> Result<Submitted> {
-        validate::validate_job_id(job_id).map_err(validation_error)?;
-        if !matches!(
-            req.status,
-            ExecutionStatus::InProgress
-                | ExecutionStatus::Failed
-                | ExecutionStatus::Succeeded
-                | ExecutionStatus::Rejected
-        ) {
-            return Err(Error::new(
-                jobs_result::InvalidStatus,
-                format!(
-                    "status {:?} cannot be set by a device: use IN_PROGRESS, FAILED, SUCCEEDED or REJECTED",
-                    req.status
-                ),
-            ));
-        }
+        validate::validate_job_id(job_id).map_err(Error::from)?;
+        validate::validate_device_status(req.status)?;
         let topic = self.request_topic(TopicType::Update, Some(job_id))?;
-        let body = payload::update_payload(req, self.client_token()).map_err(validation_error)?;
+        let body = payload::update_payload(req, self.client_token()).map_err(Error::from)?;
         self.publish(&topic, body)
     }
 
@@ -302,11 +249,11 @@ impl JobsClient {
         execution_number: u64,
         include_job_document: bool,
     ) -> Result<Submitted> {
-        validate::validate_describe_job_id(job_id).map_err(validation_error)?;
+        validate::validate_describe_job_id(job_id).map_err(Error::from)?;
         let topic = self.request_topic(TopicType::Describe, Some(job_id))?;
         let body =
             payload::describe_payload(self.client_token(), execution_number, include_job_document)
-                .map_err(validation_error)?;
+                .map_err(Error::from)?;
         self.publish(&topic, body)
     }
 
@@ -332,5 +279,213 @@ impl JobsClient {
         for f in filters {
             let _ = self.conn.unsubscribe(&f, Completion::None);
         }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use crate::mqtt::config::ConnectionConfig;
+    use crate::mqtt::types::Callbacks;
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    const BENCH_PAYLOAD: &str = r#"{"timestamp":1517186779,"execution":{"jobId":"install-app-1","thingName":"bench-thing","status":"IN_PROGRESS","statusDetails":{"progress":"50%","step":"download"},"queuedAt":1517186700,"startedAt":1517186710,"lastUpdatedAt":1517186770,"versionNumber":3,"executionNumber":1,"jobDocument":{"operation":"install","url":"https://example.com/app-1.tar.gz","sha256":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","steps":["download","verify","install","restart"]}}}"#;
+
+    /// What a typical C handler reads.
+    fn read_like_a_c_handler(m: *const crate::ffi::message::jobs_message) {
+        use crate::ffi::message::*;
+        unsafe {
+            black_box(jobs_message_topic_type(m));
+            black_box(jobs_message_status(m));
+            black_box(jobs_message_version_number(m));
+            black_box(jobs_message_execution_job_id(m));
+            black_box(jobs_message_job_document(m, std::ptr::null_mut()));
+            black_box(jobs_message_status_details(m));
+        }
+    }
+
+    /// The FFI's handler adapter (`ffi::jobs`), minus the C call.
+    fn bench_handler() -> JobsHandler {
+        Arc::new(|m: &Arc<JobsEvent>| {
+            let view = crate::ffi::message::jobs_message::new(m);
+            read_like_a_c_handler(&view);
+        })
+    }
+
+    #[test]
+    #[ignore = "benchmark: cargo test --release --lib jobs::client::bench -- --ignored --nocapture"]
+    fn delivery_cost_with_several_handlers() {
+        let conn = Connection::new(
+            ConnectionConfig {
+                host: "127.0.0.1".into(),
+                transport: crate::mqtt::transport::TransportKind::Tcp,
+                ..ConnectionConfig::default()
+            },
+            Callbacks::default(),
+        )
+        .unwrap();
+        let client = JobsClient::new(conn, true, "bench-thing", None, 1).unwrap();
+        let msg = Message {
+            topic: Arc::from("$aws/things/bench-thing/jobs/notify-next"),
+            payload: bytes::Bytes::from_static(BENCH_PAYLOAD.as_bytes()),
+            qos: 1,
+            retain: false,
+            dup: false,
+            derived: Default::default(),
+        };
+        for handlers in [1usize, 4, 8] {
+            let hs: Vec<Handler> = (0..handlers)
+                .map(|_| client.handler(bench_handler()))
+                .collect();
+            let rounds = 20_000;
+            // The fastest of several runs: the machine is shared, so slower runs measure others.
+            let mut best = u128::MAX;
+            for _run in 0..7 {
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    // A new message each round, one clone per handler, as the session posts them.
+                    let m = Message {
+                        topic: Arc::from(&*msg.topic),
+                        ..msg.clone()
+                    };
+                    let posted: Vec<Message> = hs.iter().map(|_| m.clone()).collect();
+                    drop(m);
+                    for (h, m) in hs.iter().zip(posted) {
+                        (h.f)(&m);
+                    }
+                }
+                best = best.min(start.elapsed().as_nanos() / rounds);
+            }
+            let per = best;
+            println!("bench: {handlers} handler(s): {per} ns per delivered message");
+        }
+        client.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::event::parse_count;
+    use crate::mqtt::config::ConnectionConfig;
+    use crate::mqtt::transport::TransportKind;
+    use crate::mqtt::types::Callbacks;
+    use iotjobs_emulator::{Emulator, EmulatorConfig};
+    use std::time::{Duration, Instant};
+
+    fn message(topic: &str, payload: &'static str) -> Message {
+        Message {
+            topic: Arc::from(topic),
+            payload: bytes::Bytes::from_static(payload.as_bytes()),
+            qos: 1,
+            retain: false,
+            dup: false,
+            derived: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_message_is_parsed_once_and_freed_with_its_last_clone() {
+        let topic = "$aws/things/cache-thing/jobs/notify-next";
+        let m = message(topic, r#"{"execution":{"jobId":"j"}}"#);
+        let before = parse_count::of(topic);
+        let client_handler = |m: &Message| {
+            m.derived
+                .get_or_init(|| JobsEvent::parse(m.clone()))
+                .unwrap()
+        };
+        let a = client_handler(&m);
+        let b = client_handler(&m.clone());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(parse_count::of(topic), before + 1);
+        assert_eq!(a.execution_job_id(), Some("j"));
+        // The same text in a new message is another delivery, parsed again.
+        let again = message(topic, r#"{"execution":{"jobId":"j"}}"#);
+        assert!(!Arc::ptr_eq(&client_handler(&again), &a));
+        assert_eq!(parse_count::of(topic), before + 2);
+        // No cycle: once the message and the handlers' events are gone, so is the topic.
+        let weak = Arc::downgrade(&a);
+        drop((a, b, m));
+        assert!(
+            weak.upgrade().is_none(),
+            "the event is freed with its message"
+        );
+    }
+
+    #[test]
+    fn a_message_reaching_several_handlers_is_parsed_once() {
+        let emu = Emulator::start(EmulatorConfig::default()).expect("emulator starts");
+        let addr = emu.mqtt_addr();
+        let conn = Connection::new(
+            ConnectionConfig {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                transport: TransportKind::Tcp,
+                client_id: "parse-once".into(),
+                connect_timeout: Duration::from_secs(10),
+                operation_timeout: Duration::from_secs(10),
+                ..ConnectionConfig::default()
+            },
+            Callbacks::default(),
+        )
+        .expect("connection");
+        conn.connect().expect("connect");
+        let thing = "parse-once-thing";
+        let client = JobsClient::new(conn, true, thing, Some("tok"), 1).expect("client");
+        type Seen = Arc<Mutex<Vec<(usize, Arc<JobsEvent>)>>>;
+        let seen: Seen = Arc::default();
+        // Four filters matching `job-1/get/accepted`: jobs/#, +/get/accepted,
+        // job-1/get/accepted, job-1/get/#.
+        let filters = [
+            (TopicType::Wildcard, ReplyType::Request, None),
+            (TopicType::Describe, ReplyType::Accepted, Some("+")),
+            (TopicType::Describe, ReplyType::Accepted, Some("job-1")),
+            (TopicType::Describe, ReplyType::Wildcard, Some("job-1")),
+        ];
+        for (i, (t, r, j)) in filters.into_iter().enumerate() {
+            let s = seen.clone();
+            let handler: JobsHandler = Arc::new(move |e| s.lock().unwrap().push((i, e.clone())));
+            assert_eq!(
+                client.create_subscription(t, r, j, handler).unwrap(),
+                Some(1)
+            );
+        }
+        let topic = format!("$aws/things/{thing}/jobs/job-1/get/accepted");
+        let payloads = [
+            r#"{"execution":{"jobId":"job-1","status":"QUEUED","versionNumber":1},"clientToken":"tok"}"#,
+            r#"{"execution":{"jobId":"job-1","status":"IN_PROGRESS","versionNumber":2}}"#,
+            r#"{"execution":{"jobId":"job-1","status":"IN_PROGRESS","versionNumber":2}}"#,
+        ];
+        let before = parse_count::of(&topic);
+        for (round, payload) in payloads.iter().enumerate() {
+            emu.publish(&topic, payload.as_bytes(), 1);
+            let want = filters.len() * (round + 1);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while seen.lock().unwrap().len() < want {
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: handlers not all called"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(parse_count::of(&topic), before + round + 1, "round {round}");
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), filters.len() * payloads.len());
+        for (round, deliveries) in seen.chunks(filters.len()).enumerate() {
+            let mut handlers: Vec<usize> = deliveries.iter().map(|(i, _)| *i).collect();
+            handlers.sort_unstable();
+            assert_eq!(handlers, [0, 1, 2, 3], "round {round}");
+            let event = &deliveries[0].1;
+            assert_eq!(event.payload(), payloads[round].as_bytes());
+            assert_eq!(event.version_number(), Some(round.min(1) as i64 + 1));
+            for (_, other) in deliveries {
+                assert!(Arc::ptr_eq(event, other), "round {round}: a second parse");
+            }
+        }
+        // Equal payloads in two messages are two events.
+        assert!(!Arc::ptr_eq(&seen[4].1, &seen[8].1));
+        client.close();
     }
 }

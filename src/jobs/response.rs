@@ -42,6 +42,8 @@ pub enum ResponseError {
         /// The reply type given.
         reply_type: ReplyType,
     },
+    /// The topic is not a concrete AWS IoT Jobs topic, so no response is expected on it.
+    NotAJobsTopic,
 }
 
 impl fmt::Display for ResponseError {
@@ -64,6 +66,9 @@ impl fmt::Display for ResponseError {
                 topic_type.as_u32(),
                 reply_type.as_u32()
             ),
+            ResponseError::NotAJobsTopic => {
+                f.write_str("the topic is not an AWS IoT Jobs topic; no jobs response is parsed")
+            }
         }
     }
 }
@@ -226,6 +231,23 @@ pub enum RejectedCode {
 }
 
 impl RejectedCode {
+    /// The modeled code C sees (`jobs_rejection_code`).
+    pub fn code(&self) -> crate::jobs::types::RejectionCode {
+        use crate::jobs::types::RejectionCode as C;
+        match self {
+            RejectedCode::InvalidTopic => C::InvalidTopic,
+            RejectedCode::InvalidJson => C::InvalidJson,
+            RejectedCode::InvalidRequest => C::InvalidRequest,
+            RejectedCode::InvalidStateTransition => C::InvalidStateTransition,
+            RejectedCode::ResourceNotFound => C::ResourceNotFound,
+            RejectedCode::VersionMismatch => C::VersionMismatch,
+            RejectedCode::InternalError => C::InternalError,
+            RejectedCode::RequestThrottled => C::RequestThrottled,
+            RejectedCode::TerminalStateReached => C::TerminalStateReached,
+            RejectedCode::Other(_) => C::Other,
+        }
+    }
+
     /// The nine documented codes, in the order of AWS's documentation.
     pub const KNOWN: [RejectedCode; 9] = [
         RejectedCode::InvalidTopic,
@@ -1329,6 +1351,10 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "topic type 4 with reply type 1 carries no jobs response"
+        );
+        assert_eq!(
+            ResponseError::NotAJobsTopic.to_string(),
+            "the topic is not an AWS IoT Jobs topic; no jobs response is parsed"
         );
     }
 }

@@ -8,9 +8,9 @@
 use super::config::{ConnectionConfig, Protocol};
 use crate::error::{jobs_result, Error, Result};
 use bytes::{BufMut, BytesMut};
-use zeroize::Zeroize;
 use rumqttc::mqttbytes::v4::Packet;
 use rumqttc::mqttbytes::Error as CodecError;
+use zeroize::Zeroize;
 
 fn put_str(buf: &mut BytesMut, s: &[u8]) {
     buf.put_u16(s.len() as u16);

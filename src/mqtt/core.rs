@@ -24,7 +24,6 @@ use rumqttc::mqttbytes::v4::{
 use rumqttc::mqttbytes::QoS;
 use std::collections::VecDeque;
 use std::sync::mpsc::SyncSender;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroize;
 
@@ -1178,13 +1177,7 @@ impl Core {
                 } else {
                     matched.iter().filter_map(|r| r.handler.clone()).collect()
                 };
-                let msg = Message {
-                    topic: Arc::from(p.topic.as_str()),
-                    payload: p.payload,
-                    qos: p.qos as u8,
-                    retain: p.retain,
-                    dup: p.dup,
-                };
+                let msg = Message::new(&p.topic, p.payload, p.qos as u8, p.retain, p.dup);
                 self.fx.messages.push((msg, handlers));
             }
             Packet::PubAck(a) => {

@@ -224,6 +224,51 @@ pub struct Message {
     pub qos: u8,
     pub retain: bool,
     pub dup: bool,
+    /// What a layer above works out from the message once, for every handler it reaches.
+    pub derived: Derived,
+}
+
+impl Message {
+    pub fn new(topic: &str, payload: Bytes, qos: u8, retain: bool, dup: bool) -> Message {
+        Message {
+            topic: Arc::from(topic),
+            payload,
+            qos,
+            retain,
+            dup,
+            derived: Derived::default(),
+        }
+    }
+}
+
+/// A value derived from one message (the jobs layer's parsed event), made by the first handler
+/// that asks and shared by all the others: every handler of a message gets a clone of the same
+/// [`Message`], and so the same slot. Freed with the last clone.
+#[derive(Clone, Default)]
+pub struct Derived(Arc<std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>>);
+
+impl Derived {
+    /// The value, made by `make` on first use. `None` if the slot holds another type.
+    pub fn get_or_init<T: Send + Sync + 'static>(
+        &self,
+        make: impl FnOnce() -> T,
+    ) -> Option<Arc<T>> {
+        self.0
+            .get_or_init(|| Arc::new(make()))
+            .clone()
+            .downcast::<T>()
+            .ok()
+    }
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Derived(set)"
+        } else {
+            "Derived(empty)"
+        })
+    }
 }
 
 /// How a request ended, given to its completion exactly once.
