@@ -351,10 +351,7 @@ pub unsafe extern "C" fn jobs_connection_publish_async(
 }
 
 fn handler(cb: jobs_message_callback, ud: UserData, gate: &Arc<Gate>) -> Option<Handler> {
-    cb.map(|f| Handler {
-        gate: gate.clone(),
-        f: Arc::new(message_trampoline(f, ud)),
-    })
+    cb.map(|f| Handler::callback(gate, Arc::new(message_trampoline(f, ud))))
 }
 
 /// Subscribes to `filter` (wildcards allowed) and waits for SUBACK (at most the operation

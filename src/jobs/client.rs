@@ -87,17 +87,17 @@ impl JobsClient {
     }
 
     fn handler(&self, f: JobsHandler) -> Handler {
-        Handler {
-            gate: self.gate.clone(),
-            // Parsed by the first handler the message reaches, shared by the others.
-            f: Arc::new(move |m: &Message| {
+        // Parsed by the first handler the message reaches, shared by the others.
+        Handler::callback(
+            &self.gate,
+            Arc::new(move |m: &Message| {
                 let event = m
                     .derived
                     .get_or_init(|| JobsEvent::parse(m.clone()))
                     .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())));
                 f(&event)
             }),
-        }
+        )
     }
 
     /// The topic filter for a subscription (the Python SDK v1's `getJobTopic`, with errors).

@@ -118,6 +118,7 @@ impl Connection {
             ));
         }
         self.shared.submit(Request {
+            expires_at: None,
             op: Op::Publish {
                 topic: topic.to_owned(),
                 payload: Bytes::copy_from_slice(payload),
@@ -158,6 +159,7 @@ impl Connection {
         topic::validate_filter(filter).map_err(|e| Error::new(jobs_result::InvalidTopic, e.0))?;
         validate_qos(qos.into())?;
         self.shared.submit(Request {
+            expires_at: None,
             op: Op::Subscribe {
                 filter: filter.to_owned(),
                 qos,
@@ -184,6 +186,7 @@ impl Connection {
     pub fn unsubscribe(&self, filter: &str, completion: Completion) -> Result<Submitted> {
         topic::validate_filter(filter).map_err(|e| Error::new(jobs_result::InvalidTopic, e.0))?;
         self.shared.submit(Request {
+            expires_at: None,
             op: Op::Unsubscribe {
                 filter: filter.to_owned(),
             },

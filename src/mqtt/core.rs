@@ -92,6 +92,19 @@ impl Op {
 pub struct Request {
     pub op: Op,
     pub completion: Completion,
+    /// A request still queued at this instant is not sent: it completes with `Timeout`. For
+    /// reads whose answer is useless after their deadline.
+    pub expires_at: Option<Instant>,
+}
+
+impl Request {
+    pub fn new(op: Op, completion: Completion) -> Request {
+        Request {
+            op,
+            completion,
+            expires_at: None,
+        }
+    }
 }
 
 /// Told the outcome of a blocking connect.
@@ -1012,7 +1025,7 @@ impl Core {
         req: Request,
         now: Instant,
     ) -> std::result::Result<u16, Box<(Request, Error)>> {
-        let Request { op, completion } = req;
+        let Request { op, completion, .. } = req;
         if let Op::Publish {
             topic,
             payload,
@@ -1031,7 +1044,7 @@ impl Core {
         }
         let Some(packet_id) = self.ids.allocate() else {
             let err = Error::new(jobs_result::Busy, "all 65535 packet ids are in flight");
-            return Err(Box::new((Request { op, completion }, err)));
+            return Err(Box::new((Request::new(op, completion), err)));
         };
         match &op {
             Op::Publish { .. } => self.counters.published += 1,
@@ -1104,8 +1117,22 @@ impl Core {
         } else {
             usize::MAX
         };
-        for _ in 0..burst {
+        let mut sent = 0;
+        while sent < burst {
             let Some(req) = self.queue.pop() else { break };
+            if req.expires_at.is_some_and(|t| now >= t) {
+                let message = format!(
+                    "queued {} to '{}' expired before it could be sent",
+                    req.op.kind(),
+                    req.op.topic()
+                );
+                self.log(LogLevel::Info, message);
+                self.fx
+                    .acks
+                    .push((req.completion, Ack::new(0, jobs_result::Timeout)));
+                continue;
+            }
+            sent += 1;
             if let Err(b) = self.send_now(req, now) {
                 let (req, e) = *b;
                 self.queue.push_front(req);
@@ -1168,15 +1195,27 @@ impl Core {
                     .iter()
                     .filter(|r| topic::matches(&r.filter, &p.topic))
                     .collect();
-                let handlers = if matched.is_empty() {
-                    self.routes
-                        .iter()
-                        .filter(|(_, prefix, _)| p.topic.starts_with(prefix.as_str()))
-                        .map(|(_, _, h)| h.clone())
-                        .collect()
-                } else {
-                    matched.iter().filter_map(|r| r.handler.clone()).collect()
-                };
+                let mut handlers: Vec<Handler> =
+                    matched.iter().filter_map(|r| r.handler.clone()).collect();
+                // The library's own subscriptions do not take a message away from the
+                // fallback routes: only a user subscription does.
+                let user_matched = matched.iter().any(|r| {
+                    !matches!(
+                        r.handler,
+                        Some(Handler {
+                            runs: Runs::IoThread,
+                            ..
+                        })
+                    )
+                });
+                if !user_matched {
+                    handlers.extend(
+                        self.routes
+                            .iter()
+                            .filter(|(_, prefix, _)| p.topic.starts_with(prefix.as_str()))
+                            .map(|(_, _, h)| h.clone()),
+                    );
+                }
                 let msg = Message::new(&p.topic, p.payload, p.qos as u8, p.retain, p.dup);
                 self.fx.messages.push((msg, handlers));
             }

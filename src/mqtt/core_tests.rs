@@ -4,6 +4,7 @@
 use super::*;
 use crate::mqtt::queue::{DropPolicy, QueueLimit};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
 
 const OP: Duration = Duration::from_secs(1);
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
@@ -93,7 +94,7 @@ impl Harness {
     }
 
     fn submit(&mut self, op: Op, completion: Completion) -> Result<Submitted> {
-        self.core.submit(Request { op, completion }, self.now)
+        self.core.submit(Request::new(op, completion), self.now)
     }
 
     fn timer(&mut self) {
@@ -1004,4 +1005,73 @@ fn debug_logging_names_each_packet_in_and_out_without_payloads() {
     );
     assert!(logs.iter().any(|l| l == "in: PUBACK id 1"), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains("secret")));
+}
+
+#[test]
+fn a_queued_request_past_its_expiry_is_never_sent_and_times_out() {
+    let mut h = Harness::new(cfg());
+    let (expiring, rx) = waiter();
+    let mut read = Request::new(publish("t/read", b"r", 1), expiring);
+    read.expires_at = Some(h.ms(500));
+    h.core.submit(read, h.now).unwrap();
+    h.submit(publish("t/update", b"u", 1), Completion::None)
+        .unwrap();
+    h.at(600);
+    h.connect_draining();
+    assert_eq!(
+        h.written(),
+        hex("32 0d 00 08 't/update' 00 01 'u'"),
+        "only the request that has not expired"
+    );
+    let fx = h.effects();
+    let (c, ack) = fx.acks.into_iter().next().unwrap();
+    assert_eq!(ack, Ack::new(0, jobs_result::Timeout));
+    c.complete(ack);
+    assert_eq!(rx.try_recv().unwrap().result, jobs_result::Timeout);
+    assert_eq!(h.core.status(), Status::Online);
+}
+
+#[test]
+fn the_librarys_own_subscription_leaves_messages_to_the_fallback_routes() {
+    let mut h = Harness::new(cfg());
+    h.connect();
+    let noop: Arc<dyn Fn(&Message) + Send + Sync> = Arc::new(|_| {});
+    let own = Op::Subscribe {
+        filter: "r/+".into(),
+        qos: 1,
+        handler: Some(Handler::on_io_thread(noop.clone())),
+    };
+    h.submit(own, Completion::None).unwrap();
+    h.written();
+    h.core.add_route(
+        "r/".into(),
+        Handler::callback(&crate::runtime::Gate::new(), noop.clone()),
+    );
+    h.feed(&hex("30 05 00 03 'r/x'"));
+    let fx = h.effects();
+    assert_eq!(
+        fx.messages[0].1.len(),
+        2,
+        "the library's handler and the fallback route"
+    );
+    // A user subscription takes the message from the fallback.
+    let user = Op::Subscribe {
+        filter: "r/#".into(),
+        qos: 1,
+        handler: Some(Handler::callback(&crate::runtime::Gate::new(), noop)),
+    };
+    h.submit(user, Completion::None).unwrap();
+    h.written();
+    h.feed(&hex("30 05 00 03 'r/x'"));
+    let fx = h.effects();
+    let kinds: Vec<bool> = fx.messages[0]
+        .1
+        .iter()
+        .map(|h| matches!(h.runs, Runs::IoThread))
+        .collect();
+    assert_eq!(
+        kinds,
+        [true, false],
+        "the library's and the user's, no fallback"
+    );
 }

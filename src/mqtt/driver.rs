@@ -215,13 +215,18 @@ impl Shared {
                 });
             }
             for h in handlers {
-                let m = msg.clone();
-                let f = h.f.clone();
-                let charge = charge.clone();
-                runtime::post(&h.gate, move || {
-                    let _charge = charge;
-                    f(&m)
-                });
+                match h.runs {
+                    Runs::IoThread => (h.f)(&msg),
+                    Runs::Callback(gate) => {
+                        let m = msg.clone();
+                        let f = h.f.clone();
+                        let charge = charge.clone();
+                        runtime::post(&gate, move || {
+                            let _charge = charge;
+                            f(&m)
+                        });
+                    }
+                }
             }
         }
     }

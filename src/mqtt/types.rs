@@ -360,11 +360,39 @@ impl Counters {
     }
 }
 
-/// A message handler bound to one subscription; runs on the callback thread behind `gate`.
+/// A message handler bound to one subscription.
 #[derive(Clone)]
 pub struct Handler {
-    pub gate: Arc<Gate>,
     pub f: Arc<dyn Fn(&Message) + Send + Sync>,
+    pub runs: Runs,
+}
+
+/// Where a handler runs.
+#[derive(Clone)]
+pub enum Runs {
+    /// On the callback thread, behind the gate of the handle it belongs to (C code).
+    Callback(Arc<Gate>),
+    /// On the I/O thread, as the message is read: library code that must not wait for the
+    /// callback thread (completing a blocked request). It must be quick and never call C.
+    /// Such a subscription is the library's own: it does not count as a user subscription
+    /// when deciding whether a message goes to the fallback routes.
+    IoThread,
+}
+
+impl Handler {
+    pub fn callback(gate: &Arc<Gate>, f: Arc<dyn Fn(&Message) + Send + Sync>) -> Handler {
+        Handler {
+            f,
+            runs: Runs::Callback(gate.clone()),
+        }
+    }
+
+    pub fn on_io_thread(f: Arc<dyn Fn(&Message) + Send + Sync>) -> Handler {
+        Handler {
+            f,
+            runs: Runs::IoThread,
+        }
+    }
 }
 
 pub type StateFn = Box<dyn Fn() + Send + Sync>;
