@@ -1201,10 +1201,10 @@ fn python_sdk_v1_and_iotjobs_receive_the_same_messages() {
     conn.subscribe_sync(
         &done_topic,
         1,
-        Some(iotjobs::mqtt::types::Handler {
-            gate: iotjobs::runtime::Gate::new(),
-            f: Arc::new(move |_| d.store(true, std::sync::atomic::Ordering::SeqCst)),
-        }),
+        Some(iotjobs::mqtt::types::Handler::callback(
+            &iotjobs::runtime::Gate::new(),
+            Arc::new(move |_| d.store(true, std::sync::atomic::Ordering::SeqCst)),
+        )),
     )
     .unwrap_or_else(|e| panic!("subscribe done: {e}"));
 
