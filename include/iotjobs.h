@@ -117,6 +117,22 @@ enum jobs_result
    */
   JOBS_RESULT_INVALID_CLIENT_TOKEN = 11,
   /**
+   * A JSON path is malformed (see the `jobs_document_*` functions).
+   */
+  JOBS_RESULT_INVALID_PATH = 12,
+  /**
+   * The value a JSON path names is not there.
+   */
+  JOBS_RESULT_NOT_FOUND = 13,
+  /**
+   * The value a JSON path names has another type than the one asked for.
+   */
+  JOBS_RESULT_WRONG_TYPE = 14,
+  /**
+   * An argument struct's `struct_size` is not one this library knows (call its init function).
+   */
+  JOBS_RESULT_INVALID_STRUCT_SIZE = 15,
+  /**
    * A CA, certificate or key could not be read or parsed, or they do not fit together.
    */
   JOBS_RESULT_TLS_CONFIG = 20,
@@ -164,6 +180,14 @@ enum jobs_result
    * The operation is already in progress (for example connect while connecting).
    */
   JOBS_RESULT_IN_PROGRESS = 39,
+  /**
+   * AWS rejected the request; the reply carries its code, message and execution state.
+   */
+  JOBS_RESULT_REJECTED = 40,
+  /**
+   * The request was cancelled before its answer came: the user disconnected.
+   */
+  JOBS_RESULT_CANCELLED = 41,
   /**
    * Name resolution or TCP connection failed, or the connection was lost.
    */

@@ -102,6 +102,14 @@ pub enum jobs_result {
     InvalidStatus = 10,
     /// The client token is longer than 64 bytes.
     InvalidClientToken = 11,
+    /// A JSON path is malformed (see the `jobs_document_*` functions).
+    InvalidPath = 12,
+    /// The value a JSON path names is not there.
+    NotFound = 13,
+    /// The value a JSON path names has another type than the one asked for.
+    WrongType = 14,
+    /// An argument struct's `struct_size` is not one this library knows (call its init function).
+    InvalidStructSize = 15,
     // --- configuration (20..29)
     /// A CA, certificate or key could not be read or parsed, or they do not fit together.
     TlsConfig = 20,
@@ -128,6 +136,10 @@ pub enum jobs_result {
     Dropped = 38,
     /// The operation is already in progress (for example connect while connecting).
     InProgress = 39,
+    /// AWS rejected the request; the reply carries its code, message and execution state.
+    Rejected = 40,
+    /// The request was cancelled before its answer came: the user disconnected.
+    Cancelled = 41,
     // --- the network (50..59)
     /// Name resolution or TCP connection failed, or the connection was lost.
     Network = 50,
@@ -146,7 +158,7 @@ pub enum jobs_result {
 
 impl jobs_result {
     /// Every defined code, in numeric order.
-    pub const ALL: [jobs_result; 30] = {
+    pub const ALL: [jobs_result; 36] = {
         use jobs_result::*;
         [
             Ok,
@@ -161,6 +173,10 @@ impl jobs_result {
             InvalidTopicCombination,
             InvalidStatus,
             InvalidClientToken,
+            InvalidPath,
+            NotFound,
+            WrongType,
+            InvalidStructSize,
             TlsConfig,
             IncompleteConfig,
             NotConnected,
@@ -173,6 +189,8 @@ impl jobs_result {
             Busy,
             Dropped,
             InProgress,
+            Rejected,
+            Cancelled,
             Network,
             Tls,
             WebSocket,
@@ -208,6 +226,10 @@ impl jobs_result {
             InvalidTopicCombination => c"invalid jobs topic combination",
             InvalidStatus => c"invalid execution status for this request",
             InvalidClientToken => c"invalid client token",
+            InvalidPath => c"invalid JSON path",
+            NotFound => c"no value at this path",
+            WrongType => c"the value has another type",
+            InvalidStructSize => c"unknown argument struct size",
             TlsConfig => c"invalid TLS configuration",
             IncompleteConfig => c"incomplete configuration",
             NotConnected => c"not connected",
@@ -220,6 +242,8 @@ impl jobs_result {
             Busy => c"no packet id available",
             Dropped => c"request dropped from the offline queue",
             InProgress => c"operation already in progress",
+            Rejected => c"rejected by AWS IoT Jobs",
+            Cancelled => c"request cancelled",
             Network => c"network error",
             Tls => c"TLS handshake failed",
             WebSocket => c"WebSocket upgrade failed",

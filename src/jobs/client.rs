@@ -7,6 +7,7 @@
 
 use super::event::JobsEvent;
 use super::payload::{self, UpdateRequest};
+use super::requests::{self, Deliver, JobsRequest, Outcome, RequestOptions, Router};
 use super::topics::{self, TopicError};
 use super::types::{ReplyType, TopicType};
 use super::validate::{self, StatusDetails};
@@ -30,6 +31,9 @@ pub struct JobsClient {
     gate: Arc<Gate>,
     filters: Mutex<Vec<String>>,
     fallback_route: Mutex<Option<u64>>,
+    /// The connection's request router, and this client's id in it.
+    router: Arc<Router>,
+    router_id: u64,
 }
 
 /// Maps a topic-building error to its result code.
@@ -56,6 +60,7 @@ impl JobsClient {
             validate::validate_client_token(t).map_err(Error::from)?;
         }
         crate::mqtt::config::validate_qos(qos.into())?;
+        let router = conn.extension::<Router>();
         Ok(JobsClient {
             conn,
             owns_connection,
@@ -65,11 +70,62 @@ impl JobsClient {
             gate: Gate::new(),
             filters: Mutex::new(Vec::new()),
             fallback_route: Mutex::new(None),
+            router_id: router.register_client(),
+            router,
         })
     }
 
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Makes `req` with `opts`; `deliver` gets exactly one outcome unless this returns an
+    /// error. Asynchronous requests get their deadline armed here.
+    pub fn request(
+        &self,
+        req: &JobsRequest,
+        opts: &RequestOptions,
+        deliver: Deliver,
+    ) -> Result<()> {
+        let asynchronous = matches!(deliver, Deliver::Callback(..));
+        let prefix = self.client_token().unwrap_or(&self.thing);
+        let key = self.router.submit(
+            &self.conn,
+            self.router_id,
+            &self.thing,
+            prefix,
+            self.qos,
+            req,
+            opts,
+            deliver,
+        )?;
+        if asynchronous {
+            self.router.arm_deadline(key, opts.timeout);
+        }
+        Ok(())
+    }
+
+    /// Makes `req` and waits for its outcome (the deadline is `opts.timeout`). The reply wakes
+    /// the caller from the I/O thread directly, so this may be called from a callback.
+    pub fn request_blocking(&self, req: &JobsRequest, opts: &RequestOptions) -> Result<Outcome> {
+        let (deliver, rx) = requests::blocking();
+        let prefix = self.client_token().unwrap_or(&self.thing);
+        let key = self.router.submit(
+            &self.conn,
+            self.router_id,
+            &self.thing,
+            prefix,
+            self.qos,
+            req,
+            opts,
+            deliver,
+        )?;
+        Ok(self.router.wait(&key, rx, opts.timeout))
+    }
+
+    /// The connection's request router (counters, pending count).
+    pub fn router(&self) -> &Arc<Router> {
+        &self.router
     }
 
     /// The gate of this client's callbacks: its handlers and the completions of its
@@ -262,6 +318,12 @@ impl JobsClient {
     /// subscriptions and fallback route are removed and the connection keeps running.
     pub fn close(&self) {
         self.gate.close();
+        let me = self.router_id;
+        self.router.cancel(
+            |c| c == me,
+            jobs_result::Closed,
+            "the jobs client was freed",
+        );
         if self.owns_connection {
             self.conn.close();
             return;

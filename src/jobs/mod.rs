@@ -9,6 +9,8 @@ pub mod event;
 /// cbindgen:ignore
 pub mod payload;
 /// cbindgen:ignore
+pub mod requests;
+/// cbindgen:ignore
 pub mod response;
 /// cbindgen:ignore
 pub mod topics;

@@ -5,6 +5,7 @@
 
 use super::config::{validate_qos, ConnectionConfig};
 use super::core::{Op, Request};
+pub use super::driver::Extension;
 use super::driver::{self, Shared};
 use super::tls;
 use super::topic;
@@ -79,6 +80,7 @@ impl Connection {
     /// (bounded by the connect timeout). Queued and unacknowledged requests are kept for the
     /// next connect.
     pub fn disconnect(&self) -> Result<()> {
+        self.shared.each_extension(|e| e.user_disconnected());
         let (tx, rx) = sync_channel(1);
         self.shared.request_disconnect(Some(tx))?;
         rx.recv_timeout(self.shared.cfg.connect_timeout)
@@ -104,6 +106,20 @@ impl Connection {
         retain: bool,
         completion: Completion,
     ) -> Result<Submitted> {
+        self.publish_until(topic, payload, qos, retain, None, completion)
+    }
+
+    /// [`Connection::publish`], except that while queued offline the request expires at
+    /// `expires_at`: then it is never sent and its completion gets `Timeout`.
+    pub fn publish_until(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: u8,
+        retain: bool,
+        expires_at: Option<std::time::Instant>,
+        completion: Completion,
+    ) -> Result<Submitted> {
         topic::validate_topic(topic).map_err(|e| Error::new(jobs_result::InvalidTopic, e.0))?;
         validate_qos(qos.into())?;
         let size = topic.len() + payload.len() + PUBLISH_OVERHEAD;
@@ -118,7 +134,7 @@ impl Connection {
             ));
         }
         self.shared.submit(Request {
-            expires_at: None,
+            expires_at,
             op: Op::Publish {
                 topic: topic.to_owned(),
                 payload: Bytes::copy_from_slice(payload),
@@ -241,7 +257,14 @@ impl Connection {
     /// callback thread), no connection-level callback runs again.
     pub fn close(&self) {
         self.shared.shutdown();
+        self.shared.each_extension(|e| e.closed());
         self.shared.callbacks.gate.close();
+    }
+
+    /// The connection's one `T`, made on first use: state a layer above keeps per connection
+    /// (the jobs request router), told when the user disconnects and when the connection closes.
+    pub fn extension<T: Extension + Default>(&self) -> Arc<T> {
+        self.shared.extension::<T>()
     }
 }
 

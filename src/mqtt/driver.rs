@@ -35,6 +35,21 @@ pub struct Shared {
     wake: Notify,
     pub callbacks: Callbacks,
     budget: Arc<Budget>,
+    extensions: Mutex<Vec<Extended>>,
+}
+
+/// State a layer above keeps per connection (see [`Shared::extension`]).
+pub trait Extension: std::any::Any + Send + Sync {
+    /// The user asked to disconnect (before the link closes).
+    fn user_disconnected(&self) {}
+    /// The connection was shut down for good.
+    fn closed(&self) {}
+}
+
+/// One extension, held both as itself (to find it by type) and as an [`Extension`].
+struct Extended {
+    any: Arc<dyn std::any::Any + Send + Sync>,
+    hooks: Arc<dyn Extension>,
 }
 
 fn poisoned() -> Error {
@@ -56,6 +71,33 @@ impl Shared {
             tls,
             wake: Notify::new(),
             callbacks,
+            extensions: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The connection's one `T`, made on first use.
+    pub fn extension<T: Extension + Default>(&self) -> Arc<T> {
+        let mut list = self.extensions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = list.iter().find_map(|e| e.any.clone().downcast::<T>().ok()) {
+            return found;
+        }
+        let made = Arc::new(T::default());
+        list.push(Extended {
+            any: made.clone(),
+            hooks: made.clone(),
+        });
+        made
+    }
+
+    /// Runs `f` on every extension, outside the list's lock.
+    pub fn each_extension(&self, f: impl Fn(&dyn Extension)) {
+        let hooks: Vec<Arc<dyn Extension>> = self
+            .extensions
+            .lock()
+            .map(|l| l.iter().map(|e| e.hooks.clone()).collect())
+            .unwrap_or_default();
+        for h in hooks {
+            f(&*h);
         }
     }
 

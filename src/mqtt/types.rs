@@ -417,6 +417,8 @@ pub enum Completion {
     None,
     Wait(std::sync::mpsc::SyncSender<Ack>),
     Callback(Arc<Gate>, Box<dyn FnOnce(Ack) + Send>),
+    /// Library code run where the ack is handled (usually the I/O thread); quick, never C.
+    Direct(Box<dyn FnOnce(Ack) + Send>),
 }
 
 impl Completion {
@@ -429,6 +431,7 @@ impl Completion {
                 let _ = tx.try_send(ack);
             }
             Completion::Callback(gate, f) => crate::runtime::post(&gate, move || f(ack)),
+            Completion::Direct(f) => f(ack),
         }
     }
 }

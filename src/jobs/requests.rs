@@ -1,0 +1,695 @@
+//! Request/response: every Jobs operation as one call with exactly one outcome.
+//!
+//! Each request gets its own clientToken (or the caller's). Its reply is matched on the
+//! accepted and rejected topics by thing and token. One [`Router`] per connection, shared by
+//! every jobs client on it, keeps the pending requests and the reply subscriptions: four
+//! filters per thing (`get/+`, `start-next/+`, `+/get/+`, `+/update/+`) for the first few things,
+//! then the same four with `+` for the thing, so a gateway of a thousand things stays within AWS
+//! IoT's 50 subscriptions per connection. Replies are handled on the I/O thread as they are read:
+//! a blocked caller is woken directly, an asynchronous completion is posted behind its client's
+//! gate.
+//!
+//! Exactly one outcome per request: whoever removes the request from the pending table (its
+//! reply, its deadline, a cancellation) delivers the outcome; nobody else can.
+
+use super::event::JobsEvent;
+use super::payload::{self, UpdateRequest};
+use super::topics;
+use super::types::{ExecutionStatus, ReplyType, TopicType};
+use super::validate::{self, StatusDetails};
+use crate::error::{jobs_result, Error, Result};
+use crate::mqtt::connection::{Connection, Extension};
+use crate::mqtt::types::{Completion, Handler, Message, Status};
+use crate::runtime::{self, Gate};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The longest deadline a request may have.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// Things whose reply filters are per thing; from the next one on the connection uses the
+/// four thing-wildcard filters (16 filters at most, leaving AWS's other 34 to the user).
+pub const PER_THING_FILTER_THINGS: usize = 4;
+
+/// One Jobs request, with its operation's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobsRequest {
+    GetPending,
+    StartNext {
+        details: Option<StatusDetails>,
+        step_timeout: Option<i64>,
+    },
+    Describe {
+        /// A job id or `$next`.
+        job_id: String,
+        /// 0: the latest execution.
+        execution_number: u64,
+        include_job_document: bool,
+    },
+    Update {
+        job_id: String,
+        status: ExecutionStatus,
+        details: Option<StatusDetails>,
+        /// 0: not checked.
+        expected_version: u64,
+        /// 0: the latest execution.
+        execution_number: u64,
+        include_job_execution_state: bool,
+        include_job_document: bool,
+        step_timeout: Option<i64>,
+    },
+}
+
+impl JobsRequest {
+    fn topic_type(&self) -> TopicType {
+        match self {
+            JobsRequest::GetPending => TopicType::GetPending,
+            JobsRequest::StartNext { .. } => TopicType::StartNext,
+            JobsRequest::Describe { .. } => TopicType::Describe,
+            JobsRequest::Update { .. } => TopicType::Update,
+        }
+    }
+
+    fn job_id(&self) -> Option<&str> {
+        match self {
+            JobsRequest::Describe { job_id, .. } | JobsRequest::Update { job_id, .. } => {
+                Some(job_id)
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads are not worth sending after their deadline; an update is (the device's state
+    /// must reach the service), so it stays queued like any publish.
+    fn is_read(&self) -> bool {
+        !matches!(self, JobsRequest::Update { .. })
+    }
+
+    /// Checks the request's own fields (job id, status, details, step timeout).
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            JobsRequest::GetPending => Ok(()),
+            JobsRequest::StartNext { step_timeout, .. } => {
+                if let Some(m) = step_timeout {
+                    validate::validate_step_timeout(*m)?;
+                }
+                Ok(())
+            }
+            JobsRequest::Describe { job_id, .. } => Ok(validate::validate_describe_job_id(job_id)?),
+            JobsRequest::Update {
+                job_id,
+                status,
+                step_timeout,
+                ..
+            } => {
+                validate::validate_job_id(job_id)?;
+                validate::validate_device_status(*status)?;
+                if let Some(m) = step_timeout {
+                    validate::validate_step_timeout(*m)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The request payload with `token`.
+    fn payload(&self, token: &str) -> Result<String> {
+        let token = Some(token);
+        Ok(match self {
+            JobsRequest::GetPending => payload::client_token_payload(token)?,
+            JobsRequest::StartNext {
+                details,
+                step_timeout,
+            } => payload::start_next_payload(token, details.as_ref(), *step_timeout)?,
+            JobsRequest::Describe {
+                execution_number,
+                include_job_document,
+                ..
+            } => payload::describe_payload(token, *execution_number, *include_job_document)?,
+            JobsRequest::Update {
+                status,
+                details,
+                expected_version,
+                execution_number,
+                include_job_execution_state,
+                include_job_document,
+                step_timeout,
+                ..
+            } => {
+                let req = UpdateRequest {
+                    status: *status,
+                    details: details.as_ref(),
+                    expected_version: *expected_version,
+                    execution_number: *execution_number,
+                    include_job_execution_state: *include_job_execution_state,
+                    include_job_document: *include_job_document,
+                    step_timeout: *step_timeout,
+                };
+                payload::update_payload(&req, token)?
+            }
+        })
+    }
+}
+
+/// What a read does while the connection is down.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Offline {
+    /// Wait for the connection within the deadline (the request is queued, and dropped unsent
+    /// if the deadline passes first).
+    #[default]
+    Wait = 0,
+    /// Fail at once with `JOBS_RESULT_NOT_CONNECTED`.
+    FailFast = 1,
+}
+
+crate::error::c_enum!(Offline as "jobs_offline" {
+    Wait => "wait",
+    FailFast => "fail_fast",
+});
+
+/// How one request is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// Counted from submission; 1 ms to [`MAX_TIMEOUT`].
+    pub timeout: Duration,
+    /// For reads; updates are always queued while offline.
+    pub offline: Offline,
+    /// The request's clientToken; `None`: the library makes one.
+    pub client_token: Option<String>,
+}
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        RequestOptions {
+            timeout: Duration::from_secs(10),
+            offline: Offline::Wait,
+            client_token: None,
+        }
+    }
+}
+
+impl RequestOptions {
+    pub fn validate(&self) -> Result<()> {
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Err(Error::new(
+                jobs_result::InvalidArgument,
+                format!(
+                    "request timeout of {} ms: use 1 ms to {} ms",
+                    self.timeout.as_millis(),
+                    MAX_TIMEOUT.as_millis()
+                ),
+            ));
+        }
+        if let Some(t) = &self.client_token {
+            validate::validate_client_token(t)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a request ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The accepted reply.
+    Accepted(Arc<JobsEvent>),
+    /// The rejected reply: code, message and execution state are in it.
+    Rejected(Arc<JobsEvent>),
+    /// `Timeout` (the deadline passed), `Cancelled` (the user disconnected), `Closed` (the
+    /// client or its connection was freed), or a delivery failure such as `Dropped`.
+    Failed(Error),
+}
+
+impl Outcome {
+    /// The result code C sees.
+    pub fn code(&self) -> jobs_result {
+        match self {
+            Outcome::Accepted(_) => jobs_result::Ok,
+            Outcome::Rejected(_) => jobs_result::Rejected,
+            Outcome::Failed(e) => e.code,
+        }
+    }
+
+    pub fn reply(&self) -> Option<&Arc<JobsEvent>> {
+        match self {
+            Outcome::Accepted(e) | Outcome::Rejected(e) => Some(e),
+            Outcome::Failed(_) => None,
+        }
+    }
+}
+
+/// Where an outcome goes.
+pub enum Deliver {
+    /// A blocked caller.
+    Wait(SyncSender<Outcome>),
+    /// A callback on the callback thread, behind the gate of the client that made the request.
+    Callback(Arc<Gate>, Box<dyn FnOnce(Outcome) + Send>),
+}
+
+impl Deliver {
+    fn deliver(self, outcome: Outcome) {
+        match self {
+            Deliver::Wait(tx) => {
+                let _ = tx.try_send(outcome);
+            }
+            Deliver::Callback(gate, f) => runtime::post(&gate, move || f(outcome)),
+        }
+    }
+}
+
+struct Pending {
+    topic_type: TopicType,
+    /// The jobs client that made it (for cancelling its requests when it is freed).
+    client: u64,
+    deliver: Deliver,
+}
+
+/// Counters of the router, for tests and observability.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RouterCounters {
+    pub submitted: u64,
+    pub completed: u64,
+    /// Replies whose token matched no pending request (late after a timeout, or not ours).
+    pub unmatched_replies: u64,
+}
+
+#[derive(Default)]
+struct Filters {
+    per_thing: Vec<String>,
+    wildcard: bool,
+}
+
+/// The pending requests and reply subscriptions of one connection.
+#[derive(Default)]
+pub struct Router {
+    pending: Mutex<HashMap<(String, String), Pending>>,
+    filters: Mutex<Filters>,
+    next_token: AtomicU64,
+    next_client: AtomicU64,
+    submitted: AtomicU64,
+    completed: AtomicU64,
+    unmatched: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn reply_filters(thing: &str) -> [String; 4] {
+    [
+        format!("$aws/things/{thing}/jobs/get/+"),
+        format!("$aws/things/{thing}/jobs/start-next/+"),
+        format!("$aws/things/{thing}/jobs/+/get/+"),
+        format!("$aws/things/{thing}/jobs/+/update/+"),
+    ]
+}
+
+impl Extension for Router {
+    fn user_disconnected(&self) {
+        self.cancel(
+            |_| true,
+            jobs_result::Cancelled,
+            "the connection was disconnected",
+        );
+    }
+
+    fn closed(&self) {
+        self.cancel(|_| true, jobs_result::Closed, "the connection was freed");
+    }
+}
+
+impl Router {
+    /// An id for a jobs client, to cancel its requests when it is freed.
+    pub fn register_client(&self) -> u64 {
+        self.next_client.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn counters(&self) -> RouterCounters {
+        RouterCounters {
+            submitted: self.submitted.load(Ordering::SeqCst),
+            completed: self.completed.load(Ordering::SeqCst),
+            unmatched_replies: self.unmatched.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Requests waiting for their outcome now.
+    pub fn pending(&self) -> usize {
+        lock(&self.pending).len()
+    }
+
+    /// A token unique in this process: `prefix` (cut to fit) and a counter, at most 64 bytes.
+    fn make_token(&self, prefix: &str) -> String {
+        let n = self.next_token.fetch_add(1, Ordering::Relaxed) + 1;
+        let suffix = format!(":{n:x}");
+        let mut keep = prefix
+            .len()
+            .min(validate::CLIENT_TOKEN_MAX_BYTES - suffix.len());
+        while !prefix.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        format!("{}{suffix}", &prefix[..keep])
+    }
+
+    /// Makes sure replies for `thing` reach the router: per-thing filters for the first
+    /// things, then the thing-wildcard filters once.
+    fn ensure_filters(self: &Arc<Self>, conn: &Connection, thing: &str, qos: u8) -> Result<()> {
+        let filters = {
+            let mut f = lock(&self.filters);
+            if f.wildcard || f.per_thing.iter().any(|t| t == thing) {
+                return Ok(());
+            }
+            if f.per_thing.len() < PER_THING_FILTER_THINGS {
+                f.per_thing.push(thing.to_owned());
+                reply_filters(thing)
+            } else {
+                f.wildcard = true;
+                reply_filters("+")
+            }
+        };
+        let me = Arc::downgrade(self);
+        let handler = Handler::on_io_thread(Arc::new(move |m: &Message| {
+            if let Some(router) = me.upgrade() {
+                router.on_reply(m);
+            }
+        }));
+        for filter in filters {
+            // Queued with the request when offline, so they go out before it, in order.
+            conn.subscribe(&filter, qos, Some(handler.clone()), Completion::None)?;
+        }
+        Ok(())
+    }
+
+    /// A message on a reply filter, on the I/O thread.
+    fn on_reply(&self, m: &Message) {
+        let event = m
+            .derived
+            .get_or_init(|| JobsEvent::parse(m.clone()))
+            .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())));
+        let reply = event.reply_type();
+        if !matches!(reply, ReplyType::Accepted | ReplyType::Rejected) {
+            return;
+        }
+        let (Some(thing), Some(token)) = (event.thing_name(), event.client_token()) else {
+            self.unmatched.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let key = (thing.to_owned(), token.to_owned());
+        let pending = {
+            let mut table = lock(&self.pending);
+            match table.get(&key) {
+                Some(p) if p.topic_type == event.topic_type() => table.remove(&key),
+                _ => None,
+            }
+        };
+        let Some(p) = pending else {
+            self.unmatched.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let outcome = if reply == ReplyType::Accepted {
+            Outcome::Accepted(event)
+        } else {
+            Outcome::Rejected(event)
+        };
+        self.finish(p, outcome);
+    }
+
+    fn finish(&self, p: Pending, outcome: Outcome) {
+        let completed = self.completed.fetch_add(1, Ordering::SeqCst) + 1;
+        debug_assert!(
+            completed <= self.submitted.load(Ordering::SeqCst),
+            "a request completed twice"
+        );
+        p.deliver.deliver(outcome);
+    }
+
+    /// Completes the request `key` with `e` if it is still pending.
+    fn fail(&self, key: &(String, String), e: Error) -> bool {
+        let p = lock(&self.pending).remove(key);
+        match p {
+            Some(p) => {
+                self.finish(p, Outcome::Failed(e));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Completes every pending request `which` selects with `code`.
+    pub fn cancel(&self, which: impl Fn(u64) -> bool, code: jobs_result, why: &str) {
+        let cancelled: Vec<Pending> = {
+            let mut table = lock(&self.pending);
+            let keys: Vec<_> = table
+                .iter()
+                .filter(|(_, p)| which(p.client))
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| table.remove(k)).collect()
+        };
+        for p in cancelled {
+            self.finish(
+                p,
+                Outcome::Failed(Error::new(code, format!("request cancelled: {why}"))),
+            );
+        }
+    }
+
+    /// Submits `req` for `thing`; `deliver` gets exactly one outcome, unless this returns an
+    /// error (then the request was not made and `deliver` is dropped unused). Returns the
+    /// request's key (thing, token).
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit(
+        self: &Arc<Self>,
+        conn: &Connection,
+        client: u64,
+        thing: &str,
+        token_prefix: &str,
+        qos: u8,
+        req: &JobsRequest,
+        opts: &RequestOptions,
+        deliver: Deliver,
+    ) -> Result<(String, String)> {
+        req.validate()?;
+        opts.validate()?;
+        let online = matches!(conn.status(), Status::Online | Status::Draining);
+        if req.is_read() && opts.offline == Offline::FailFast && !online {
+            return Err(Error::new(
+                jobs_result::NotConnected,
+                "not connected, and this request fails fast when offline",
+            ));
+        }
+        if conn.status() == Status::Closed {
+            return Err(Error::new(
+                jobs_result::Closed,
+                "the connection has been freed",
+            ));
+        }
+        let token = match &opts.client_token {
+            Some(t) => t.clone(),
+            None => self.make_token(token_prefix),
+        };
+        let topic = topics::build_topic(thing, req.topic_type(), ReplyType::Request, req.job_id())
+            .map_err(super::client::topic_error)?;
+        let body = req.payload(&token)?;
+        let key = (thing.to_owned(), token);
+        let deadline = Instant::now() + opts.timeout;
+        // Before taking the table's lock: subscribing may complete other requests (a drop from
+        // a full queue), and completing takes that lock.
+        self.ensure_filters(conn, thing, qos)?;
+        {
+            let mut table = lock(&self.pending);
+            if table.contains_key(&key) {
+                return Err(Error::new(
+                    jobs_result::InvalidClientToken,
+                    format!(
+                        "client token '{}' is already in use by a pending request",
+                        key.1
+                    ),
+                ));
+            }
+            self.submitted.fetch_add(1, Ordering::SeqCst);
+            table.insert(
+                key.clone(),
+                Pending {
+                    topic_type: req.topic_type(),
+                    client,
+                    deliver,
+                },
+            );
+        }
+        let expires = req.is_read().then_some(deadline);
+        // The publish's own outcome matters only when it never reaches the wire: dropped from
+        // the queue, or expired there (then the deadline has passed anyway).
+        let me = Arc::downgrade(self);
+        let publish_key = key.clone();
+        let on_publish = Completion::Direct(Box::new(move |ack| {
+            if ack.result != jobs_result::Ok && ack.result != jobs_result::Timeout {
+                if let Some(router) = me.upgrade() {
+                    router.fail(
+                        &publish_key,
+                        Error::new(
+                            ack.result,
+                            format!("the request was not sent: {}", ack.result.describe()),
+                        ),
+                    );
+                }
+            }
+        }));
+        if let Err(e) = conn.publish_until(&topic, body.as_bytes(), qos, false, expires, on_publish)
+        {
+            let _ = lock(&self.pending).remove(&key);
+            self.submitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    /// Arms the deadline of an asynchronous request on the runtime thread.
+    pub fn arm_deadline(self: &Arc<Self>, key: (String, String), timeout: Duration) {
+        let me = Arc::downgrade(self);
+        runtime::handle().spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(router) = me.upgrade() {
+                router.fail(&key, timeout_error(timeout));
+            }
+        });
+    }
+
+    /// Waits for the outcome of a blocking request until its deadline.
+    pub fn wait(
+        &self,
+        key: &(String, String),
+        rx: Receiver<Outcome>,
+        timeout: Duration,
+    ) -> Outcome {
+        match rx.recv_timeout(timeout) {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // Whoever removes it completes it: if the reply won the race, take its outcome.
+                self.fail(key, timeout_error(timeout));
+                rx.recv_timeout(Duration::from_secs(1))
+                    .unwrap_or_else(|_| Outcome::Failed(timeout_error(timeout)))
+            }
+        }
+    }
+}
+
+fn timeout_error(timeout: Duration) -> Error {
+    Error::new(
+        jobs_result::Timeout,
+        format!("no reply within the request's {} ms", timeout.as_millis()),
+    )
+}
+
+/// A blocking request's channel.
+pub fn blocking() -> (Deliver, Receiver<Outcome>) {
+    let (tx, rx) = sync_channel(1);
+    (Deliver::Wait(tx), rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique_and_fit_in_64_bytes() {
+        let r = Router::default();
+        let a = r.make_token("dev1");
+        let b = r.make_token("dev1");
+        assert_ne!(a, b);
+        assert!(a.starts_with("dev1:"));
+        let long = "x".repeat(200);
+        let t = r.make_token(&long);
+        assert_eq!(t.len(), 64);
+        assert!(validate::validate_client_token(&t).is_ok());
+        let wide = "é".repeat(40);
+        let t = r.make_token(&wide);
+        assert!(t.len() <= 64 && t.is_char_boundary(t.len()));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let zero = RequestOptions {
+            timeout: Duration::ZERO,
+            ..RequestOptions::default()
+        };
+        assert_eq!(
+            zero.validate().unwrap_err().code,
+            jobs_result::InvalidArgument
+        );
+        let huge = RequestOptions {
+            timeout: MAX_TIMEOUT + Duration::from_millis(1),
+            ..RequestOptions::default()
+        };
+        assert_eq!(
+            huge.validate().unwrap_err().code,
+            jobs_result::InvalidArgument
+        );
+        let token = RequestOptions {
+            client_token: Some("t".repeat(65)),
+            ..RequestOptions::default()
+        };
+        assert_eq!(
+            token.validate().unwrap_err().code,
+            jobs_result::InvalidClientToken
+        );
+        assert!(RequestOptions::default().validate().is_ok());
+    }
+
+    #[test]
+    fn requests_check_their_fields() {
+        let bad_id = JobsRequest::Describe {
+            job_id: "a/b".into(),
+            execution_number: 0,
+            include_job_document: true,
+        };
+        assert_eq!(
+            bad_id.validate().unwrap_err().code,
+            jobs_result::InvalidJobId
+        );
+        let bad_status = JobsRequest::Update {
+            job_id: "j".into(),
+            status: ExecutionStatus::Queued,
+            details: None,
+            expected_version: 0,
+            execution_number: 0,
+            include_job_execution_state: false,
+            include_job_document: false,
+            step_timeout: None,
+        };
+        assert_eq!(
+            bad_status.validate().unwrap_err().code,
+            jobs_result::InvalidStatus
+        );
+        let next = JobsRequest::Describe {
+            job_id: "$next".into(),
+            execution_number: 0,
+            include_job_document: true,
+        };
+        assert!(next.validate().is_ok());
+        assert!(next.is_read());
+    }
+
+    #[test]
+    fn payloads_carry_the_request_token() {
+        let r = JobsRequest::Update {
+            job_id: "j".into(),
+            status: ExecutionStatus::Succeeded,
+            details: None,
+            expected_version: 3,
+            execution_number: 0,
+            include_job_execution_state: true,
+            include_job_document: false,
+            step_timeout: None,
+        };
+        let body = r.payload("dev:1").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["clientToken"], "dev:1");
+        assert_eq!(v["status"], "SUCCEEDED");
+        assert_eq!(v["expectedVersion"], "3");
+        let g: serde_json::Value =
+            serde_json::from_str(&JobsRequest::GetPending.payload("t:2").unwrap()).unwrap();
+        assert_eq!(g["clientToken"], "t:2");
+    }
+}
