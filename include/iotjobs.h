@@ -691,6 +691,32 @@ typedef uint32_t jobs_rejection_code;
 #endif // __cplusplus
 
 /**
+ * What a read does while the connection is down.
+ */
+enum jobs_offline
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Wait for the connection within the deadline (the request is queued, and dropped unsent
+   * if the deadline passes first).
+   */
+  JOBS_OFFLINE_WAIT = 0,
+  /**
+   * Fail at once with `JOBS_RESULT_NOT_CONNECTED`.
+   */
+  JOBS_OFFLINE_FAIL_FAST = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_offline jobs_offline;
+#else
+typedef uint32_t jobs_offline;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The jobs client of one thing. Create with `jobs_client_new` (own connection) or
  * `jobs_client_new_with_connection` (shared); free with `jobs_client_free`. Internally
  * synchronized: every function may be called from any thread and from any callback.

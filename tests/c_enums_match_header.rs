@@ -2,7 +2,7 @@
 //! the same constants with the same values, in the same order. A constant renamed, renumbered,
 //! added or removed on either side without the other fails here.
 
-use iotjobs::jobs::types::{ExecutionStatus, RejectionCode, ReplyType, TopicType};
+use iotjobs::jobs::types::{ExecutionStatus, Offline, RejectionCode, ReplyType, TopicType};
 use iotjobs::mqtt::types::{
     Counter, Delivery, DropPolicy, EventKind, LogLevel, Protocol, Status, TransportKind,
 };
@@ -114,6 +114,7 @@ fn every_c_enum_in_the_header_is_its_rust_enum() {
         ReplyType,
         ExecutionStatus,
         RejectionCode,
+        Offline,
     ];
     let header = header_enums();
     for r in &rust {

@@ -7,7 +7,7 @@ use super::connection::c_text;
 use super::{guard_or, write_out};
 use crate::jobs::event::JobsEvent;
 use std::ffi::{c_char, CStr, CString};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The C name of the rejection-code enum, for Rust code written against the C API.
 pub use crate::jobs::types::RejectionCode as jobs_rejection_code;
@@ -15,9 +15,9 @@ pub use crate::jobs::types::RejectionCode as jobs_rejection_code;
 /// One message on a jobs topic, lent to a `jobs_message_callback`. Valid only until the
 /// callback returns; every pointer obtained from it too. Never free it. The message is parsed
 /// once, however many of the client's subscriptions it matches; the getters only read it.
-pub struct jobs_message<'a> {
+pub struct jobs_message {
     /// The message, parsed once for every handler it reaches.
-    event: &'a JobsEvent,
+    event: Arc<JobsEvent>,
     /// NUL-terminated copies of the event's texts, made when C first asks for each.
     texts: Texts,
 }
@@ -50,18 +50,18 @@ struct Texts {
     rejection_message: LazyText,
 }
 
-impl<'a> jobs_message<'a> {
-    /// A view of `event` for one C callback.
-    pub(crate) fn new(event: &'a JobsEvent) -> jobs_message<'a> {
+impl jobs_message {
+    /// A view of `event`, for a C callback or a reply.
+    pub(crate) fn new(event: &Arc<JobsEvent>) -> jobs_message {
         jobs_message {
-            event,
+            event: event.clone(),
             texts: Texts::default(),
         }
     }
 }
 
 /// The C value of a rejection code.
-fn msg<'a>(m: *const jobs_message<'a>) -> Option<&'a jobs_message<'a>> {
+fn msg<'a>(m: *const jobs_message) -> Option<&'a jobs_message> {
     // SAFETY: the header's contract: NULL or the message lent to the running callback.
     unsafe { m.as_ref() }
 }
@@ -368,6 +368,7 @@ mod tests {
             "$aws/things/ffi-thing/jobs/$next/get/accepted",
             r#"{"clientToken":"tok","execution":{"jobId":"job-1","status":"IN_PROGRESS","statusDetails":{"p":"5"},"versionNumber":3,"executionNumber":2,"jobDocument":{"op":1}}}"#,
         );
+        let e = Arc::new(e);
         let view = jobs_message::new(&e);
         let m: *const jobs_message = &view;
         unsafe {
@@ -421,6 +422,7 @@ mod tests {
                     code.as_str()
                 ),
             );
+            let e = Arc::new(e);
             let view = jobs_message::new(&e);
             let m: *const jobs_message = &view;
             unsafe {
@@ -468,6 +470,7 @@ mod tests {
             ),
         ] {
             let e = event(topic, payload);
+            let e = Arc::new(e);
             let view = jobs_message::new(&e);
             let m: *const jobs_message = &view;
             unsafe {

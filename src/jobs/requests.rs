@@ -15,6 +15,7 @@
 use super::event::JobsEvent;
 use super::payload::{self, UpdateRequest};
 use super::topics;
+pub use super::types::Offline;
 use super::types::{ExecutionStatus, ReplyType, TopicType};
 use super::validate::{self, StatusDetails};
 use crate::error::{jobs_result, Error, Result};
@@ -152,23 +153,6 @@ impl JobsRequest {
         })
     }
 }
-
-/// What a read does while the connection is down.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Offline {
-    /// Wait for the connection within the deadline (the request is queued, and dropped unsent
-    /// if the deadline passes first).
-    #[default]
-    Wait = 0,
-    /// Fail at once with `JOBS_RESULT_NOT_CONNECTED`.
-    FailFast = 1,
-}
-
-crate::error::c_enum!(Offline as "jobs_offline" {
-    Wait => "wait",
-    FailFast => "fail_fast",
-});
 
 /// How one request is made.
 #[derive(Debug, Clone, PartialEq, Eq)]

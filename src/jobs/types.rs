@@ -231,6 +231,23 @@ c_enum!(RejectionCode as "jobs_rejection_code" {
     Other => "other",
 });
 
+/// What a read does while the connection is down.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Offline {
+    /// Wait for the connection within the deadline (the request is queued, and dropped unsent
+    /// if the deadline passes first).
+    #[default]
+    Wait = 0,
+    /// Fail at once with `JOBS_RESULT_NOT_CONNECTED`.
+    FailFast = 1,
+}
+
+c_enum!(Offline as "jobs_offline" {
+    Wait => "wait",
+    FailFast => "fail_fast",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
