@@ -549,10 +549,8 @@ static void begin_job(struct agent *a, const jobs_message *m) {
     }
     memset(j, 0, sizeof *j);
     snprintf(j->id, sizeof j->id, "%s", id);
-    j->version = jobs_message_version_number(m);
-    j->execution = jobs_message_execution_number(m);
-    if (j->version < 0) j->version = 0;
-    if (j->execution < 0) j->execution = 0;
+    j->version = (int64_t)jobs_message_version_number(m);     /* 0: none */
+    j->execution = (int64_t)jobs_message_execution_number(m); /* 0: none */
     printf("[%s] %s started (%s, version %lld, execution %lld): %.*s\n", a->opt.thing, j->id,
            status_name(jobs_message_status(m)), (long long)j->version, (long long)j->execution,
            (int)(doc_len > 400 ? 400 : doc_len), doc ? doc : "");
@@ -605,13 +603,13 @@ static void on_update_accepted(void *ud, const jobs_message *m) {
     struct agent *a = (struct agent *)ud;
     struct job *j = &a->job;
     const char *topic_job = jobs_message_job_id(m);
-    int64_t v = jobs_message_version_number(m);
+    int64_t v = (int64_t)jobs_message_version_number(m); /* 0: none */
     if (get_state(a) != AGENT_RUNNING || topic_job == NULL || strcmp(topic_job, j->id) != 0) return;
     /* A reply to a request that was sent twice (retransmitted after a reconnect) or that a
      * resynchronization already accounted for: nothing new. */
-    if (v >= 0 && v <= j->version) return;
+    if (v > 0 && v <= j->version) return;
     a->awaiting = false;
-    j->version = (v >= 0) ? v : j->version + 1;
+    j->version = (v > 0) ? v : j->version + 1;
     if (is_terminal(j->sent_status)) {
         printf("[%s] %s %s recorded (version %lld)\n", a->opt.thing, j->id,
                status_name(j->sent_status), (long long)j->version);
@@ -629,7 +627,7 @@ static void on_update_rejected(void *ud, const jobs_message *m) {
     uint32_t code = jobs_message_rejection_code(m);
     const char *text = jobs_message_rejection_text(m);
     uint32_t status = jobs_message_status(m);
-    int64_t v = jobs_message_version_number(m);
+    int64_t v = (int64_t)jobs_message_version_number(m); /* 0: none */
     if (get_state(a) != AGENT_RUNNING || topic_job == NULL || strcmp(topic_job, j->id) != 0) return;
     if (is_terminal(status) || code == JOBS_REJECTION_CODE_INVALID_STATE_TRANSITION ||
         code == JOBS_REJECTION_CODE_TERMINAL_STATE_REACHED ||
@@ -639,7 +637,7 @@ static void on_update_rejected(void *ud, const jobs_message *m) {
                text ? text : "?", j->step, j->steps);
         fflush(stdout);
         job_finished(a, is_terminal(status) ? status : JOBS_STATUS_CANCELED);
-    } else if (code == JOBS_REJECTION_CODE_VERSION_MISMATCH && v >= 0) {
+    } else if (code == JOBS_REJECTION_CODE_VERSION_MISMATCH && v > 0) {
         /* Our outstanding update carries expectedVersion j->version: a mismatch that reports
          * exactly that version answers an older duplicate of a request, not this one. */
         if (v == j->version) return;
@@ -668,7 +666,7 @@ static void on_describe_reply(void *ud, const jobs_message *m) {
     struct job *j = &a->job;
     const char *topic_job = jobs_message_job_id(m);
     uint32_t status = jobs_message_status(m);
-    int64_t v = jobs_message_version_number(m);
+    int64_t v = (int64_t)jobs_message_version_number(m); /* 0: none */
     if (get_state(a) != AGENT_RUNNING || !a->resyncing || topic_job == NULL ||
         strcmp(topic_job, j->id) != 0)
         return;

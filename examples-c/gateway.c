@@ -170,8 +170,8 @@ static void on_start_next_accepted(void *ud, const jobs_message *m) {
         return;
     }
     snprintf(t->job, sizeof t->job, "%s", id);
-    t->version = jobs_message_version_number(m);
-    t->execution = jobs_message_execution_number(m);
+    t->version = (int64_t)jobs_message_version_number(m);
+    t->execution = (int64_t)jobs_message_execution_number(m);
     t->steps = doc_int(doc, "steps", 1, 1, 100);
     t->step_ms = doc_int(doc, "step_ms", 0, 0, 60000);
     t->fail_at = doc_int(doc, "fail_at_step", 0, 1, t->steps);
@@ -192,9 +192,9 @@ static void on_start_next_rejected(void *ud, const jobs_message *m) {
 static void on_update_accepted(void *ud, const jobs_message *m) {
     struct thing *t = (struct thing *)ud;
     const char *job = jobs_message_job_id(m);
-    int64_t v = jobs_message_version_number(m);
+    int64_t v = (int64_t)jobs_message_version_number(m); /* 0: none */
     if (!mine(t, m) || t->state != RUNNING || job == NULL || strcmp(job, t->job) != 0) return;
-    t->version = v >= 0 ? v : t->version + 1;
+    t->version = v > 0 ? v : t->version + 1;
     if (t->sent == JOBS_STATUS_IN_PROGRESS) {
         step(t);
         return;

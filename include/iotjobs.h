@@ -745,6 +745,12 @@ typedef struct jobs_connection jobs_connection;
 typedef struct jobs_message jobs_message;
 
 /**
+ * The reply to a request: AWS's accepted or rejected message. Owned by whoever the API says
+ * (the caller of a blocking request; the library, for the one lent to a `jobs_reply_callback`).
+ */
+typedef struct jobs_reply jobs_reply;
+
+/**
  * Called with no arguments but the user data: connection up (after resubscription) or down.
  */
 typedef void (*jobs_state_callback)(void *user_data);
@@ -801,6 +807,145 @@ typedef void (*jobs_ack_callback)(void *user_data,
  */
 typedef void (*jobs_message_handler)(void *user_data,
                                      const struct jobs_message *message);
+
+/**
+ * One pending execution of a GetPending reply or a notify message
+ * (`jobs_message_pending_job`). Numbers are 0 when AWS sent none.
+ */
+typedef struct jobs_job_summary {
+  /**
+   * `sizeof(jobs_job_summary)`: set it before the call (the library fills in what this
+   * version of the struct holds).
+   */
+  size_t struct_size;
+  /**
+   * Borrowed from the message: valid as long as the message (or reply) is.
+   */
+  const char *job_id;
+  /**
+   * Seconds since the epoch.
+   */
+  int64_t queued_at;
+  int64_t started_at;
+  int64_t last_updated_at;
+  uint64_t version_number;
+  uint64_t execution_number;
+} jobs_job_summary;
+
+/**
+ * Options every request takes; part of each `jobs_*_args` struct and set by its init function.
+ */
+typedef struct jobs_request_options {
+  /**
+   * The deadline, counted from the call: 1 to 86400000 ms (default 10000). The outcome is
+   * `JOBS_RESULT_TIMEOUT` if no reply came by then; a reply after it is dropped.
+   */
+  uint32_t timeout_ms;
+  /**
+   * A `jobs_offline` value, for reads (get-pending, start-next, describe) made while not
+   * connected: `JOBS_OFFLINE_WAIT` (default: queued, sent once connected if the deadline has
+   * not passed, never after it) or `JOBS_OFFLINE_FAIL_FAST` (`JOBS_RESULT_NOT_CONNECTED` at
+   * once). Updates are always queued while offline.
+   */
+  uint32_t offline;
+  /**
+   * The request's clientToken (copied; at most 64 bytes), or NULL for one made by the
+   * library: the client's token (or thing name) and a unique suffix.
+   */
+  const char *client_token;
+} jobs_request_options;
+
+/**
+ * GetPendingJobExecutions. Initialize with `jobs_get_pending_args_init`.
+ */
+typedef struct jobs_get_pending_args {
+  /**
+   * `sizeof(jobs_get_pending_args)`, set by the init function: it tells the library which
+   * version of the struct the caller was compiled with.
+   */
+  size_t struct_size;
+  struct jobs_request_options options;
+} jobs_get_pending_args;
+
+/**
+ * StartNextPendingJobExecution. Initialize with `jobs_start_next_args_init`.
+ */
+typedef struct jobs_start_next_args {
+  /**
+   * `sizeof(jobs_start_next_args)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * A JSON object of string values (at most 10 pairs), or NULL for none.
+   */
+  const char *status_details;
+  /**
+   * 1 to 10080 minutes, or 0 for none.
+   */
+  int64_t step_timeout_minutes;
+  struct jobs_request_options options;
+} jobs_start_next_args;
+
+/**
+ * DescribeJobExecution. Initialize with `jobs_describe_args_init`, then set `job_id`.
+ */
+typedef struct jobs_describe_args {
+  /**
+   * `sizeof(jobs_describe_args)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * A job id, or `"$next"` for the next pending execution. Required.
+   */
+  const char *job_id;
+  /**
+   * 0 for the latest execution.
+   */
+  uint64_t execution_number;
+  /**
+   * Default true.
+   */
+  bool include_job_document;
+  struct jobs_request_options options;
+} jobs_describe_args;
+
+/**
+ * UpdateJobExecution. Initialize with `jobs_update_args_init`, then set `job_id` and `status`.
+ */
+typedef struct jobs_update_args {
+  /**
+   * `sizeof(jobs_update_args)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * Required.
+   */
+  const char *job_id;
+  /**
+   * A `jobs_status` a device may set: IN_PROGRESS, FAILED, SUCCEEDED or REJECTED. The init
+   * function leaves NOT_SET, which is refused, so forgetting it is an error.
+   */
+  uint32_t status;
+  /**
+   * A JSON object of string values (at most 10 pairs), or NULL for none.
+   */
+  const char *status_details;
+  /**
+   * The version the update expects (a reply's `jobs_message_version_number`), 0 for none.
+   */
+  uint64_t expected_version;
+  /**
+   * 0 for the latest execution.
+   */
+  uint64_t execution_number;
+  bool include_job_execution_state;
+  bool include_job_document;
+  /**
+   * 1 to 10080 minutes, or 0 for none.
+   */
+  int64_t step_timeout_minutes;
+  struct jobs_request_options options;
+} jobs_update_args;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1783,20 +1928,21 @@ uint32_t jobs_message_status(const struct jobs_message *m);
 
 /**
  * Returns the execution's `versionNumber` (pass it as the next update's expected version), or
- * -1 when the payload has none.
+ * 0 when the payload has none. Versions and execution numbers are `uint64_t` with 0 for
+ * "none" everywhere in this API, in getters and arguments alike.
  *
  * # Safety
- * `m` is NULL or the message lent to the running callback.
+ * `m` is NULL or a message lent to a callback or owned by a reply.
  */
-int64_t jobs_message_version_number(const struct jobs_message *m);
+uint64_t jobs_message_version_number(const struct jobs_message *m);
 
 /**
- * Returns the execution's `executionNumber`, or -1 when the payload has none.
+ * Returns the execution's `executionNumber`, or 0 when the payload has none.
  *
  * # Safety
- * `m` is NULL or the message lent to the running callback.
+ * `m` is NULL or a message lent to a callback or owned by a reply.
  */
-int64_t jobs_message_execution_number(const struct jobs_message *m);
+uint64_t jobs_message_execution_number(const struct jobs_message *m);
 
 /**
  * Returns the job document as JSON text (NUL-terminated; `*len_out` gets its length), or NULL
@@ -1850,6 +1996,131 @@ const char *jobs_message_rejection_text(const struct jobs_message *m);
  * `m` is NULL or the message lent to the running callback.
  */
 const char *jobs_message_rejection_message(const struct jobs_message *m);
+
+/**
+ * The execution's `queuedAt` in seconds since the epoch, 0 when absent.
+ *
+ * # Safety
+ * `m` is NULL or a message lent to a callback or owned by a reply.
+ */
+int64_t jobs_message_queued_at(const struct jobs_message *m);
+
+/**
+ * The execution's `startedAt` in seconds since the epoch, 0 when absent (not started).
+ *
+ * # Safety
+ * As `jobs_message_queued_at`.
+ */
+int64_t jobs_message_started_at(const struct jobs_message *m);
+
+/**
+ * The execution's `lastUpdatedAt` in seconds since the epoch, 0 when absent.
+ *
+ * # Safety
+ * As `jobs_message_queued_at`.
+ */
+int64_t jobs_message_last_updated_at(const struct jobs_message *m);
+
+/**
+ * The number of status details pairs (0 when there are none).
+ *
+ * # Safety
+ * As `jobs_message_queued_at`.
+ */
+size_t jobs_message_status_details_count(const struct jobs_message *m);
+
+/**
+ * The status details pair `index` (in the order AWS sent them): `*key_out` and `*value_out`
+ * (either may be NULL) get borrowed strings, valid as long as the message. Returns
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (no message) or `_NOT_FOUND` (index past the end).
+ *
+ * # Safety
+ * As `jobs_message_queued_at`; `key_out` and `value_out` NULL or writable.
+ */
+jobs_result jobs_message_status_detail(const struct jobs_message *m,
+                                       size_t index,
+                                       const char **key_out,
+                                       const char **value_out);
+
+/**
+ * The number of pending executions with `status` (`JOBS_STATUS_IN_PROGRESS` or
+ * `JOBS_STATUS_QUEUED`) in a GetPending reply or a notify message; 0 otherwise.
+ *
+ * # Safety
+ * As `jobs_message_queued_at`.
+ */
+size_t jobs_message_pending_count(const struct jobs_message *m,
+                                  uint32_t status);
+
+/**
+ * Fills `*out` with pending execution `index` of those with `status` (IN_PROGRESS or QUEUED).
+ * `out->struct_size` must be set to `sizeof(jobs_job_summary)`. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT`, `_INVALID_STRUCT_SIZE`, `_INVALID_ARGUMENT` (another status) or
+ * `_NOT_FOUND` (index past the end).
+ *
+ * # Safety
+ * As `jobs_message_queued_at`; `out` NULL or writable.
+ */
+jobs_result jobs_message_pending_job(const struct jobs_message *m,
+                                     uint32_t status,
+                                     size_t index,
+                                     struct jobs_job_summary *out);
+
+/**
+ * Sets `args` to its defaults and its `struct_size`. Returns `JOBS_RESULT_OK` or
+ * `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `args` NULL or writable.
+ */
+jobs_result jobs_get_pending_args_init(struct jobs_get_pending_args *args);
+
+/**
+ * Sets `args` to its defaults (no status details, no step timeout) and its `struct_size`.
+ * Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `args` NULL or writable.
+ */
+jobs_result jobs_start_next_args_init(struct jobs_start_next_args *args);
+
+/**
+ * Sets `args` to its defaults (no job id yet, latest execution, with the job document) and
+ * its `struct_size`. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `args` NULL or writable.
+ */
+jobs_result jobs_describe_args_init(struct jobs_describe_args *args);
+
+/**
+ * Sets `args` to its defaults (no job id, status NOT_SET: set both; no details, no version
+ * check, latest execution, the execution state and job document not requested) and its
+ * `struct_size`. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `args` NULL or writable.
+ */
+jobs_result jobs_update_args_init(struct jobs_update_args *args);
+
+/**
+ * The reply as a message: read it with every `jobs_message_*` getter (execution, status,
+ * version, status details, job document, rejection code and message, pending lists). Borrowed,
+ * valid as long as `reply`. NULL for a NULL reply.
+ *
+ * # Safety
+ * `reply` NULL or a live reply.
+ */
+const struct jobs_message *jobs_reply_message(const struct jobs_reply *reply);
+
+/**
+ * Frees a reply returned by a blocking request. NULL is a no-op; never free a reply lent to a
+ * callback. Does not block.
+ *
+ * # Safety
+ * `reply` NULL or a reply owned by the caller, not used after this.
+ */
+void jobs_reply_free(struct jobs_reply *reply);
 
 #ifdef __cplusplus
 }  // extern "C"

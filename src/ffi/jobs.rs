@@ -34,7 +34,7 @@ pub type jobs_message_handler =
 /// `jobs_client_new_with_connection` (shared); free with `jobs_client_free`. Internally
 /// synchronized: every function may be called from any thread and from any callback.
 pub struct jobs_client {
-    client: JobsClient,
+    pub(crate) client: JobsClient,
     conn_handle: Box<jobs_connection>,
 }
 

@@ -4,8 +4,11 @@
 //! on its first request and owned by the view.
 
 use super::connection::c_text;
-use super::{guard_or, write_out};
+use super::{enum_arg, guard, guard_or, write_out};
+use crate::error::{jobs_result, Error};
 use crate::jobs::event::JobsEvent;
+use crate::jobs::response::JobExecutionSummary;
+use crate::jobs::types::ExecutionStatus;
 use std::ffi::{c_char, CStr, CString};
 use std::sync::{Arc, OnceLock};
 
@@ -48,6 +51,11 @@ struct Texts {
     client_token: LazyText,
     rejection_text: LazyText,
     rejection_message: LazyText,
+    /// The status details as C strings, in AWS's order.
+    detail_pairs: OnceLock<Vec<(CString, CString)>>,
+    /// The job ids of the in-progress and the queued summaries.
+    in_progress_ids: OnceLock<Vec<CString>>,
+    queued_ids: OnceLock<Vec<CString>>,
 }
 
 impl jobs_message {
@@ -219,27 +227,32 @@ pub unsafe extern "C" fn jobs_message_status(m: *const jobs_message) -> u32 {
 }
 
 /// Returns the execution's `versionNumber` (pass it as the next update's expected version), or
-/// -1 when the payload has none.
+/// 0 when the payload has none. Versions and execution numbers are `uint64_t` with 0 for
+/// "none" everywhere in this API, in getters and arguments alike.
 ///
 /// # Safety
-/// `m` is NULL or the message lent to the running callback.
+/// `m` is NULL or a message lent to a callback or owned by a reply.
 #[no_mangle]
-pub unsafe extern "C" fn jobs_message_version_number(m: *const jobs_message) -> i64 {
-    guard_or(-1, || {
-        msg(m).and_then(|m| m.event.version_number()).unwrap_or(-1)
+pub unsafe extern "C" fn jobs_message_version_number(m: *const jobs_message) -> u64 {
+    guard_or(0, || {
+        msg(m)
+            .and_then(|m| m.event.version_number())
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0)
     })
 }
 
-/// Returns the execution's `executionNumber`, or -1 when the payload has none.
+/// Returns the execution's `executionNumber`, or 0 when the payload has none.
 ///
 /// # Safety
-/// `m` is NULL or the message lent to the running callback.
+/// `m` is NULL or a message lent to a callback or owned by a reply.
 #[no_mangle]
-pub unsafe extern "C" fn jobs_message_execution_number(m: *const jobs_message) -> i64 {
-    guard_or(-1, || {
+pub unsafe extern "C" fn jobs_message_execution_number(m: *const jobs_message) -> u64 {
+    guard_or(0, || {
         msg(m)
             .and_then(|m| m.event.execution_number())
-            .unwrap_or(-1)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0)
     })
 }
 
@@ -337,6 +350,191 @@ pub unsafe extern "C" fn jobs_message_rejection_message(m: *const jobs_message) 
                 .rejection_message
                 .ptr(|| m.event.rejection_message().map(c_text))
         })
+    })
+}
+
+/// One pending execution of a GetPending reply or a notify message
+/// (`jobs_message_pending_job`). Numbers are 0 when AWS sent none.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct jobs_job_summary {
+    /// `sizeof(jobs_job_summary)`: set it before the call (the library fills in what this
+    /// version of the struct holds).
+    pub struct_size: usize,
+    /// Borrowed from the message: valid as long as the message (or reply) is.
+    pub job_id: *const c_char,
+    /// Seconds since the epoch.
+    pub queued_at: i64,
+    pub started_at: i64,
+    pub last_updated_at: i64,
+    pub version_number: u64,
+    pub execution_number: u64,
+}
+
+/// The execution's `queuedAt` in seconds since the epoch, 0 when absent.
+///
+/// # Safety
+/// `m` is NULL or a message lent to a callback or owned by a reply.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_queued_at(m: *const jobs_message) -> i64 {
+    guard_or(0, || {
+        msg(m)
+            .and_then(|m| m.event.execution()?.queued_at)
+            .unwrap_or(0)
+    })
+}
+
+/// The execution's `startedAt` in seconds since the epoch, 0 when absent (not started).
+///
+/// # Safety
+/// As `jobs_message_queued_at`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_started_at(m: *const jobs_message) -> i64 {
+    guard_or(0, || {
+        msg(m)
+            .and_then(|m| m.event.execution()?.started_at)
+            .unwrap_or(0)
+    })
+}
+
+/// The execution's `lastUpdatedAt` in seconds since the epoch, 0 when absent.
+///
+/// # Safety
+/// As `jobs_message_queued_at`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_last_updated_at(m: *const jobs_message) -> i64 {
+    guard_or(0, || {
+        msg(m)
+            .and_then(|m| m.event.execution()?.last_updated_at)
+            .unwrap_or(0)
+    })
+}
+
+fn detail_pairs(m: &jobs_message) -> &[(CString, CString)] {
+    m.texts.detail_pairs.get_or_init(|| {
+        m.event
+            .status_details()
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| (c_text(k), c_text(v)))
+            .collect()
+    })
+}
+
+/// The number of status details pairs (0 when there are none).
+///
+/// # Safety
+/// As `jobs_message_queued_at`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_status_details_count(m: *const jobs_message) -> usize {
+    guard_or(0, || msg(m).map_or(0, |m| detail_pairs(m).len()))
+}
+
+/// The status details pair `index` (in the order AWS sent them): `*key_out` and `*value_out`
+/// (either may be NULL) get borrowed strings, valid as long as the message. Returns
+/// `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (no message) or `_NOT_FOUND` (index past the end).
+///
+/// # Safety
+/// As `jobs_message_queued_at`; `key_out` and `value_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_status_detail(
+    m: *const jobs_message,
+    index: usize,
+    key_out: *mut *const c_char,
+    value_out: *mut *const c_char,
+) -> jobs_result {
+    guard(|| {
+        let m = msg(m).ok_or_else(|| Error::new(jobs_result::NullArgument, "message is NULL"))?;
+        let pairs = detail_pairs(m);
+        let (k, v) = pairs.get(index).ok_or_else(|| {
+            Error::new(
+                jobs_result::NotFound,
+                format!("status detail {index} of {}", pairs.len()),
+            )
+        })?;
+        write_out(key_out, k.as_ptr());
+        write_out(value_out, v.as_ptr());
+        Ok(())
+    })
+}
+
+fn summaries(
+    m: &jobs_message,
+    status: ExecutionStatus,
+) -> Option<(&[JobExecutionSummary], &[CString])> {
+    let (list, ids) = match status {
+        ExecutionStatus::InProgress => (m.event.in_progress_jobs(), &m.texts.in_progress_ids),
+        ExecutionStatus::Queued => (m.event.queued_jobs(), &m.texts.queued_ids),
+        _ => return None,
+    };
+    let ids = ids.get_or_init(|| list.iter().map(|s| c_text(&s.job_id)).collect());
+    Some((list, ids))
+}
+
+/// The number of pending executions with `status` (`JOBS_STATUS_IN_PROGRESS` or
+/// `JOBS_STATUS_QUEUED`) in a GetPending reply or a notify message; 0 otherwise.
+///
+/// # Safety
+/// As `jobs_message_queued_at`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_pending_count(m: *const jobs_message, status: u32) -> usize {
+    guard_or(0, || {
+        let status = ExecutionStatus::try_from(status).unwrap_or(ExecutionStatus::Unknown);
+        msg(m)
+            .and_then(|m| summaries(m, status))
+            .map_or(0, |(list, _)| list.len())
+    })
+}
+
+/// Fills `*out` with pending execution `index` of those with `status` (IN_PROGRESS or QUEUED).
+/// `out->struct_size` must be set to `sizeof(jobs_job_summary)`. Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT`, `_INVALID_STRUCT_SIZE`, `_INVALID_ARGUMENT` (another status) or
+/// `_NOT_FOUND` (index past the end).
+///
+/// # Safety
+/// As `jobs_message_queued_at`; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_pending_job(
+    m: *const jobs_message,
+    status: u32,
+    index: usize,
+    out: *mut jobs_job_summary,
+) -> jobs_result {
+    guard(|| {
+        let m = msg(m).ok_or_else(|| Error::new(jobs_result::NullArgument, "message is NULL"))?;
+        if out.is_null() {
+            return Err(Error::new(jobs_result::NullArgument, "out is NULL"));
+        }
+        if (*out).struct_size != std::mem::size_of::<jobs_job_summary>() {
+            return Err(Error::new(
+                jobs_result::InvalidStructSize,
+                "set out->struct_size to sizeof(jobs_job_summary)",
+            ));
+        }
+        let status = enum_arg::<ExecutionStatus>(status, "status")?;
+        let (list, ids) = summaries(m, status).ok_or_else(|| {
+            Error::new(
+                jobs_result::InvalidArgument,
+                "pending executions are IN_PROGRESS or QUEUED",
+            )
+        })?;
+        let s = list.get(index).ok_or_else(|| {
+            Error::new(
+                jobs_result::NotFound,
+                format!("pending job {index} of {}", list.len()),
+            )
+        })?;
+        let number = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        *out = jobs_job_summary {
+            struct_size: std::mem::size_of::<jobs_job_summary>(),
+            job_id: ids[index].as_ptr(),
+            queued_at: s.queued_at.unwrap_or(0),
+            started_at: s.started_at.unwrap_or(0),
+            last_updated_at: s.last_updated_at.unwrap_or(0),
+            version_number: number(s.version_number),
+            execution_number: number(s.execution_number),
+        };
+        Ok(())
     })
 }
 
@@ -438,7 +636,7 @@ mod tests {
                 assert_eq!(text(jobs_message_execution_job_id(m)).as_deref(), Some("j"));
                 assert_eq!(jobs_message_status(m), 3);
                 assert_eq!(jobs_message_version_number(m), 4);
-                assert_eq!(jobs_message_execution_number(m), -1);
+                assert_eq!(jobs_message_execution_number(m), 0);
                 assert!(!jobs_message_has_execution(m));
                 assert_eq!(text(jobs_message_status_details(m)).as_deref(), Some("{}"));
             }
@@ -488,8 +686,8 @@ mod tests {
                 assert!(!jobs_message_has_execution(m));
                 assert_eq!(jobs_message_execution_job_id(m), std::ptr::null());
                 assert_eq!(jobs_message_status(m), 0);
-                assert_eq!(jobs_message_version_number(m), -1);
-                assert_eq!(jobs_message_execution_number(m), -1);
+                assert_eq!(jobs_message_version_number(m), 0);
+                assert_eq!(jobs_message_execution_number(m), 0);
                 assert_eq!(jobs_message_job_document(m, &mut len), std::ptr::null());
                 assert_eq!(jobs_message_status_details(m), std::ptr::null());
                 assert_eq!(jobs_message_client_token(m), std::ptr::null());
@@ -511,7 +709,7 @@ mod tests {
             assert_eq!(jobs_message_topic_type(null), 0);
             assert_eq!(jobs_message_reply_type(null), 0);
             assert!(!jobs_message_is_parsed(null));
-            assert_eq!(jobs_message_version_number(null), -1);
+            assert_eq!(jobs_message_version_number(null), 0);
             assert_eq!(jobs_message_rejection_code(null), 0);
             assert!(jobs_message_status_details(null).is_null());
         }

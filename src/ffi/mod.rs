@@ -13,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod jobs;
 pub mod message;
+pub mod requests;
 
 use crate::error::{jobs_result, Error, Result, UnknownEnumValue};
 use std::cell::RefCell;

@@ -97,8 +97,8 @@ static void test_jobs_topics_and_messages(void) {
     CHECK(!jobs_message_has_execution(NULL));
     CHECK(jobs_message_execution_job_id(NULL) == NULL);
     CHECK(jobs_message_status(NULL) == JOBS_STATUS_NOT_SET);
-    CHECK(jobs_message_version_number(NULL) == -1);
-    CHECK(jobs_message_execution_number(NULL) == -1);
+    CHECK(jobs_message_version_number(NULL) == 0);
+    CHECK(jobs_message_execution_number(NULL) == 0);
     CHECK(jobs_message_job_document(NULL, &len) == NULL);
     CHECK(jobs_message_status_details(NULL) == NULL);
     CHECK(jobs_message_client_token(NULL) == NULL);

@@ -188,7 +188,7 @@ struct test_seen {
     int count[8][5];            /* [topic type][reply type] messages */
     uint32_t last_rejection[8]; /* per topic type */
     uint32_t last_status[8];
-    int64_t last_version[8];
+    uint64_t last_version[8];
     bool last_has_execution[8];
     char last_job[8][72];
     char last_details[8][1024];

@@ -13,7 +13,7 @@
 static struct test_seen seen;
 static jobs_client *client = NULL;
 static const char *job = NULL;
-static int64_t version = -1, execution = -1;
+static uint64_t version = 0, execution = 0;
 static uint32_t rc_sub = 99, rc_update1 = 99, rc_conn_sub = 99, rc_publish = 99, rc_update2 = 99,
                 rc_unsub = 99, rc_describe = 99;
 static uint32_t d_sub = 99, d_update1 = 99, d_publish = 99;

@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
     jobs_connection *conn;
     uint32_t d = 99, d2 = 99;
     uint64_t queued = 0, reconnects = 0;
-    int64_t v;
+    uint64_t v;
     const char *job;
     if (argc != 6) {
         fprintf(stderr, "usage: %s HOST PORT THING JOB CLIENT_ID\n", argv[0]);

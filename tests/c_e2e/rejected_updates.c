@@ -31,7 +31,7 @@ static void on_rejected(void *ud, const jobs_message *m) {
 int main(int argc, char **argv) {
     jobs_client *c = NULL;
     uint32_t d = 99;
-    int64_t v0, v1, exec;
+    uint64_t v0, v1, exec;
     const char *job;
     if (argc != 5) {
         fprintf(stderr, "usage: %s HOST PORT THING JOB\n", argv[0]);
