@@ -719,7 +719,7 @@ mod tests {
     type Reading = (
         Option<String>,
         u32,
-        i64,
+        u64,
         Option<String>,
         Option<String>,
         usize,
