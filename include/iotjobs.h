@@ -947,6 +947,18 @@ typedef struct jobs_update_args {
   struct jobs_request_options options;
 } jobs_update_args;
 
+/**
+ * Called once when an asynchronous request ends, on the callback thread, behind the client's
+ * gate (never after `jobs_client_free` returns). `result` is `JOBS_RESULT_OK` (accepted),
+ * `_REJECTED` (`reply` says why), `_TIMEOUT`, `_CANCELLED` (the connection was disconnected by
+ * the user), `_CLOSED` (the connection was freed) or `_DROPPED` (removed from a full offline
+ * queue). `reply` is NULL unless `result` is OK or REJECTED; it is borrowed and valid until
+ * the callback returns.
+ */
+typedef void (*jobs_reply_callback)(void *user_data,
+                                    jobs_result result,
+                                    const struct jobs_reply *reply);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -2102,6 +2114,112 @@ jobs_result jobs_describe_args_init(struct jobs_describe_args *args);
  * `args` NULL or writable.
  */
 jobs_result jobs_update_args_init(struct jobs_update_args *args);
+
+/**
+ * GetPendingJobExecutions, blocking until the reply or the deadline
+ * (`args->options.timeout_ms`). Returns `JOBS_RESULT_OK` with the accepted reply in
+ * `*reply_out` (read the lists with `jobs_message_pending_count` and
+ * `jobs_message_pending_job` on `jobs_reply_message`), `_REJECTED` with the rejected reply,
+ * or with `*reply_out` NULL: `_TIMEOUT`, `_NOT_CONNECTED` (offline and fail-fast),
+ * `_CANCELLED`, `_CLOSED`, `_DROPPED`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_NULL_ARGUMENT`,
+ * `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`, `_INVALID_ARGUMENT`, `_INVALID_CLIENT_TOKEN`.
+ * The caller owns `*reply_out` and frees it with `jobs_reply_free`. The reply is delivered
+ * by the I/O thread directly, so this may be called from inside a callback. Blocks.
+ *
+ * # Safety
+ * `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+ * NULL or NUL-terminated; `reply_out` NULL or writable.
+ */
+jobs_result jobs_get_pending(struct jobs_client *client,
+                             const struct jobs_get_pending_args *args,
+                             struct jobs_reply **reply_out);
+
+/**
+ * GetPendingJobExecutions without blocking: `callback` (may be NULL) gets the one outcome
+ * (see `jobs_reply_callback`). Returns `JOBS_RESULT_OK` when the request was made (then the
+ * callback runs exactly once), or the blocking form's argument and offline errors (then it
+ * never runs). Does not block.
+ *
+ * # Safety
+ * As `jobs_get_pending`; `callback` NULL or a function safe to call from the callback thread with
+ * `user_data`.
+ */
+jobs_result jobs_get_pending_async(struct jobs_client *client,
+                                   const struct jobs_get_pending_args *args,
+                                   jobs_reply_callback callback,
+                                   void *user_data);
+
+/**
+ * StartNextPendingJobExecution, blocking; results as `jobs_get_pending`. An accepted reply
+ * without an execution (`jobs_message_has_execution` false) means no job is pending.
+ *
+ * # Safety
+ * `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+ * NULL or NUL-terminated; `reply_out` NULL or writable.
+ */
+jobs_result jobs_start_next(struct jobs_client *client,
+                            const struct jobs_start_next_args *args,
+                            struct jobs_reply **reply_out);
+
+/**
+ * StartNextPendingJobExecution without blocking; as `jobs_get_pending_async`.
+ *
+ * # Safety
+ * As `jobs_start_next`; `callback` NULL or a function safe to call from the callback thread with
+ * `user_data`.
+ */
+jobs_result jobs_start_next_async(struct jobs_client *client,
+                                  const struct jobs_start_next_args *args,
+                                  jobs_reply_callback callback,
+                                  void *user_data);
+
+/**
+ * DescribeJobExecution, blocking; results as `jobs_get_pending`, plus `_INVALID_JOB_ID`.
+ *
+ * # Safety
+ * `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+ * NULL or NUL-terminated; `reply_out` NULL or writable.
+ */
+jobs_result jobs_describe(struct jobs_client *client,
+                          const struct jobs_describe_args *args,
+                          struct jobs_reply **reply_out);
+
+/**
+ * DescribeJobExecution without blocking; as `jobs_get_pending_async`.
+ *
+ * # Safety
+ * As `jobs_describe`; `callback` NULL or a function safe to call from the callback thread with
+ * `user_data`.
+ */
+jobs_result jobs_describe_async(struct jobs_client *client,
+                                const struct jobs_describe_args *args,
+                                jobs_reply_callback callback,
+                                void *user_data);
+
+/**
+ * UpdateJobExecution, blocking; results as `jobs_get_pending`, plus `_INVALID_JOB_ID`,
+ * `_INVALID_STATUS` and `_INVALID_STATUS_DETAILS`. Offline, the update is queued and sent
+ * after the reconnect, still within its deadline for the reply.
+ *
+ * # Safety
+ * `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+ * NULL or NUL-terminated; `reply_out` NULL or writable.
+ */
+jobs_result jobs_update(struct jobs_client *client,
+                        const struct jobs_update_args *args,
+                        struct jobs_reply **reply_out);
+
+/**
+ * UpdateJobExecution without blocking; as `jobs_get_pending_async`.
+ *
+ * # Safety
+ * As `jobs_update`; `callback` NULL or a function safe to call from the callback thread with
+ * `user_data`.
+ */
+jobs_result jobs_update_async(struct jobs_client *client,
+                              const struct jobs_update_args *args,
+                              jobs_reply_callback callback,
+                              void *user_data);
 
 /**
  * The reply as a message: read it with every `jobs_message_*` getter (execution, status,

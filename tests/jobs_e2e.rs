@@ -605,6 +605,57 @@ fn rejected_updates_arrive_on_the_rejected_callback() {
 }
 
 #[test]
+fn request_response_from_c_gives_one_typed_outcome_per_request() {
+    let emu = emulator();
+    let thing = "req-thing";
+    emu.create_job("req-1", json!({"operation": "install"}), &[thing])
+        .unwrap();
+    emu.drop_replies(1);
+    let mut args = host_port(&emu);
+    args.extend([thing.to_string(), "req-1".to_string()]);
+    let out = start("requests", &args).finish(limit(90));
+    out.assert_checks(90);
+    for line in [
+        "ok timeout",
+        "ok bad arguments",
+        "ok get-pending",
+        "ok start-next",
+        "ok update rejected",
+        "ok describe async",
+        "ok update async",
+        "ok offline",
+    ] {
+        out.assert_has(line);
+    }
+    let e = execution(&emu, "req-1", thing);
+    assert_eq!(e["status"], "SUCCEEDED", "{e}");
+    assert_eq!(e["statusDetails"]["progress"], "100%", "{e}");
+    // Nothing the bad-argument checks refused reached the server: one start-next, and the
+    // three accepted updates (the rejected one included) went out, each with its own token.
+    let updates: Vec<String> = emu
+        .records()
+        .into_iter()
+        .filter(|r| r.dir == Dir::In && r.client_id == "e2e-requests")
+        .filter_map(|r| match r.packet {
+            Packet::Publish(p) if p.topic.ends_with("/jobs/req-1/update") => {
+                Some(String::from_utf8_lossy(&p.payload).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates.len(), 3, "{updates:?}");
+    let tokens: std::collections::HashSet<String> = updates
+        .iter()
+        .map(|u| serde_json::from_str::<Value>(u).unwrap()["clientToken"].to_string())
+        .collect();
+    assert_eq!(tokens.len(), 3, "a token per request: {updates:?}");
+    // The offline client's expired read was never sent.
+    assert!(!emu.records().iter().any(|r| r.dir == Dir::In
+        && r.client_id == "e2e-requests-offline"
+        && matches!(&r.packet, Packet::Publish(_))));
+}
+
+#[test]
 fn describe_next_with_and_without_a_pending_job() {
     let emu = emulator();
     emu.create_job("d-1", json!({"operation": "inspect"}), &["busy-thing"])

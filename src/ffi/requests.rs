@@ -373,88 +373,141 @@ unsafe fn init<T>(args: *mut T, make: impl FnOnce(usize) -> T) -> jobs_result {
     })
 }
 
-macro_rules! request_functions {
-    ($(#[$doc:meta])* $blocking:ident, $(#[$adoc:meta])* $async_name:ident, $args:ty, $read:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// `client` NULL or a live jobs client; `args` NULL or an initialized struct whose
-        /// strings are NULL or NUL-terminated; `reply_out` NULL or writable.
-        #[no_mangle]
-        pub unsafe extern "C" fn $blocking(
-            client: *mut jobs_client,
-            args: *const $args,
-            reply_out: *mut *mut jobs_reply,
-        ) -> jobs_result {
-            blocking(client, reply_out, || unsafe { $read(args) })
-        }
-
-        $(#[$adoc])*
-        ///
-        /// # Safety
-        /// As the blocking form; `callback` NULL or a function safe to call from the callback
-        /// thread with `user_data`.
-        #[no_mangle]
-        pub unsafe extern "C" fn $async_name(
-            client: *mut jobs_client,
-            args: *const $args,
-            callback: jobs_reply_callback,
-            user_data: *mut c_void,
-        ) -> jobs_result {
-            asynchronous(client, callback, user_data, || unsafe { $read(args) })
-        }
-    };
+/// GetPendingJobExecutions, blocking until the reply or the deadline
+/// (`args->options.timeout_ms`). Returns `JOBS_RESULT_OK` with the accepted reply in
+/// `*reply_out` (read the lists with `jobs_message_pending_count` and
+/// `jobs_message_pending_job` on `jobs_reply_message`), `_REJECTED` with the rejected reply,
+/// or with `*reply_out` NULL: `_TIMEOUT`, `_NOT_CONNECTED` (offline and fail-fast),
+/// `_CANCELLED`, `_CLOSED`, `_DROPPED`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_NULL_ARGUMENT`,
+/// `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`, `_INVALID_ARGUMENT`, `_INVALID_CLIENT_TOKEN`.
+/// The caller owns `*reply_out` and frees it with `jobs_reply_free`. The reply is delivered
+/// by the I/O thread directly, so this may be called from inside a callback. Blocks.
+///
+/// # Safety
+/// `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+/// NULL or NUL-terminated; `reply_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_get_pending(
+    client: *mut jobs_client,
+    args: *const jobs_get_pending_args,
+    reply_out: *mut *mut jobs_reply,
+) -> jobs_result {
+    blocking(client, reply_out, || unsafe { read_get_pending(args) })
 }
 
-request_functions!(
-    /// GetPendingJobExecutions, blocking until the reply or the deadline
-    /// (`args->options.timeout_ms`). Returns `JOBS_RESULT_OK` with the accepted reply in
-    /// `*reply_out` (read the lists with `jobs_message_pending_count` and
-    /// `jobs_message_pending_job` on `jobs_reply_message`), `_REJECTED` with the rejected reply,
-    /// or with `*reply_out` NULL: `_TIMEOUT`, `_NOT_CONNECTED` (offline and fail-fast),
-    /// `_CANCELLED`, `_CLOSED`, `_DROPPED`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_NULL_ARGUMENT`,
-    /// `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`, `_INVALID_ARGUMENT`, `_INVALID_CLIENT_TOKEN`.
-    /// The caller owns `*reply_out` and frees it with `jobs_reply_free`. The reply is delivered
-    /// by the I/O thread directly, so this may be called from inside a callback. Blocks.
-    jobs_get_pending,
-    /// GetPendingJobExecutions without blocking: `callback` (may be NULL) gets the one outcome
-    /// (see `jobs_reply_callback`). Returns `JOBS_RESULT_OK` when the request was made (then the
-    /// callback runs exactly once), or the blocking form's argument and offline errors (then it
-    /// never runs). Does not block.
-    jobs_get_pending_async,
-    jobs_get_pending_args,
-    read_get_pending
-);
+/// GetPendingJobExecutions without blocking: `callback` (may be NULL) gets the one outcome
+/// (see `jobs_reply_callback`). Returns `JOBS_RESULT_OK` when the request was made (then the
+/// callback runs exactly once), or the blocking form's argument and offline errors (then it
+/// never runs). Does not block.
+///
+/// # Safety
+/// As `jobs_get_pending`; `callback` NULL or a function safe to call from the callback thread with
+/// `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_get_pending_async(
+    client: *mut jobs_client,
+    args: *const jobs_get_pending_args,
+    callback: jobs_reply_callback,
+    user_data: *mut c_void,
+) -> jobs_result {
+    asynchronous(client, callback, user_data, || unsafe {
+        read_get_pending(args)
+    })
+}
 
-request_functions!(
-    /// StartNextPendingJobExecution, blocking; results as `jobs_get_pending`. An accepted reply
-    /// without an execution (`jobs_message_has_execution` false) means no job is pending.
-    jobs_start_next,
-    /// StartNextPendingJobExecution without blocking; as `jobs_get_pending_async`.
-    jobs_start_next_async,
-    jobs_start_next_args,
-    read_start_next
-);
+/// StartNextPendingJobExecution, blocking; results as `jobs_get_pending`. An accepted reply
+/// without an execution (`jobs_message_has_execution` false) means no job is pending.
+///
+/// # Safety
+/// `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+/// NULL or NUL-terminated; `reply_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_start_next(
+    client: *mut jobs_client,
+    args: *const jobs_start_next_args,
+    reply_out: *mut *mut jobs_reply,
+) -> jobs_result {
+    blocking(client, reply_out, || unsafe { read_start_next(args) })
+}
 
-request_functions!(
-    /// DescribeJobExecution, blocking; results as `jobs_get_pending`, plus `_INVALID_JOB_ID`.
-    jobs_describe,
-    /// DescribeJobExecution without blocking; as `jobs_get_pending_async`.
-    jobs_describe_async,
-    jobs_describe_args,
-    read_describe
-);
+/// StartNextPendingJobExecution without blocking; as `jobs_get_pending_async`.
+///
+/// # Safety
+/// As `jobs_start_next`; `callback` NULL or a function safe to call from the callback thread with
+/// `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_start_next_async(
+    client: *mut jobs_client,
+    args: *const jobs_start_next_args,
+    callback: jobs_reply_callback,
+    user_data: *mut c_void,
+) -> jobs_result {
+    asynchronous(client, callback, user_data, || unsafe {
+        read_start_next(args)
+    })
+}
 
-request_functions!(
-    /// UpdateJobExecution, blocking; results as `jobs_get_pending`, plus `_INVALID_JOB_ID`,
-    /// `_INVALID_STATUS` and `_INVALID_STATUS_DETAILS`. Offline, the update is queued and sent
-    /// after the reconnect, still within its deadline for the reply.
-    jobs_update,
-    /// UpdateJobExecution without blocking; as `jobs_get_pending_async`.
-    jobs_update_async,
-    jobs_update_args,
-    read_update
-);
+/// DescribeJobExecution, blocking; results as `jobs_get_pending`, plus `_INVALID_JOB_ID`.
+///
+/// # Safety
+/// `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+/// NULL or NUL-terminated; `reply_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_describe(
+    client: *mut jobs_client,
+    args: *const jobs_describe_args,
+    reply_out: *mut *mut jobs_reply,
+) -> jobs_result {
+    blocking(client, reply_out, || unsafe { read_describe(args) })
+}
+
+/// DescribeJobExecution without blocking; as `jobs_get_pending_async`.
+///
+/// # Safety
+/// As `jobs_describe`; `callback` NULL or a function safe to call from the callback thread with
+/// `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_describe_async(
+    client: *mut jobs_client,
+    args: *const jobs_describe_args,
+    callback: jobs_reply_callback,
+    user_data: *mut c_void,
+) -> jobs_result {
+    asynchronous(client, callback, user_data, || unsafe {
+        read_describe(args)
+    })
+}
+
+/// UpdateJobExecution, blocking; results as `jobs_get_pending`, plus `_INVALID_JOB_ID`,
+/// `_INVALID_STATUS` and `_INVALID_STATUS_DETAILS`. Offline, the update is queued and sent
+/// after the reconnect, still within its deadline for the reply.
+///
+/// # Safety
+/// `client` NULL or a live jobs client; `args` NULL or an initialized struct whose strings are
+/// NULL or NUL-terminated; `reply_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_update(
+    client: *mut jobs_client,
+    args: *const jobs_update_args,
+    reply_out: *mut *mut jobs_reply,
+) -> jobs_result {
+    blocking(client, reply_out, || unsafe { read_update(args) })
+}
+
+/// UpdateJobExecution without blocking; as `jobs_get_pending_async`.
+///
+/// # Safety
+/// As `jobs_update`; `callback` NULL or a function safe to call from the callback thread with
+/// `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_update_async(
+    client: *mut jobs_client,
+    args: *const jobs_update_args,
+    callback: jobs_reply_callback,
+    user_data: *mut c_void,
+) -> jobs_result {
+    asynchronous(client, callback, user_data, || unsafe { read_update(args) })
+}
 
 /// The reply as a message: read it with every `jobs_message_*` getter (execution, status,
 /// version, status details, job document, rejection code and message, pending lists). Borrowed,
