@@ -738,6 +738,13 @@ typedef struct jobs_config jobs_config;
 typedef struct jobs_connection jobs_connection;
 
 /**
+ * A parsed JSON document. Made by `jobs_document_parse` (the caller owns it and frees it with
+ * `jobs_document_free`) or lent by `jobs_message_document` (valid as long as its message or
+ * reply; never free it). Safe to read from several threads at once.
+ */
+typedef struct jobs_document jobs_document;
+
+/**
  * One message on a jobs topic, lent to a `jobs_message_callback`. Valid only until the
  * callback returns; every pointer obtained from it too. Never free it. The message is parsed
  * once, however many of the client's subscriptions it matches; the getters only read it.
@@ -1561,6 +1568,111 @@ jobs_result jobs_connection_unsubscribe_async(struct jobs_connection *conn,
                                               uint32_t *delivery_out);
 
 /**
+ * Parses `len` bytes of JSON text at `json` (UTF-8, at most 1 MiB, need not be
+ * NUL-terminated) into a document the caller owns: free it with `jobs_document_free`. Returns
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (not JSON, too
+ * large or too deeply nested; the last-error message says where). Does not block.
+ *
+ * # Safety
+ * `json` NULL or valid for `len` bytes; `out` NULL or writable.
+ */
+jobs_result jobs_document_parse(const char *json,
+                                size_t len,
+                                struct jobs_document **out);
+
+/**
+ * Frees a document made by `jobs_document_parse`. NULL is a no-op; never free a document lent
+ * by a message. Does not block.
+ *
+ * # Safety
+ * `doc` NULL or a document the caller owns, not used after this.
+ */
+void jobs_document_free(struct jobs_document *doc);
+
+/**
+ * The string at `path` (see `jobs_document_get_int` for the path syntax): `*out` gets a
+ * NUL-terminated copy borrowed from the document, `*len_out` (may be NULL) its length in
+ * bytes (a string with an embedded NUL is whole up to `len_out`). Returns `JOBS_RESULT_OK`,
+ * `_NOT_FOUND` (nothing there), `_WRONG_TYPE` (something else there), `_INVALID_PATH`,
+ * `_NULL_ARGUMENT` or `_INVALID_UTF8`. Does not block.
+ *
+ * # Safety
+ * `doc` NULL or a live document; `path` NULL or NUL-terminated; `out`, `len_out` NULL or
+ * writable.
+ */
+jobs_result jobs_document_get_string(const struct jobs_document *doc,
+                                     const char *path,
+                                     const char **out,
+                                     size_t *len_out);
+
+/**
+ * The integer at `path` (it must fit in 64 bits; 2.5 is `_WRONG_TYPE`). A path is member
+ * names separated by dots, array indexes in brackets, and names containing `.`, `[` or `]` as
+ * a quoted JSON string in brackets: `steps[2].input.handler`, `["a.b"].c`; the empty path is
+ * the whole document. Returns `JOBS_RESULT_OK`, `_NOT_FOUND`, `_WRONG_TYPE`, `_INVALID_PATH`,
+ * `_NULL_ARGUMENT` or `_INVALID_UTF8`. Does not block.
+ *
+ * # Safety
+ * As `jobs_document_get_string`.
+ */
+jobs_result jobs_document_get_int(const struct jobs_document *doc,
+                                  const char *path,
+                                  int64_t *out);
+
+/**
+ * The number at `path` (integers too). Results as `jobs_document_get_int`.
+ *
+ * # Safety
+ * As `jobs_document_get_string`.
+ */
+jobs_result jobs_document_get_number(const struct jobs_document *doc,
+                                     const char *path,
+                                     double *out);
+
+/**
+ * The boolean at `path`. Results as `jobs_document_get_int`.
+ *
+ * # Safety
+ * As `jobs_document_get_string`.
+ */
+jobs_result jobs_document_get_bool(const struct jobs_document *doc,
+                                   const char *path,
+                                   bool *out);
+
+/**
+ * The length of the array at `path`. Results as `jobs_document_get_int`.
+ *
+ * # Safety
+ * As `jobs_document_get_string`.
+ */
+jobs_result jobs_document_array_length(const struct jobs_document *doc,
+                                       const char *path,
+                                       size_t *out);
+
+/**
+ * The number of members of the object at `path`. Results as `jobs_document_get_int`.
+ *
+ * # Safety
+ * As `jobs_document_get_string`.
+ */
+jobs_result jobs_document_member_count(const struct jobs_document *doc,
+                                       const char *path,
+                                       size_t *out);
+
+/**
+ * The name of member `index` of the object at `path`, members sorted by name: `*out` gets a
+ * NUL-terminated copy borrowed from the document. Results as `jobs_document_get_int`, with
+ * `_NOT_FOUND` also for an index past the end.
+ *
+ * # Safety
+ * As `jobs_document_get_string`.
+ */
+jobs_result jobs_document_member_name(const struct jobs_document *doc,
+                                      const char *path,
+                                      size_t index,
+                                      const char **out);
+
+/**
  * Sets the thing name used by `jobs_client_new` (copied; 1–128 characters from
  * `[a-zA-Z0-9:_-]`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or
  * `_INVALID_THING_NAME`.
@@ -2008,6 +2120,15 @@ const char *jobs_message_rejection_text(const struct jobs_message *m);
  * `m` is NULL or the message lent to the running callback.
  */
 const char *jobs_message_rejection_message(const struct jobs_message *m);
+
+/**
+ * The job document, parsed, for the `jobs_document_*` getters; NULL when the message has
+ * none (or it is not JSON). Borrowed: valid as long as the message or reply; never free it.
+ *
+ * # Safety
+ * `m` is NULL or a message lent to a callback or owned by a reply.
+ */
+const struct jobs_document *jobs_message_document(const struct jobs_message *m);
 
 /**
  * The execution's `queuedAt` in seconds since the epoch, 0 when absent.

@@ -608,18 +608,23 @@ fn rejected_updates_arrive_on_the_rejected_callback() {
 fn request_response_from_c_gives_one_typed_outcome_per_request() {
     let emu = emulator();
     let thing = "req-thing";
-    emu.create_job("req-1", json!({"operation": "install"}), &[thing])
-        .unwrap();
+    emu.create_job(
+        "req-1",
+        json!({"operation": "install", "steps": [{"name": "download", "retries": 3}]}),
+        &[thing],
+    )
+    .unwrap();
     emu.drop_replies(1);
     let mut args = host_port(&emu);
     args.extend([thing.to_string(), "req-1".to_string()]);
     let out = start("requests", &args).finish(limit(90));
-    out.assert_checks(90);
+    out.assert_checks(100);
     for line in [
         "ok timeout",
         "ok bad arguments",
         "ok get-pending",
         "ok start-next",
+        "ok document",
         "ok update rejected",
         "ok describe async",
         "ok update async",

@@ -4,8 +4,10 @@
 //! on its first request and owned by the view.
 
 use super::connection::c_text;
+use super::document::jobs_document;
 use super::{enum_arg, guard, guard_or, write_out};
 use crate::error::{jobs_result, Error};
+use crate::jobs::document::Document;
 use crate::jobs::event::JobsEvent;
 use crate::jobs::response::JobExecutionSummary;
 use crate::jobs::types::ExecutionStatus;
@@ -56,6 +58,8 @@ struct Texts {
     /// The job ids of the in-progress and the queued summaries.
     in_progress_ids: OnceLock<Vec<CString>>,
     queued_ids: OnceLock<Vec<CString>>,
+    /// The job document, parsed on first use.
+    document: OnceLock<Option<jobs_document>>,
 }
 
 impl jobs_message {
@@ -350,6 +354,28 @@ pub unsafe extern "C" fn jobs_message_rejection_message(m: *const jobs_message) 
                 .rejection_message
                 .ptr(|| m.event.rejection_message().map(c_text))
         })
+    })
+}
+
+/// The job document, parsed, for the `jobs_document_*` getters; NULL when the message has
+/// none (or it is not JSON). Borrowed: valid as long as the message or reply; never free it.
+///
+/// # Safety
+/// `m` is NULL or a message lent to a callback or owned by a reply.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_message_document(m: *const jobs_message) -> *const jobs_document {
+    guard_or(std::ptr::null(), || {
+        let Some(m) = msg(m) else {
+            return std::ptr::null();
+        };
+        m.texts
+            .document
+            .get_or_init(|| {
+                let text = m.event.job_document()?;
+                Document::parse(text).ok().map(jobs_document::new)
+            })
+            .as_ref()
+            .map_or(std::ptr::null(), |d| d as *const jobs_document)
     })
 }
 

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod document;
 pub mod jobs;
 pub mod message;
 pub mod requests;

@@ -5,6 +5,8 @@
 /// cbindgen:ignore
 pub mod client;
 /// cbindgen:ignore
+pub mod document;
+/// cbindgen:ignore
 pub mod event;
 /// cbindgen:ignore
 pub mod payload;

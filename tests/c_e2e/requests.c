@@ -193,9 +193,28 @@ int main(int argc, char **argv) {
     CHECK(jobs_message_execution_number(m) == 1);
     version = jobs_message_version_number(m);
     CHECK(version >= 2);
+    {
+        /* The job document, read by path without a JSON parser. */
+        const jobs_document *doc = jobs_message_document(m);
+        const char *text = NULL;
+        int64_t retries = 0;
+        size_t n = 0;
+        CHECK(doc != NULL);
+        CHECK_RC(jobs_document_get_string(doc, "operation", &text, NULL), JOBS_RESULT_OK);
+        CHECK(text != NULL && strcmp(text, "install") == 0);
+        CHECK_RC(jobs_document_get_string(doc, "steps[0].name", &text, &n), JOBS_RESULT_OK);
+        CHECK(n == 8 && strcmp(text, "download") == 0);
+        CHECK_RC(jobs_document_get_int(doc, "steps[0].retries", &retries), JOBS_RESULT_OK);
+        CHECK(retries == 3);
+        CHECK_RC(jobs_document_array_length(doc, "steps", &n), JOBS_RESULT_OK);
+        CHECK(n == 1);
+        CHECK_FAILS(jobs_document_get_int(doc, "steps[1].retries", &retries), JOBS_RESULT_NOT_FOUND);
+        CHECK_FAILS(jobs_document_get_int(doc, "operation", &retries), JOBS_RESULT_WRONG_TYPE);
+        CHECK_FAILS(jobs_document_get_int(doc, "steps[", &retries), JOBS_RESULT_INVALID_PATH);
+    }
     jobs_reply_free(reply);
     reply = NULL;
-    printf("ok start-next version=%llu\n", (unsigned long long)version);
+    printf("ok start-next version=%llu\nok document\n", (unsigned long long)version);
 
     /* A stale expected version: REJECTED with the code, and the reply says why. */
     jobs_update_args_init(&u);
