@@ -288,7 +288,7 @@ enum jobs_drop_policy
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Drop the oldest queued request to make room; a `JOBS_EVENT_REQUEST_DROPPED` names it.
+   * Drop the oldest queued request to make room; a `JOBS_EVENT_KIND_REQUEST_DROPPED` names it.
    */
   JOBS_DROP_POLICY_DROP_OLDEST = 0,
   /**
@@ -408,7 +408,8 @@ typedef uint32_t jobs_event_kind;
 #endif // __cplusplus
 
 /**
- * Log levels (`jobs_config_set_log`).
+ * Log levels (`jobs_config_set_log`): higher is more verbose. A callback set for a level gets
+ * that level and every level below it (INFO also gets WARN and ERROR).
  */
 enum jobs_log_level
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -432,7 +433,8 @@ enum jobs_log_level
    */
   JOBS_LOG_LEVEL_INFO = 3,
   /**
-   * Everything.
+   * The most verbose: also every packet in and out (type, packet id, topic, size; never a
+   * payload or a password).
    */
   JOBS_LOG_LEVEL_DEBUG = 4,
 };
@@ -1138,7 +1140,7 @@ jobs_result jobs_config_set_timeouts(struct jobs_config *cfg,
 /**
  * Sets the maximum MQTT packet size in bytes, for both directions (default 131072, AWS IoT's
  * limit; range 128–268435455). Larger publishes are refused with `JOBS_RESULT_PAYLOAD_TOO_LARGE`;
- * a larger incoming packet closes the link with a `JOBS_EVENT_PROTOCOL_ERROR`.
+ * a larger incoming packet closes the link with a `JOBS_EVENT_KIND_PROTOCOL_ERROR`.
  * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
  *
  * # Safety
@@ -1321,7 +1323,8 @@ jobs_result jobs_config_set_on_event(struct jobs_config *cfg,
 
 /**
  * Sets the per-connection log callback and the most verbose level it receives
- * (`jobs_log_level`, 1 error … 4 debug; 0 turns logging off). The library never prints to
+ * (`jobs_log_level`: higher is more verbose, from 1 error to 4 debug, which adds a line per
+ * packet in and out; 0 turns logging off). The library never prints to
  * stdout or stderr and installs no global logger. Runs on the callback thread.
  * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (level above 4).
  *
@@ -1409,7 +1412,7 @@ jobs_result jobs_connection_connect(struct jobs_connection *conn);
 /**
  * Starts connecting and returns at once; retries with backoff until connected (then the
  * online callback fires) or until `jobs_connection_disconnect`. Failed attempts are reported
- * as `JOBS_EVENT_CONNECT_FAILED`. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_CLOSED`.
+ * as `JOBS_EVENT_KIND_CONNECT_FAILED`. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_CLOSED`.
  *
  * # Safety
  * `conn` is NULL or a live connection handle.
@@ -2198,6 +2201,84 @@ jobs_result jobs_message_pending_job(const struct jobs_message *m,
                                      uint32_t status,
                                      size_t index,
                                      struct jobs_job_summary *out);
+
+/**
+ * The name of a `jobs_status`: the AWS wire name (`"SUCCEEDED"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_status_str(uint32_t status);
+
+/**
+ * The name of a `jobs_topic_type` (`"start_next"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_topic_type_str(uint32_t topic_type);
+
+/**
+ * The name of a `jobs_reply_type` (`"accepted"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_reply_type_str(uint32_t reply_type);
+
+/**
+ * The name of a `jobs_rejection_code`: the AWS code (`"VersionMismatch"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_rejection_code_str(uint32_t code);
+
+/**
+ * The name of a `jobs_offline` (`"fail_fast"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_offline_str(uint32_t offline);
+
+/**
+ * The name of a `jobs_event_kind` (`"connection_lost"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_event_kind_str(uint32_t kind);
+
+/**
+ * The name of a `jobs_connection_state` (`"online"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_connection_state_str(uint32_t state);
+
+/**
+ * The name of a `jobs_log_level` (`"debug"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_log_level_str(uint32_t level);
+
+/**
+ * The name of a `jobs_counter` (`"reconnects"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_counter_str(uint32_t counter);
+
+/**
+ * The name of a `jobs_transport` (`"tls"`); `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_transport_str(uint32_t transport);
+
+/**
+ * The name of a `jobs_protocol`; `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_protocol_str(uint32_t protocol);
+
+/**
+ * The name of a `jobs_drop_policy`; `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_drop_policy_str(uint32_t policy);
+
+/**
+ * The name of a `jobs_delivery`; `"unknown"` for a value this version does not define. Static: never
+ * NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_delivery_str(uint32_t delivery);
 
 /**
  * Sets `args` to its defaults and its `struct_size`. Returns `JOBS_RESULT_OK` or

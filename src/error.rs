@@ -47,6 +47,16 @@ macro_rules! c_enum {
                     $($t::$v => $s,)+
                 }
             }
+
+            /// The same name, NUL-terminated for C (the `jobs_*_str` functions).
+            pub const fn as_c_str(self) -> &'static ::std::ffi::CStr {
+                match self {
+                    $($t::$v => match ::std::ffi::CStr::from_bytes_with_nul(concat!($s, "\0").as_bytes()) {
+                        Ok(c) => c,
+                        Err(_) => panic!("an enum name contains NUL"),
+                    },)+
+                }
+            }
         }
 
         impl TryFrom<u32> for $t {

@@ -331,7 +331,7 @@ pub unsafe extern "C" fn jobs_config_set_timeouts(
 
 /// Sets the maximum MQTT packet size in bytes, for both directions (default 131072, AWS IoT's
 /// limit; range 128–268435455). Larger publishes are refused with `JOBS_RESULT_PAYLOAD_TOO_LARGE`;
-/// a larger incoming packet closes the link with a `JOBS_EVENT_PROTOCOL_ERROR`.
+/// a larger incoming packet closes the link with a `JOBS_EVENT_KIND_PROTOCOL_ERROR`.
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
 ///
 /// # Safety
@@ -667,7 +667,8 @@ pub unsafe extern "C" fn jobs_config_set_on_event(
 }
 
 /// Sets the per-connection log callback and the most verbose level it receives
-/// (`jobs_log_level`, 1 error … 4 debug; 0 turns logging off). The library never prints to
+/// (`jobs_log_level`: higher is more verbose, from 1 error to 4 debug, which adds a line per
+/// packet in and out; 0 turns logging off). The library never prints to
 /// stdout or stderr and installs no global logger. Runs on the callback thread.
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (level above 4).
 ///

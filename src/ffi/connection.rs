@@ -202,7 +202,7 @@ pub unsafe extern "C" fn jobs_connection_connect(conn: *mut jobs_connection) -> 
 
 /// Starts connecting and returns at once; retries with backoff until connected (then the
 /// online callback fires) or until `jobs_connection_disconnect`. Failed attempts are reported
-/// as `JOBS_EVENT_CONNECT_FAILED`. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_CLOSED`.
+/// as `JOBS_EVENT_KIND_CONNECT_FAILED`. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_CLOSED`.
 ///
 /// # Safety
 /// `conn` is NULL or a live connection handle.

@@ -14,6 +14,7 @@ pub mod connection;
 pub mod document;
 pub mod jobs;
 pub mod message;
+pub mod names;
 pub mod requests;
 
 use crate::error::{jobs_result, Error, Result, UnknownEnumValue};

@@ -81,7 +81,7 @@ impl Protocol {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropPolicy {
-    /// Drop the oldest queued request to make room; a `JOBS_EVENT_REQUEST_DROPPED` names it.
+    /// Drop the oldest queued request to make room; a `JOBS_EVENT_KIND_REQUEST_DROPPED` names it.
     DropOldest = 0,
     /// Refuse the new request with `JOBS_RESULT_QUEUE_FULL`.
     DropNewest = 1,
@@ -158,7 +158,8 @@ c_enum!(EventKind as "jobs_event_kind" {
     ProtocolError => "protocol_error",
 });
 
-/// Log levels (`jobs_config_set_log`).
+/// Log levels (`jobs_config_set_log`): higher is more verbose. A callback set for a level gets
+/// that level and every level below it (INFO also gets WARN and ERROR).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogLevel {
@@ -170,7 +171,8 @@ pub enum LogLevel {
     Warn = 2,
     /// Connects, disconnects, reconnect waits.
     Info = 3,
-    /// Everything.
+    /// The most verbose: also every packet in and out (type, packet id, topic, size; never a
+    /// payload or a password).
     Debug = 4,
 }
 
