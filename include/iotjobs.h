@@ -1843,6 +1843,26 @@ jobs_result jobs_client_set_fallback_callback(struct jobs_client *client,
                                               void *user_data);
 
 /**
+ * Sets the callback for this thing's notify-next (`JOBS_TOPIC_TYPE_NOTIFY_NEXT`: the next
+ * pending execution changed; `jobs_message_has_execution` false when none is left) or notify
+ * (`JOBS_TOPIC_TYPE_NOTIFY`: the pending list changed; read it with
+ * `jobs_message_pending_count`) messages. The library makes and keeps the subscription: per
+ * thing, or, on a connection shared by many things, one for all of them, within AWS IoT's
+ * limits. The callback runs on the callback thread, never after `jobs_client_free` returns;
+ * the message is borrowed until it returns. NULL `callback` removes it. Returns
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT` (another topic type), `_QUEUE_FULL`,
+ * `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Does not block.
+ *
+ * # Safety
+ * `client` NULL or a live jobs client; `callback` NULL or safe to call from the callback
+ * thread with `user_data`.
+ */
+jobs_result jobs_client_set_event_callback(struct jobs_client *client,
+                                           uint32_t topic_type,
+                                           jobs_message_handler callback,
+                                           void *user_data);
+
+/**
  * The SDK's `sendJobsQuery`: publishes `{"clientToken":...}` to the request topic of
  * `topic_type`: GET_PENDING (no job id), START_NEXT (no job id) or DESCRIBE (`job_id`
  * required, may be `$next`). With QoS 1 it waits for PUBACK (operation timeout); offline it is

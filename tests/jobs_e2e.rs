@@ -628,6 +628,7 @@ fn request_response_from_c_gives_one_typed_outcome_per_request() {
         "ok update rejected",
         "ok describe async",
         "ok update async",
+        "ok notify-next event",
         "ok offline",
     ] {
         out.assert_has(line);

@@ -6,7 +6,7 @@
 use iotjobs::error::jobs_result;
 use iotjobs::jobs::client::JobsClient;
 use iotjobs::jobs::requests::{Deliver, JobsRequest, Offline, Outcome, RequestOptions};
-use iotjobs::jobs::types::{ExecutionStatus, RejectionCode};
+use iotjobs::jobs::types::{ExecutionStatus, RejectionCode, TopicType};
 use iotjobs::mqtt::config::ConnectionConfig;
 use iotjobs::mqtt::connection::Connection;
 use iotjobs::mqtt::types::{Callbacks, TransportKind};
@@ -316,35 +316,95 @@ fn a_thousand_things_on_one_connection_get_their_replies() {
     conn.connect().unwrap();
     let things: Vec<String> = (0..1000).map(|i| format!("gw-thing-{i}")).collect();
     let targets: Vec<&str> = things.iter().map(String::as_str).collect();
-    emu.create_job("gw-job", json!({"operation": "ping"}), &targets)
-        .unwrap();
     let clients: Vec<JobsClient> = things.iter().map(|t| client(&conn, t)).collect();
-    let (tx, rx) = channel();
-    let gate = Gate::new();
+    // Every thing's notify-next, through the library's own subscriptions.
+    let (ntx, nrx) = channel();
     for (i, c) in clients.iter().enumerate() {
-        let tx = tx.clone();
-        c.request(
-            &start_next(),
-            &opts(60_000),
-            Deliver::Callback(gate.clone(), Box::new(move |o| tx.send((i, o)).unwrap())),
+        let ntx = ntx.clone();
+        c.set_event_handler(
+            TopicType::NotifyNext,
+            Some(Arc::new(
+                move |ev: &Arc<iotjobs::jobs::event::JobsEvent>| {
+                    ntx.send((i, ev.execution_job_id().map(str::to_owned)))
+                        .unwrap();
+                },
+            )),
         )
         .unwrap();
     }
-    let mut seen = vec![false; clients.len()];
-    for _ in 0..clients.len() {
-        let (i, o) = rx.recv_timeout(Duration::from_secs(60)).unwrap();
-        assert_eq!(code(&o), jobs_result::Ok, "thing {i}");
-        let ev = o.reply().unwrap();
-        assert_eq!(ev.thing_name(), Some(things[i].as_str()));
-        assert_eq!(ev.execution_job_id(), Some("gw-job"));
-        assert!(!seen[i], "thing {i} answered twice");
-        seen[i] = true;
-    }
-    let subs = emu.subscriptions("gateway");
-    assert!(
-        subs.len() <= 20,
-        "{} subscriptions: within AWS's 50 per connection",
-        subs.len()
+    assert_eq!(
+        clients[0]
+            .set_event_handler(TopicType::Update, None)
+            .unwrap_err()
+            .code,
+        jobs_result::InvalidArgument
     );
+    // Let the subscriptions settle before the job announces itself: past four things, the
+    // thing-wildcard filter replaces the per-thing ones.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while emu.subscriptions("gateway").len() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            emu.subscriptions("gateway")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    emu.create_job("gw-job", json!({"operation": "ping"}), &targets)
+        .unwrap();
+    let mut notified = vec![false; clients.len()];
+    for _ in 0..clients.len() {
+        let (i, job) = nrx.recv_timeout(Duration::from_secs(60)).unwrap();
+        assert_eq!(job.as_deref(), Some("gw-job"), "thing {i}");
+        assert!(!notified[i], "thing {i} notified twice");
+        notified[i] = true;
+    }
+    let (tx, rx) = channel();
+    let gate = Gate::new();
+    // In waves of 250, as a gateway paces its things: the emulator, like AWS IoT, keeps at most
+    // 100 unacknowledged QoS 1 messages in flight per connection and a bounded queue behind them.
+    let mut seen = vec![false; clients.len()];
+    for wave in clients.chunks(250).enumerate() {
+        let (w, wave_clients) = wave;
+        for (k, c) in wave_clients.iter().enumerate() {
+            let i = w * 250 + k;
+            let tx = tx.clone();
+            c.request(
+                &start_next(),
+                &opts(20_000),
+                Deliver::Callback(gate.clone(), Box::new(move |o| tx.send((i, o)).unwrap())),
+            )
+            .unwrap();
+        }
+        for _ in 0..wave_clients.len() {
+            let (i, o) = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+            assert_eq!(
+                code(&o),
+                jobs_result::Ok,
+                "thing {i}: {o:?}; {:?}",
+                clients[0].router().counters()
+            );
+            let ev = o.reply().unwrap();
+            assert_eq!(ev.thing_name(), Some(things[i].as_str()));
+            assert_eq!(ev.execution_job_id(), Some("gw-job"));
+            assert!(!seen[i], "thing {i} answered twice");
+            seen[i] = true;
+        }
+    }
+    let subs: Vec<String> = emu
+        .subscriptions("gateway")
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(
+        subs.len(),
+        5,
+        "the four reply filters and the notify-next filter for every thing: {subs:?}"
+    );
+    assert!(
+        subs.iter().all(|f| f.starts_with("$aws/things/+/")),
+        "{subs:?}"
+    );
+    assert_eq!(clients[0].router().counters().unmatched_replies, 0);
     conn.close();
 }

@@ -366,6 +366,37 @@ pub unsafe extern "C" fn jobs_client_set_fallback_callback(
     })
 }
 
+/// Sets the callback for this thing's notify-next (`JOBS_TOPIC_TYPE_NOTIFY_NEXT`: the next
+/// pending execution changed; `jobs_message_has_execution` false when none is left) or notify
+/// (`JOBS_TOPIC_TYPE_NOTIFY`: the pending list changed; read it with
+/// `jobs_message_pending_count`) messages. The library makes and keeps the subscription: per
+/// thing, or, on a connection shared by many things, one for all of them, within AWS IoT's
+/// limits. The callback runs on the callback thread, never after `jobs_client_free` returns;
+/// the message is borrowed until it returns. NULL `callback` removes it. Returns
+/// `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT` (another topic type), `_QUEUE_FULL`,
+/// `_QUEUE_DISABLED`, `_BUSY` or `_CLOSED`. Does not block.
+///
+/// # Safety
+/// `client` NULL or a live jobs client; `callback` NULL or safe to call from the callback
+/// thread with `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_client_set_event_callback(
+    client: *mut jobs_client,
+    topic_type: u32,
+    callback: jobs_message_handler,
+    user_data: *mut c_void,
+) -> jobs_result {
+    guard(|| {
+        let c = client_arg(client)?;
+        let t = topic_type_arg(topic_type)?;
+        let h = match callback {
+            Some(_) => Some(jobs_handler(callback, UserData(user_data))?),
+            None => None,
+        };
+        c.set_event_handler(t, h)
+    })
+}
+
 /// The SDK's `sendJobsQuery`: publishes `{"clientToken":...}` to the request topic of
 /// `topic_type`: GET_PENDING (no job id), START_NEXT (no job id) or DESCRIBE (`job_id`
 /// required, may be `$next`). With QoS 1 it waits for PUBACK (operation timeout); offline it is

@@ -123,6 +123,30 @@ impl JobsClient {
         Ok(self.router.wait(&key, rx, opts.timeout))
     }
 
+    /// Sets (or with `None` removes) the handler of this thing's notify-next messages
+    /// (`TopicType::NotifyNext`) or notify messages (`TopicType::Notify`); the library manages
+    /// the subscription (per thing, or one for every thing of a large gateway). The handler runs
+    /// on the callback thread behind this client's gate.
+    pub fn set_event_handler(
+        &self,
+        topic_type: TopicType,
+        handler: Option<requests::EventFn>,
+    ) -> Result<()> {
+        if !topic_type.is_notification() {
+            return Err(Error::new(
+                jobs_result::InvalidArgument,
+                "event handlers are for notify and notify-next",
+            ));
+        }
+        self.router.set_event_handler(
+            &self.conn,
+            &self.thing,
+            self.qos,
+            topic_type,
+            handler.map(|f| (self.gate.clone(), f)),
+        )
+    }
+
     /// The connection's request router (counters, pending count).
     pub fn router(&self) -> &Arc<Router> {
         &self.router

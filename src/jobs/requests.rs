@@ -261,15 +261,53 @@ pub struct RouterCounters {
 
 #[derive(Default)]
 struct Filters {
-    per_thing: Vec<String>,
+    /// Things with their own filters (at most [`PER_THING_FILTER_THINGS`]).
+    things: Vec<String>,
+    /// Past that, every thing is covered by the `+` filters.
     wildcard: bool,
+    /// The (scope, set) pairs subscribed; the scope is a thing name or `+`.
+    subscribed: Vec<(String, FilterSet)>,
 }
+
+/// Which filters a scope needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FilterSet {
+    /// Accepted and rejected replies.
+    Replies,
+    /// notify (`TopicType::Notify`) or notify-next (`TopicType::NotifyNext`) messages.
+    Events(TopicType),
+}
+
+impl FilterSet {
+    fn filters(self, scope: &str) -> Vec<String> {
+        match self {
+            FilterSet::Replies => reply_filters(scope).to_vec(),
+            FilterSet::Events(t) => {
+                vec![format!(
+                    "$aws/things/{scope}/jobs/{}",
+                    t.operation().unwrap_or("notify")
+                )]
+            }
+        }
+    }
+}
+
+/// A jobs client's notify or notify-next handler, run behind the client's gate.
+struct EventHandler {
+    gate: Arc<Gate>,
+    f: EventFn,
+}
+
+/// Receives the parsed notify or notify-next message.
+pub type EventFn = Arc<dyn Fn(&Arc<JobsEvent>) + Send + Sync>;
 
 /// The pending requests and reply subscriptions of one connection.
 #[derive(Default)]
 pub struct Router {
     pending: Mutex<HashMap<(String, String), Pending>>,
     filters: Mutex<Filters>,
+    /// notify / notify-next handlers by (thing, topic type).
+    events: Mutex<HashMap<(String, TopicType), EventHandler>>,
     next_token: AtomicU64,
     next_client: AtomicU64,
     submitted: AtomicU64,
@@ -336,33 +374,111 @@ impl Router {
         format!("{}{suffix}", &prefix[..keep])
     }
 
-    /// Makes sure replies for `thing` reach the router: per-thing filters for the first
-    /// things, then the thing-wildcard filters once.
-    fn ensure_filters(self: &Arc<Self>, conn: &Connection, thing: &str, qos: u8) -> Result<()> {
-        let filters = {
+    /// Makes sure the `set` messages for `thing` reach the router: per-thing filters for the
+    /// first things, then the thing-wildcard filters, each subscribed once.
+    fn ensure_filters(
+        self: &Arc<Self>,
+        conn: &Connection,
+        thing: &str,
+        qos: u8,
+        set: FilterSet,
+    ) -> Result<()> {
+        let (filters, replaced) = {
             let mut f = lock(&self.filters);
-            if f.wildcard || f.per_thing.iter().any(|t| t == thing) {
+            let known = f.things.iter().any(|t| t == thing);
+            if !known && !f.wildcard {
+                if f.things.len() < PER_THING_FILTER_THINGS {
+                    f.things.push(thing.to_owned());
+                } else {
+                    f.wildcard = true;
+                }
+            }
+            let scope = if f.wildcard { "+" } else { thing };
+            if f.subscribed
+                .iter()
+                .any(|(sc, st)| sc == scope && *st == set)
+            {
                 return Ok(());
             }
-            if f.per_thing.len() < PER_THING_FILTER_THINGS {
-                f.per_thing.push(thing.to_owned());
-                reply_filters(thing)
-            } else {
-                f.wildcard = true;
-                reply_filters("+")
+            f.subscribed.push((scope.to_owned(), set));
+            // The `+` filters replace the per-thing ones of the same set, which are
+            // unsubscribed after them (the server applies both in order: no gap, no overlap,
+            // so no message arrives twice).
+            let mut replaced = Vec::new();
+            if scope == "+" {
+                f.subscribed.retain(|(sc, st)| {
+                    let old = sc != "+" && *st == set;
+                    if old {
+                        replaced.extend(set.filters(sc));
+                    }
+                    !old
+                });
             }
+            (set.filters(scope), replaced)
         };
         let me = Arc::downgrade(self);
         let handler = Handler::on_io_thread(Arc::new(move |m: &Message| {
             if let Some(router) = me.upgrade() {
-                router.on_reply(m);
+                match set {
+                    FilterSet::Replies => router.on_reply(m),
+                    FilterSet::Events(_) => router.on_event(m),
+                }
             }
         }));
         for filter in filters {
             // Queued with the request when offline, so they go out before it, in order.
             conn.subscribe(&filter, qos, Some(handler.clone()), Completion::None)?;
         }
+        for filter in replaced {
+            conn.unsubscribe(&filter, Completion::None)?;
+        }
         Ok(())
+    }
+
+    /// Sets (or with `None` removes) `thing`'s handler for notify or notify-next messages; the
+    /// router subscribes what it needs.
+    pub fn set_event_handler(
+        self: &Arc<Self>,
+        conn: &Connection,
+        thing: &str,
+        qos: u8,
+        topic_type: TopicType,
+        handler: Option<(Arc<Gate>, EventFn)>,
+    ) -> Result<()> {
+        let key = (thing.to_owned(), topic_type);
+        match handler {
+            Some((gate, f)) => {
+                self.ensure_filters(conn, thing, qos, FilterSet::Events(topic_type))?;
+                lock(&self.events).insert(key, EventHandler { gate, f });
+            }
+            None => {
+                lock(&self.events).remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the event handlers of `thing` (its client was freed).
+    pub fn remove_event_handlers(&self, thing: &str) {
+        lock(&self.events).retain(|(t, _), _| t != thing);
+    }
+
+    /// A notify or notify-next message, on the I/O thread: to its thing's handler.
+    fn on_event(&self, m: &Message) {
+        let event = m
+            .derived
+            .get_or_init(|| JobsEvent::parse(m.clone()))
+            .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())));
+        let Some(thing) = event.thing_name() else {
+            return;
+        };
+        let key = (thing.to_owned(), event.topic_type());
+        let target = lock(&self.events)
+            .get(&key)
+            .map(|h| (h.gate.clone(), h.f.clone()));
+        if let Some((gate, f)) = target {
+            runtime::post(&gate, move || f(&event));
+        }
     }
 
     /// A message on a reply filter, on the I/O thread.
@@ -480,7 +596,7 @@ impl Router {
         let deadline = Instant::now() + opts.timeout;
         // Before taking the table's lock: subscribing may complete other requests (a drop from
         // a full queue), and completing takes that lock.
-        self.ensure_filters(conn, thing, qos)?;
+        self.ensure_filters(conn, thing, qos, FilterSet::Replies)?;
         {
             let mut table = lock(&self.pending);
             if table.contains_key(&key) {

@@ -39,6 +39,18 @@ static void on_reply(void *ud, jobs_result result, const jobs_reply *reply) {
     pthread_mutex_unlock(&r->lock);
 }
 
+static pthread_mutex_t next_lock = PTHREAD_MUTEX_INITIALIZER;
+static int next_events = 0, next_without_execution = 0;
+
+static void on_next_job(void *ud, const jobs_message *m) {
+    (void)ud;
+    pthread_mutex_lock(&next_lock);
+    next_events++;
+    if (jobs_message_topic_type(m) == JOBS_TOPIC_TYPE_NOTIFY_NEXT && !jobs_message_has_execution(m))
+        next_without_execution++;
+    pthread_mutex_unlock(&next_lock);
+}
+
 static int async_calls(struct async_result *r) {
     int n;
     pthread_mutex_lock(&r->lock);
@@ -245,6 +257,15 @@ int main(int argc, char **argv) {
     pthread_mutex_unlock(&r.lock);
     printf("ok describe async\n");
 
+    /* The library subscribes notify-next for this thing. */
+    CHECK_FAILS(jobs_client_set_event_callback(c, JOBS_TOPIC_TYPE_UPDATE, on_next_job, NULL),
+                JOBS_RESULT_INVALID_ARGUMENT);
+    CHECK_FAILS(jobs_client_set_event_callback(NULL, JOBS_TOPIC_TYPE_NOTIFY_NEXT, on_next_job, NULL),
+                JOBS_RESULT_NULL_ARGUMENT);
+    CHECK_RC(jobs_client_set_event_callback(c, JOBS_TOPIC_TYPE_NOTIFY_NEXT, on_next_job, NULL),
+             JOBS_RESULT_OK);
+    test_sleep_ms(200); /* the SUBSCRIBE reaches the server before the job ends */
+
     /* Finish asynchronously; then the job is gone from the pending list. */
     u.status = JOBS_STATUS_SUCCEEDED;
     u.expected_version = version + 1;
@@ -264,7 +285,21 @@ int main(int argc, char **argv) {
           JOBS_REJECTION_CODE_RESOURCE_NOT_FOUND);
     jobs_reply_free(reply);
     reply = NULL;
-    printf("ok update async\n");
+    {
+        double end = test_now() + 10;
+        int seen = 0;
+        while (test_now() < end) {
+            pthread_mutex_lock(&next_lock);
+            seen = next_without_execution;
+            pthread_mutex_unlock(&next_lock);
+            if (seen > 0) break;
+            test_sleep_ms(10);
+        }
+        CHECK(seen == 1);
+    }
+    CHECK_RC(jobs_client_set_event_callback(c, JOBS_TOPIC_TYPE_NOTIFY_NEXT, NULL, NULL),
+             JOBS_RESULT_OK);
+    printf("ok update async\nok notify-next event\n");
 
     /* Offline: fail fast at once; or wait, and expire unsent when the deadline passes. */
     cfg = test_tcp_config(argv[1], argv[2], "e2e-requests-offline", argv[3]);
