@@ -1,6 +1,7 @@
 /* iotjobs side of the benchmarks. Modes:
  *   rt    PORT THING JOB N WARMUP           jobs_send_update (QoS 1, blocking) -> update/accepted
  *   rtraw PORT THING JOB N WARMUP           the peers' work: publish_async QoS 1, wait accepted
+ *   rr    PORT THING JOB N WARMUP           jobs_update (request/response, blocking) -> accepted
  *   tp    PORT CLIENT_ID TOPIC N WINDOW BYTES  QoS 1 jobs_connection_publish_async, acks counted
  *   idle  PORT THING                         RSS and threads of a connected, subscribed client
  *   conns PORT N                             N connections in one process (connect_async)
@@ -121,6 +122,40 @@ static int mode_rt(uint16_t port, const char *thing, const char *job, long n, lo
     jobs_client_free(client);
     free(lat);
     free(send);
+    return 0;
+}
+
+/* Request/response: jobs_update blocks until update/accepted, which the I/O thread hands to
+ * the caller directly (no callback thread in the path). */
+static int mode_rr(uint16_t port, const char *thing, const char *job, long n, long warmup)
+{
+    uint64_t *lat = calloc((size_t)n, sizeof *lat);
+    jobs_client *client;
+    jobs_update_args args;
+    usage_snap u0 = usage_now();
+    long i;
+    if (lat == NULL) {
+        bench_fail("out of memory");
+    }
+    client = jobs_client_up(port, thing, "bench-iotjobs-rr");
+    CHECK(jobs_update_args_init(&args));
+    args.job_id = job;
+    args.status = JOBS_STATUS_IN_PROGRESS;
+    /* The first request also makes the reply subscriptions: it belongs to the warm-up. */
+    for (i = 0; i < warmup + n; i++) {
+        if (i == warmup) {
+            u0 = usage_now();
+        }
+        uint64_t t0 = now_ns();
+        CHECK(jobs_update(client, &args, NULL));
+        if (i >= warmup) {
+            lat[i - warmup] = now_ns() - t0;
+        }
+    }
+    report_cost("rt", "iotjobs(request:jobs_update)", u0, usage_now(), n);
+    report_latencies("iotjobs(request:jobs_update)", lat, (size_t)n);
+    jobs_client_free(client);
+    free(lat);
     return 0;
 }
 
@@ -364,6 +399,10 @@ int main(int argc, char **argv)
         return mode_rtraw(parse_port(argv[2]), argv[3], argv[4], parse_long(argv[5], "N"),
                           parse_long(argv[6], "WARMUP"));
     }
+    if (argc == 7 && strcmp(argv[1], "rr") == 0) {
+        return mode_rr(parse_port(argv[2]), argv[3], argv[4], parse_long(argv[5], "N"),
+                       parse_long(argv[6], "WARMUP"));
+    }
     if (argc == 8 && strcmp(argv[1], "tp") == 0) {
         return mode_tp(parse_port(argv[2]), argv[3], argv[4], parse_long(argv[5], "N"),
                        parse_long(argv[6], "WINDOW"), parse_long(argv[7], "BYTES"));
@@ -374,7 +413,7 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "conns") == 0) {
         return mode_conns(parse_port(argv[2]), parse_long(argv[3], "N"));
     }
-    fprintf(stderr, "usage: iotjobs_bench rt|rtraw PORT THING JOB N WARMUP | tp PORT CLIENT_ID TOPIC N "
+    fprintf(stderr, "usage: iotjobs_bench rt|rtraw|rr PORT THING JOB N WARMUP | tp PORT CLIENT_ID TOPIC N "
                     "WINDOW BYTES | idle PORT THING | conns PORT N\n");
     return 2;
 }

@@ -93,6 +93,11 @@ def main():
                   % (bm[0], fmt(bm[1][0]), fmt(im), im / bm[1][0]))
                 p("- best C peer by p99: %s %s µs vs iotjobs %s µs (iotjobs/peer = %.2f)"
                   % (bq[0], fmt(bq[1][1]), fmt(iq), iq / bq[1][1]))
+                req = "iotjobs(request:jobs_update)" + sfx
+                if req in stats:
+                    qm, qq = stats[req]
+                    p("- request/response (blocking jobs_update -> accepted) vs %s: median %s vs %s µs (iotjobs/peer = %.2f), p99 %s vs %s µs (%.2f); target <= 1.0"
+                      % (bm[0], fmt(qm), fmt(bm[1][0]), qm / bm[1][0], fmt(qq), fmt(bq[1][1]), qq / bq[1][1]))
                 raw = "iotjobs(raw:publish_async)" + sfx
                 if raw in stats:
                     rm, rq = stats[raw]
