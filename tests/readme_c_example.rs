@@ -17,7 +17,15 @@ fn the_readme_c_example_compiles() {
     std::fs::write(&src, &readme[start..end]).unwrap();
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let out = Command::new(cc)
-        .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only", "-I"])
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
         .arg(manifest_dir().join("include"))
         .arg(&src)
         .output()

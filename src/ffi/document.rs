@@ -71,6 +71,24 @@ unsafe fn out_arg<T>(out: *mut T) -> Result<()> {
     Ok(())
 }
 
+/// Checks the arguments, looks `path` up with `get` and writes the value to `out`.
+///
+/// # Safety
+/// As the public getters.
+unsafe fn lookup<T>(
+    doc: *const jobs_document,
+    path: *const c_char,
+    out: *mut T,
+    get: impl FnOnce(&Document, &str) -> std::result::Result<T, PathError>,
+) -> jobs_result {
+    guard(|| {
+        let (doc, path) = args(doc, path)?;
+        out_arg(out)?;
+        write_out(out, get(&doc.doc, path).map_err(path_error)?);
+        Ok(())
+    })
+}
+
 /// Parses `len` bytes of JSON text at `json` (UTF-8, at most 1 MiB, need not be
 /// NUL-terminated) into a document the caller owns: free it with `jobs_document_free`. Returns
 /// `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (not JSON, too
@@ -154,12 +172,7 @@ pub unsafe extern "C" fn jobs_document_get_int(
     path: *const c_char,
     out: *mut i64,
 ) -> jobs_result {
-    guard(|| {
-        let (doc, path) = args(doc, path)?;
-        out_arg(out)?;
-        write_out(out, doc.doc.integer(path).map_err(path_error)?);
-        Ok(())
-    })
+    lookup(doc, path, out, |d, p| d.integer(p))
 }
 
 /// The number at `path` (integers too). Results as `jobs_document_get_int`.
@@ -172,12 +185,7 @@ pub unsafe extern "C" fn jobs_document_get_number(
     path: *const c_char,
     out: *mut f64,
 ) -> jobs_result {
-    guard(|| {
-        let (doc, path) = args(doc, path)?;
-        out_arg(out)?;
-        write_out(out, doc.doc.number(path).map_err(path_error)?);
-        Ok(())
-    })
+    lookup(doc, path, out, |d, p| d.number(p))
 }
 
 /// The boolean at `path`. Results as `jobs_document_get_int`.
@@ -190,12 +198,7 @@ pub unsafe extern "C" fn jobs_document_get_bool(
     path: *const c_char,
     out: *mut bool,
 ) -> jobs_result {
-    guard(|| {
-        let (doc, path) = args(doc, path)?;
-        out_arg(out)?;
-        write_out(out, doc.doc.boolean(path).map_err(path_error)?);
-        Ok(())
-    })
+    lookup(doc, path, out, |d, p| d.boolean(p))
 }
 
 /// The length of the array at `path`. Results as `jobs_document_get_int`.
@@ -208,12 +211,7 @@ pub unsafe extern "C" fn jobs_document_array_length(
     path: *const c_char,
     out: *mut usize,
 ) -> jobs_result {
-    guard(|| {
-        let (doc, path) = args(doc, path)?;
-        out_arg(out)?;
-        write_out(out, doc.doc.array_len(path).map_err(path_error)?);
-        Ok(())
-    })
+    lookup(doc, path, out, |d, p| d.array_len(p))
 }
 
 /// The number of members of the object at `path`. Results as `jobs_document_get_int`.
@@ -226,12 +224,7 @@ pub unsafe extern "C" fn jobs_document_member_count(
     path: *const c_char,
     out: *mut usize,
 ) -> jobs_result {
-    guard(|| {
-        let (doc, path) = args(doc, path)?;
-        out_arg(out)?;
-        write_out(out, doc.doc.members(path).map_err(path_error)?.len());
-        Ok(())
-    })
+    lookup(doc, path, out, |d, p| d.members(p).map(|m| m.len()))
 }
 
 /// The name of member `index` of the object at `path`, members sorted by name: `*out` gets a

@@ -88,17 +88,7 @@ impl JobsClient {
         deliver: Deliver,
     ) -> Result<()> {
         let asynchronous = matches!(deliver, Deliver::Callback(..));
-        let prefix = self.client_token().unwrap_or(&self.thing);
-        let key = self.router.submit(
-            &self.conn,
-            self.router_id,
-            &self.thing,
-            prefix,
-            self.qos,
-            req,
-            opts,
-            deliver,
-        )?;
+        let key = self.submit(req, opts, deliver)?;
         if asynchronous {
             self.router.arm_deadline(key, opts.timeout);
         }
@@ -109,8 +99,18 @@ impl JobsClient {
     /// the caller from the I/O thread directly, so this may be called from a callback.
     pub fn request_blocking(&self, req: &JobsRequest, opts: &RequestOptions) -> Result<Outcome> {
         let (deliver, rx) = requests::blocking();
+        let key = self.submit(req, opts, deliver)?;
+        Ok(self.router.wait(&key, rx, opts.timeout))
+    }
+
+    fn submit(
+        &self,
+        req: &JobsRequest,
+        opts: &RequestOptions,
+        deliver: Deliver,
+    ) -> Result<(String, String)> {
         let prefix = self.client_token().unwrap_or(&self.thing);
-        let key = self.router.submit(
+        self.router.submit(
             &self.conn,
             self.router_id,
             &self.thing,
@@ -119,8 +119,7 @@ impl JobsClient {
             req,
             opts,
             deliver,
-        )?;
-        Ok(self.router.wait(&key, rx, opts.timeout))
+        )
     }
 
     /// Sets (or with `None` removes) the handler of this thing's notify-next messages

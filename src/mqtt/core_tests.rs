@@ -41,6 +41,14 @@ fn waiter() -> (Completion, Receiver<Ack>) {
     (Completion::Wait(tx), rx)
 }
 
+fn subscribe(filter: &str, qos: u8) -> Op {
+    Op::Subscribe {
+        filter: filter.into(),
+        qos,
+        handler: None,
+    }
+}
+
 fn publish(topic: &str, payload: &'static [u8], qos: u8) -> Op {
     Op::Publish {
         topic: topic.into(),
@@ -230,15 +238,7 @@ fn an_ack_of_the_wrong_type_completes_nothing_and_is_a_protocol_error() {
     assert_eq!(h.core.counters().in_flight, 0);
 
     // And a PUBACK does not complete a SUBSCRIBE.
-    h.submit(
-        Op::Subscribe {
-            filter: "a/#".into(),
-            qos: 1,
-            handler: None,
-        },
-        Completion::None,
-    )
-    .unwrap();
+    h.submit(subscribe("a/#", 1), Completion::None).unwrap();
     assert_eq!(h.written(), hex("82 08 00 02 00 03 'a/#' 01"));
     h.feed(&hex("40 02 00 02"));
     let fx = h.effects();
@@ -404,11 +404,7 @@ fn subscribe_and_a_refused_resubscription() {
     let mut h = Harness::new(cfg());
     h.connect();
     let (done, _rx) = waiter();
-    let sub = Op::Subscribe {
-        filter: "a/#".into(),
-        qos: 1,
-        handler: None,
-    };
+    let sub = subscribe("a/#", 1);
     assert_eq!(
         h.submit(sub, done).unwrap(),
         Submitted::Sent { packet_id: 1 }
@@ -460,11 +456,7 @@ fn subscribe_and_a_refused_resubscription() {
 fn a_refused_subscription_completes_with_subscribe_refused() {
     let mut h = Harness::new(cfg());
     h.connect();
-    let sub = Op::Subscribe {
-        filter: "x".into(),
-        qos: 0,
-        handler: None,
-    };
+    let sub = subscribe("x", 0);
     h.submit(sub, Completion::None).unwrap();
     assert_eq!(h.written(), hex("82 06 00 01 00 01 'x' 00"));
     h.feed(&hex("90 03 00 01 80"));
@@ -477,11 +469,7 @@ fn a_refused_subscription_completes_with_subscribe_refused() {
 fn unsubscribe_is_acknowledged_and_not_remade() {
     let mut h = Harness::new(cfg());
     h.connect();
-    let sub = Op::Subscribe {
-        filter: "a/#".into(),
-        qos: 1,
-        handler: None,
-    };
+    let sub = subscribe("a/#", 1);
     h.submit(sub, Completion::None).unwrap();
     h.written();
     h.feed(&hex("90 03 00 01 01"));
@@ -513,11 +501,7 @@ fn persistent_session_keeps_subscriptions_and_clean_session_remakes_them() {
     let mut h = Harness::new(cfg());
     h.connect();
     for (i, f) in ["a", "b"].iter().enumerate() {
-        let sub = Op::Subscribe {
-            filter: (*f).into(),
-            qos: 1,
-            handler: None,
-        };
+        let sub = subscribe(f, 1);
         h.submit(sub, Completion::None).unwrap();
         h.written();
         h.feed(&[0x90, 0x03, 0x00, i as u8 + 1, 0x01]);
