@@ -80,13 +80,11 @@ unsafe fn lookup<T>(
     path: *const c_char,
     out: *mut T,
     get: impl FnOnce(&Document, &str) -> std::result::Result<T, PathError>,
-) -> jobs_result {
-    guard(|| {
-        let (doc, path) = args(doc, path)?;
-        out_arg(out)?;
-        write_out(out, get(&doc.doc, path).map_err(path_error)?);
-        Ok(())
-    })
+) -> Result<()> {
+    let (doc, path) = args(doc, path)?;
+    out_arg(out)?;
+    write_out(out, get(&doc.doc, path).map_err(path_error)?);
+    Ok(())
 }
 
 /// Parses `len` bytes of JSON text at `json` (UTF-8, at most 1 MiB, need not be
@@ -172,7 +170,7 @@ pub unsafe extern "C" fn jobs_document_get_int(
     path: *const c_char,
     out: *mut i64,
 ) -> jobs_result {
-    lookup(doc, path, out, |d, p| d.integer(p))
+    guard(|| lookup(doc, path, out, |d, p| d.integer(p)))
 }
 
 /// The number at `path` (integers too). Results as `jobs_document_get_int`.
@@ -185,7 +183,7 @@ pub unsafe extern "C" fn jobs_document_get_number(
     path: *const c_char,
     out: *mut f64,
 ) -> jobs_result {
-    lookup(doc, path, out, |d, p| d.number(p))
+    guard(|| lookup(doc, path, out, |d, p| d.number(p)))
 }
 
 /// The boolean at `path`. Results as `jobs_document_get_int`.
@@ -198,7 +196,7 @@ pub unsafe extern "C" fn jobs_document_get_bool(
     path: *const c_char,
     out: *mut bool,
 ) -> jobs_result {
-    lookup(doc, path, out, |d, p| d.boolean(p))
+    guard(|| lookup(doc, path, out, |d, p| d.boolean(p)))
 }
 
 /// The length of the array at `path`. Results as `jobs_document_get_int`.
@@ -211,7 +209,7 @@ pub unsafe extern "C" fn jobs_document_array_length(
     path: *const c_char,
     out: *mut usize,
 ) -> jobs_result {
-    lookup(doc, path, out, |d, p| d.array_len(p))
+    guard(|| lookup(doc, path, out, |d, p| d.array_len(p)))
 }
 
 /// The number of members of the object at `path`. Results as `jobs_document_get_int`.
@@ -224,7 +222,7 @@ pub unsafe extern "C" fn jobs_document_member_count(
     path: *const c_char,
     out: *mut usize,
 ) -> jobs_result {
-    lookup(doc, path, out, |d, p| d.members(p).map(|m| m.len()))
+    guard(|| lookup(doc, path, out, |d, p| d.members(p).map(|m| m.len())))
 }
 
 /// The name of member `index` of the object at `path`, members sorted by name: `*out` gets a

@@ -9,100 +9,124 @@ use std::ffi::{c_char, CStr};
 const UNKNOWN: &CStr = c"unknown";
 
 fn name_of<T: TryFrom<u32>>(v: u32, name: impl Fn(T) -> &'static CStr) -> *const c_char {
-    guard_or(UNKNOWN.as_ptr(), || {
-        T::try_from(v).map_or(UNKNOWN, name).as_ptr()
-    })
+    T::try_from(v).map_or(UNKNOWN, name).as_ptr()
 }
 
 /// The name of a `jobs_status`: the AWS wire name (`"SUCCEEDED"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_status_str(status: u32) -> *const c_char {
-    name_of(status, crate::jobs::types::ExecutionStatus::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(status, crate::jobs::types::ExecutionStatus::as_c_str)
+    })
 }
 
 /// The name of a `jobs_topic_type` (`"start_next"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_topic_type_str(topic_type: u32) -> *const c_char {
-    name_of(topic_type, crate::jobs::types::TopicType::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(topic_type, crate::jobs::types::TopicType::as_c_str)
+    })
 }
 
 /// The name of a `jobs_reply_type` (`"accepted"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_reply_type_str(reply_type: u32) -> *const c_char {
-    name_of(reply_type, crate::jobs::types::ReplyType::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(reply_type, crate::jobs::types::ReplyType::as_c_str)
+    })
 }
 
 /// The name of a `jobs_rejection_code`: the AWS code (`"VersionMismatch"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_rejection_code_str(code: u32) -> *const c_char {
-    name_of(code, crate::jobs::types::RejectionCode::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(code, crate::jobs::types::RejectionCode::as_c_str)
+    })
 }
 
 /// The name of a `jobs_offline` (`"fail_fast"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_offline_str(offline: u32) -> *const c_char {
-    name_of(offline, crate::jobs::types::Offline::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(offline, crate::jobs::types::Offline::as_c_str)
+    })
 }
 
 /// The name of a `jobs_event_kind` (`"connection_lost"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_event_kind_str(kind: u32) -> *const c_char {
-    name_of(kind, crate::mqtt::types::EventKind::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(kind, crate::mqtt::types::EventKind::as_c_str)
+    })
 }
 
 /// The name of a `jobs_connection_state` (`"online"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_connection_state_str(state: u32) -> *const c_char {
-    name_of(state, crate::mqtt::types::Status::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(state, crate::mqtt::types::Status::as_c_str)
+    })
 }
 
 /// The name of a `jobs_log_level` (`"debug"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_log_level_str(level: u32) -> *const c_char {
-    name_of(level, crate::mqtt::types::LogLevel::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(level, crate::mqtt::types::LogLevel::as_c_str)
+    })
 }
 
 /// The name of a `jobs_counter` (`"reconnects"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_counter_str(counter: u32) -> *const c_char {
-    name_of(counter, crate::mqtt::types::Counter::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(counter, crate::mqtt::types::Counter::as_c_str)
+    })
 }
 
 /// The name of a `jobs_transport` (`"tls"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_transport_str(transport: u32) -> *const c_char {
-    name_of(transport, crate::mqtt::types::TransportKind::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(transport, crate::mqtt::types::TransportKind::as_c_str)
+    })
 }
 
 /// The name of a `jobs_protocol`; `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_protocol_str(protocol: u32) -> *const c_char {
-    name_of(protocol, crate::mqtt::types::Protocol::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(protocol, crate::mqtt::types::Protocol::as_c_str)
+    })
 }
 
 /// The name of a `jobs_drop_policy`; `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_drop_policy_str(policy: u32) -> *const c_char {
-    name_of(policy, crate::mqtt::types::DropPolicy::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(policy, crate::mqtt::types::DropPolicy::as_c_str)
+    })
 }
 
 /// The name of a `jobs_delivery`; `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn jobs_delivery_str(delivery: u32) -> *const c_char {
-    name_of(delivery, crate::mqtt::types::Delivery::as_c_str)
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(delivery, crate::mqtt::types::Delivery::as_c_str)
+    })
 }
 
 #[cfg(test)]

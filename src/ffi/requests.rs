@@ -176,12 +176,12 @@ fn blocking(
     client: *mut jobs_client,
     reply_out: *mut *mut jobs_reply,
     read: impl FnOnce() -> Result<(JobsRequest, RequestOptions)>,
-) -> jobs_result {
+) -> Result<()> {
     if !reply_out.is_null() {
         // SAFETY: the header's contract: NULL or writable.
         unsafe { *reply_out = std::ptr::null_mut() };
     }
-    guard(|| {
+    {
         let c = client_arg(client)?;
         let (req, opts) = read()?;
         let outcome = c.client.request_blocking(&req, &opts)?;
@@ -209,7 +209,7 @@ fn blocking(
         } else {
             Err(Error::new(code, message))
         }
-    })
+    }
 }
 
 /// Starts an asynchronous request whose outcome goes to `callback`.
@@ -218,8 +218,8 @@ fn asynchronous(
     callback: jobs_reply_callback,
     user_data: *mut c_void,
     read: impl FnOnce() -> Result<(JobsRequest, RequestOptions)>,
-) -> jobs_result {
-    guard(|| {
+) -> Result<()> {
+    {
         let c = client_arg(client)?;
         let (req, opts) = read()?;
         let ud = UserData(user_data);
@@ -239,7 +239,7 @@ fn asynchronous(
             }),
         );
         c.client.request(&req, &opts, deliver)
-    })
+    }
 }
 
 /// # Safety
@@ -302,9 +302,11 @@ unsafe fn read_update(args: *const jobs_update_args) -> Result<(JobsRequest, Req
 pub unsafe extern "C" fn jobs_get_pending_args_init(
     args: *mut jobs_get_pending_args,
 ) -> jobs_result {
-    init(args, |size| jobs_get_pending_args {
-        struct_size: size,
-        options: default_options(),
+    guard(|| {
+        init(args, |size| jobs_get_pending_args {
+            struct_size: size,
+            options: default_options(),
+        })
     })
 }
 
@@ -315,11 +317,13 @@ pub unsafe extern "C" fn jobs_get_pending_args_init(
 /// `args` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_start_next_args_init(args: *mut jobs_start_next_args) -> jobs_result {
-    init(args, |size| jobs_start_next_args {
-        struct_size: size,
-        status_details: std::ptr::null(),
-        step_timeout_minutes: 0,
-        options: default_options(),
+    guard(|| {
+        init(args, |size| jobs_start_next_args {
+            struct_size: size,
+            status_details: std::ptr::null(),
+            step_timeout_minutes: 0,
+            options: default_options(),
+        })
     })
 }
 
@@ -330,12 +334,14 @@ pub unsafe extern "C" fn jobs_start_next_args_init(args: *mut jobs_start_next_ar
 /// `args` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_describe_args_init(args: *mut jobs_describe_args) -> jobs_result {
-    init(args, |size| jobs_describe_args {
-        struct_size: size,
-        job_id: std::ptr::null(),
-        execution_number: 0,
-        include_job_document: true,
-        options: default_options(),
+    guard(|| {
+        init(args, |size| jobs_describe_args {
+            struct_size: size,
+            job_id: std::ptr::null(),
+            execution_number: 0,
+            include_job_document: true,
+            options: default_options(),
+        })
     })
 }
 
@@ -347,30 +353,30 @@ pub unsafe extern "C" fn jobs_describe_args_init(args: *mut jobs_describe_args) 
 /// `args` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_update_args_init(args: *mut jobs_update_args) -> jobs_result {
-    init(args, |size| jobs_update_args {
-        struct_size: size,
-        job_id: std::ptr::null(),
-        status: ExecutionStatus::NotSet.as_u32(),
-        status_details: std::ptr::null(),
-        expected_version: 0,
-        execution_number: 0,
-        include_job_execution_state: false,
-        include_job_document: false,
-        step_timeout_minutes: 0,
-        options: default_options(),
+    guard(|| {
+        init(args, |size| jobs_update_args {
+            struct_size: size,
+            job_id: std::ptr::null(),
+            status: ExecutionStatus::NotSet.as_u32(),
+            status_details: std::ptr::null(),
+            expected_version: 0,
+            execution_number: 0,
+            include_job_execution_state: false,
+            include_job_document: false,
+            step_timeout_minutes: 0,
+            options: default_options(),
+        })
     })
 }
 
 /// # Safety
 /// `args` NULL or writable.
-unsafe fn init<T>(args: *mut T, make: impl FnOnce(usize) -> T) -> jobs_result {
-    guard(|| {
-        if args.is_null() {
-            return Err(Error::new(jobs_result::NullArgument, "args is NULL"));
-        }
-        std::ptr::write(args, make(std::mem::size_of::<T>()));
-        Ok(())
-    })
+unsafe fn init<T>(args: *mut T, make: impl FnOnce(usize) -> T) -> Result<()> {
+    if args.is_null() {
+        return Err(Error::new(jobs_result::NullArgument, "args is NULL"));
+    }
+    std::ptr::write(args, make(std::mem::size_of::<T>()));
+    Ok(())
 }
 
 /// GetPendingJobExecutions, blocking until the reply or the deadline
@@ -392,7 +398,7 @@ pub unsafe extern "C" fn jobs_get_pending(
     args: *const jobs_get_pending_args,
     reply_out: *mut *mut jobs_reply,
 ) -> jobs_result {
-    blocking(client, reply_out, || unsafe { read_get_pending(args) })
+    guard(|| blocking(client, reply_out, || unsafe { read_get_pending(args) }))
 }
 
 /// GetPendingJobExecutions without blocking: `callback` (may be NULL) gets the one outcome
@@ -410,8 +416,10 @@ pub unsafe extern "C" fn jobs_get_pending_async(
     callback: jobs_reply_callback,
     user_data: *mut c_void,
 ) -> jobs_result {
-    asynchronous(client, callback, user_data, || unsafe {
-        read_get_pending(args)
+    guard(|| {
+        asynchronous(client, callback, user_data, || unsafe {
+            read_get_pending(args)
+        })
     })
 }
 
@@ -427,7 +435,7 @@ pub unsafe extern "C" fn jobs_start_next(
     args: *const jobs_start_next_args,
     reply_out: *mut *mut jobs_reply,
 ) -> jobs_result {
-    blocking(client, reply_out, || unsafe { read_start_next(args) })
+    guard(|| blocking(client, reply_out, || unsafe { read_start_next(args) }))
 }
 
 /// StartNextPendingJobExecution without blocking; as `jobs_get_pending_async`.
@@ -442,8 +450,10 @@ pub unsafe extern "C" fn jobs_start_next_async(
     callback: jobs_reply_callback,
     user_data: *mut c_void,
 ) -> jobs_result {
-    asynchronous(client, callback, user_data, || unsafe {
-        read_start_next(args)
+    guard(|| {
+        asynchronous(client, callback, user_data, || unsafe {
+            read_start_next(args)
+        })
     })
 }
 
@@ -458,7 +468,7 @@ pub unsafe extern "C" fn jobs_describe(
     args: *const jobs_describe_args,
     reply_out: *mut *mut jobs_reply,
 ) -> jobs_result {
-    blocking(client, reply_out, || unsafe { read_describe(args) })
+    guard(|| blocking(client, reply_out, || unsafe { read_describe(args) }))
 }
 
 /// DescribeJobExecution without blocking; as `jobs_get_pending_async`.
@@ -473,8 +483,10 @@ pub unsafe extern "C" fn jobs_describe_async(
     callback: jobs_reply_callback,
     user_data: *mut c_void,
 ) -> jobs_result {
-    asynchronous(client, callback, user_data, || unsafe {
-        read_describe(args)
+    guard(|| {
+        asynchronous(client, callback, user_data, || unsafe {
+            read_describe(args)
+        })
     })
 }
 
@@ -491,7 +503,7 @@ pub unsafe extern "C" fn jobs_update(
     args: *const jobs_update_args,
     reply_out: *mut *mut jobs_reply,
 ) -> jobs_result {
-    blocking(client, reply_out, || unsafe { read_update(args) })
+    guard(|| blocking(client, reply_out, || unsafe { read_update(args) }))
 }
 
 /// UpdateJobExecution without blocking; as `jobs_get_pending_async`.
@@ -506,7 +518,7 @@ pub unsafe extern "C" fn jobs_update_async(
     callback: jobs_reply_callback,
     user_data: *mut c_void,
 ) -> jobs_result {
-    asynchronous(client, callback, user_data, || unsafe { read_update(args) })
+    guard(|| asynchronous(client, callback, user_data, || unsafe { read_update(args) }))
 }
 
 /// The reply as a message: read it with every `jobs_message_*` getter (execution, status,
