@@ -17,8 +17,10 @@ fn main() {
 
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let generated = out.join("iotjobs.h");
+    // The crate's own sources only: `with_crate` would run `cargo metadata`, which does not see
+    // the caller's `--config` flags (a vendored source replacement) and fails offline builds.
     cbindgen::Builder::new()
-        .with_crate(&dir)
+        .with_src(dir.join("src/lib.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen could not generate the header")

@@ -1035,7 +1035,9 @@ jobs_result jobs_config_set_endpoint(struct jobs_config *cfg,
 
 /**
  * Chooses the transport (`jobs_transport`). Plain TCP and plain WebSocket are only ever used
- * when chosen here. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT`.
+ * when chosen here. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_ARGUMENT` (an
+ * unknown value, or a WebSocket kind in a library built without the cargo feature `websocket`;
+ * the message says so).
  *
  * # Safety
  * `cfg` is NULL or a live config.
@@ -1343,7 +1345,8 @@ jobs_result jobs_config_set_log(struct jobs_config *cfg,
  * (`xxx-ats.iot.REGION.amazonaws.com`). All strings are copied; every copy the library holds of
  * the secret key and the session token is wiped before it is freed. NULL `access_key_id` clears
  * the credentials. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg, or the secret missing with a key
- * id), `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty values).
+ * id), `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty values, or a library built without the
+ * cargo feature `websocket`: then only clearing them succeeds).
  *
  * # Safety
  * `cfg` is NULL or a live config; strings NULL or NUL-terminated.

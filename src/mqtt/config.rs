@@ -154,6 +154,11 @@ pub fn validate_alpn(protocol: &[u8]) -> Result<()> {
 
 /// Checks IAM credentials and an explicit region for SigV4: none of them empty.
 pub fn validate_iam(credentials: &Credentials, region: Option<&str>) -> Result<()> {
+    if !WEBSOCKET_BUILT {
+        return Err(invalid(
+            "IAM (SigV4) credentials need the WebSocket transports, and this build of iotjobs has none (built without the cargo feature `websocket`)",
+        ));
+    }
     if credentials.access_key_id.is_empty()
         || credentials.secret_access_key.is_empty()
         || region == Some("")
@@ -161,6 +166,21 @@ pub fn validate_iam(credentials: &Credentials, region: Option<&str>) -> Result<(
         return Err(invalid(
             "access key id, secret and region must not be empty",
         ));
+    }
+    Ok(())
+}
+
+/// True when this build has the WebSocket transports and SigV4 (the cargo feature `websocket`,
+/// on by default). The C API is the same either way; the rules below refuse what is missing.
+pub const WEBSOCKET_BUILT: bool = cfg!(feature = "websocket");
+
+/// Checks that this build has the transport: the WebSocket kinds need the `websocket` feature.
+pub fn validate_transport(kind: TransportKind) -> Result<()> {
+    if kind.is_websocket() && !WEBSOCKET_BUILT {
+        return Err(invalid(format!(
+            "transport {}: this build of iotjobs has no WebSocket transport (built without the cargo feature `websocket`)",
+            kind.as_str()
+        )));
     }
     Ok(())
 }
@@ -328,6 +348,7 @@ impl ConnectionConfig {
         }
         validate_host(&self.host)?;
         validate_port(self.port)?;
+        validate_transport(self.transport)?;
         if self.client_id.is_empty() {
             if !self.clean_session {
                 return Err(invalid(
@@ -403,6 +424,45 @@ mod tests {
             transport: TransportKind::Tcp,
             client_id: "dev".into(),
             ..ConnectionConfig::default()
+        }
+    }
+
+    #[test]
+    fn websocket_kinds_and_iam_credentials_follow_the_build() {
+        let creds = || Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+        };
+        for kind in TransportKind::ALL.iter().copied() {
+            let built = validate_transport(kind);
+            let config = ConnectionConfig {
+                transport: kind,
+                ..plain()
+            }
+            .validate();
+            if kind.is_websocket() && !WEBSOCKET_BUILT {
+                let e = built.unwrap_err();
+                assert_eq!(e.code, jobs_result::InvalidArgument);
+                assert!(e.message.contains("cargo feature `websocket`"), "{e}");
+                assert_eq!(config.unwrap_err(), e);
+            } else {
+                assert_eq!(built, Ok(()));
+                // Plain TCP needs no CA; the TLS kinds fail only for the missing CA.
+                if kind.uses_tls() {
+                    assert_eq!(config.unwrap_err().code, jobs_result::IncompleteConfig);
+                } else {
+                    assert!(config.is_ok());
+                }
+            }
+        }
+        let iam = validate_iam(&creds(), Some("eu-west-1"));
+        if WEBSOCKET_BUILT {
+            assert_eq!(iam, Ok(()));
+        } else {
+            let e = iam.unwrap_err();
+            assert_eq!(e.code, jobs_result::InvalidArgument);
+            assert!(e.message.contains("cargo feature `websocket`"), "{e}");
         }
     }
 

@@ -13,6 +13,7 @@
 
 use super::config::ConnectionConfig;
 use super::core::{ConnectWaiter, Core, DisconnectWaiter, Effects, Io, Request};
+#[cfg(feature = "websocket")]
 use super::sigv4;
 use super::transport::{describe_io_error, is_tls_io_error, Endpoint, Stream};
 use super::types::*;
@@ -294,10 +295,14 @@ fn open(shared: &Arc<Shared>) -> Opening {
             ws_path: cfg.ws_path.clone(),
         };
         // Signed afresh on every attempt: a presigned URL carries its time and credentials.
+        #[cfg(feature = "websocket")]
         let hook = cfg
             .sigv4
             .as_ref()
             .map(|(region, creds)| sigv4::request_hook(region.clone(), creds.clone()));
+        // The configuration refuses SigV4 credentials in a build without WebSocket.
+        #[cfg(not(feature = "websocket"))]
+        let hook: Option<Box<super::transport::RequestHook>> = None;
         Stream::connect(&ep, shared.tls.clone(), hook.as_deref())
             .await
             .map_err(|e| {

@@ -8,7 +8,9 @@
 use ring::{digest, hmac};
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
+#[cfg(feature = "websocket")]
 use tokio_tungstenite::tungstenite::handshake::client::Request;
+#[cfg(feature = "websocket")]
 use tokio_tungstenite::tungstenite::http::uri::{PathAndQuery, Uri};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -198,6 +200,7 @@ pub fn region_from_endpoint(host: &str) -> Option<&str> {
     (rest.starts_with("amazonaws") && !region.is_empty()).then_some(region)
 }
 
+#[cfg(feature = "websocket")]
 /// Rewrites a WebSocket upgrade request's query with a fresh presigned query, signing the
 /// request's own `Host` header and path (any existing query is replaced). Use it from the
 /// transport's request hook so that every (re)connect is signed with the current time.
@@ -225,6 +228,7 @@ pub fn presign_request(
     Ok(())
 }
 
+#[cfg(feature = "websocket")]
 /// A transport request hook ([`super::transport::RequestHook`]) that presigns every WebSocket
 /// upgrade with the current time, so each reconnect carries a fresh signature.
 pub fn request_hook(region: String, creds: Credentials) -> Box<super::transport::RequestHook> {
@@ -344,6 +348,7 @@ mod tests {
         assert_eq!(empty.as_str(), EXPECTED_QUERY);
     }
 
+    #[cfg(feature = "websocket")]
     #[test]
     fn request_hook_rewrites_the_query() {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -360,6 +365,7 @@ mod tests {
         assert!(presign_request(&mut req, "us-east-1", &creds(None), at(T)).is_err());
     }
 
+    #[cfg(feature = "websocket")]
     #[test]
     fn request_hook_signs_with_the_current_time() {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -4,6 +4,7 @@
 //! packet, shut down), whatever the wire. TLS always verifies the server name (SNI = the host).
 
 use bytes::BytesMut;
+#[cfg(feature = "websocket")]
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::ServerName;
 use std::fmt;
@@ -17,14 +18,23 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+#[cfg(feature = "websocket")]
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+#[cfg(feature = "websocket")]
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+#[cfg(feature = "websocket")]
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+#[cfg(feature = "websocket")]
 use tokio_tungstenite::tungstenite::{self, Message};
+#[cfg(feature = "websocket")]
 use tokio_tungstenite::WebSocketStream;
 
 /// The HTTP request of the WebSocket upgrade, as given to a [`RequestHook`].
+#[cfg(feature = "websocket")]
 pub type WsRequest = tungstenite::handshake::client::Request;
+/// Without the `websocket` feature there is no upgrade request: a hook can never be called.
+#[cfg(not(feature = "websocket"))]
+pub enum WsRequest {}
 
 /// Called with the WebSocket upgrade request on every connect, before it is sent; it may rewrite
 /// the URI and headers (for example [`super::sigv4::presign_request`]).
@@ -141,6 +151,7 @@ impl AsyncWrite for Io {
 
 enum Inner {
     Raw(Io),
+    #[cfg(feature = "websocket")]
     Ws(Box<WebSocketStream<Io>>),
 }
 
@@ -154,6 +165,7 @@ impl fmt::Debug for Stream {
         let kind = match &self.inner {
             Inner::Raw(Io::Tcp(_)) => "Tcp",
             Inner::Raw(Io::Tls(_)) => "Tls",
+            #[cfg(feature = "websocket")]
             Inner::Ws(_) => "WebSocket",
         };
         f.debug_struct("Stream").field("kind", &kind).finish()
@@ -309,6 +321,7 @@ async fn connect_tls(
         .map_err(|e| tls_failure(host, port, &e))
 }
 
+#[cfg(feature = "websocket")]
 /// The upgrade request for `ep`: standard WebSocket headers plus `Sec-WebSocket-Protocol: mqtt`.
 /// The default port is left out of `Host` (AWS signs the bare host name).
 fn ws_request(ep: &Endpoint, host: &str) -> Result<WsRequest, TransportError> {
@@ -344,6 +357,7 @@ fn ws_request(ep: &Endpoint, host: &str) -> Result<WsRequest, TransportError> {
     Ok(req)
 }
 
+#[cfg(feature = "websocket")]
 /// Maps a failed upgrade; TLS failures surfacing during it (TLS 1.3 client-certificate refusal
 /// arrives after our side of the handshake) stay TLS errors.
 fn ws_failure(url: &str, e: tungstenite::Error) -> TransportError {
@@ -372,6 +386,7 @@ fn ws_failure(url: &str, e: tungstenite::Error) -> TransportError {
     )
 }
 
+#[cfg(feature = "websocket")]
 fn ws_io_error(e: tungstenite::Error) -> io::Error {
     match e {
         tungstenite::Error::Io(io) => io,
@@ -410,6 +425,31 @@ impl Stream {
                 inner: Inner::Raw(io),
             });
         }
+        Self::upgrade(ep, host, io, request_hook).await
+    }
+
+    /// Defence in depth: the configuration already refuses the WebSocket kinds in this build.
+    #[cfg(not(feature = "websocket"))]
+    async fn upgrade(
+        _ep: &Endpoint,
+        _host: &str,
+        _io: Io,
+        _request_hook: Option<&RequestHook>,
+    ) -> Result<Stream, TransportError> {
+        Err(TransportError::new(
+            TransportErrorKind::WebSocket,
+            "this build of iotjobs has no WebSocket transport (cargo feature `websocket`)",
+        ))
+    }
+
+    /// The WebSocket upgrade over `io`.
+    #[cfg(feature = "websocket")]
+    async fn upgrade(
+        ep: &Endpoint,
+        host: &str,
+        io: Io,
+        request_hook: Option<&RequestHook>,
+    ) -> Result<Stream, TransportError> {
         let mut req = ws_request(ep, host)?;
         if let Some(hook) = request_hook {
             hook(&mut req);
@@ -444,6 +484,7 @@ impl Stream {
                 }
                 io.read_buf(buf).await
             }
+            #[cfg(feature = "websocket")]
             Inner::Ws(ws) => loop {
                 match ws.next().await {
                     None => return Ok(0),
@@ -480,6 +521,7 @@ impl Stream {
                 io.write_all(data).await?;
                 io.flush().await
             }
+            #[cfg(feature = "websocket")]
             Inner::Ws(ws) => ws
                 .send(Message::Binary(bytes::Bytes::copy_from_slice(data)))
                 .await
@@ -495,6 +537,7 @@ impl Stream {
                 Inner::Raw(io) => {
                     let _ = io.shutdown().await;
                 }
+                #[cfg(feature = "websocket")]
                 Inner::Ws(ws) => {
                     let _ = WebSocketStream::close(ws.as_mut(), None).await;
                     let _ = ws.get_mut().shutdown().await;
@@ -539,6 +582,7 @@ mod tests {
         assert!(TransportKind::Websocket.is_websocket() && !TransportKind::Tls.is_websocket());
     }
 
+    #[cfg(feature = "websocket")]
     #[test]
     fn ws_request_shape() {
         let r = ws_request(
@@ -652,11 +696,14 @@ mod tests {
         });
     }
 
+    #[cfg(feature = "websocket")]
     use std::sync::Mutex;
+    #[cfg(feature = "websocket")]
     use tokio_tungstenite::tungstenite::handshake::server::{
         Request as ServerRequest, Response as ServerResponse,
     };
 
+    #[cfg(feature = "websocket")]
     /// An in-process WebSocket server: accepts one client, records the request line and the
     /// subprotocol it asked for, answers `mqtt` (unless `echo_protocol` is false), then runs
     /// `script` on the connection.
@@ -704,6 +751,7 @@ mod tests {
         (port, seen, task)
     }
 
+    #[cfg(feature = "websocket")]
     #[test]
     fn websocket_reads_are_cancel_safe_and_in_order() {
         run(async {
@@ -774,6 +822,7 @@ mod tests {
         });
     }
 
+    #[cfg(feature = "websocket")]
     #[test]
     fn websocket_handshake_hook_ping_text_and_close() {
         run(async {
@@ -823,6 +872,7 @@ mod tests {
         });
     }
 
+    #[cfg(feature = "websocket")]
     #[test]
     fn websocket_without_the_mqtt_subprotocol_is_refused() {
         run(async {

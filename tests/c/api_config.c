@@ -40,9 +40,13 @@ static void test_config_args(void) {
     CHECK_FAILS(jobs_config_set_transport(cfg, 5), JOBS_RESULT_INVALID_ARGUMENT);
     CHECK_FAILS(jobs_config_set_transport(cfg, 0xFFFFFFFFu), JOBS_RESULT_INVALID_ARGUMENT);
     CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TLS), JOBS_RESULT_OK);
-    CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_WEBSOCKET_TLS), JOBS_RESULT_OK);
-    CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_WEBSOCKET), JOBS_RESULT_OK);
+    CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_WEBSOCKET_TLS), TEST_WEBSOCKET_RC);
+    CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_WEBSOCKET), TEST_WEBSOCKET_RC);
     CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TCP), JOBS_RESULT_OK);
+
+    /* jobs_config_set_iam_credentials: refused in a build without WebSocket; clearing always works */
+    CHECK_RC(jobs_config_set_iam_credentials(cfg, "AKID", "secret", NULL, "eu-west-1"), TEST_WEBSOCKET_RC);
+    CHECK_RC(jobs_config_set_iam_credentials(cfg, NULL, NULL, NULL, NULL), JOBS_RESULT_OK);
 
     /* jobs_config_set_client_id: at most 128 bytes; NULL or empty means generated */
     CHECK_FAILS(jobs_config_set_client_id(NULL, "id"), JOBS_RESULT_NULL_ARGUMENT);

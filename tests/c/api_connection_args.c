@@ -27,7 +27,7 @@ static void test_connection_new_args(void) {
     CHECK_RC(jobs_config_set_endpoint(cfg, "127.0.0.1", 8883), JOBS_RESULT_OK);
     CHECK_FAILS(jobs_connection_new(cfg, &conn), JOBS_RESULT_INCOMPLETE_CONFIG);
     CHECK(conn == sentinel);
-    CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_WEBSOCKET_TLS), JOBS_RESULT_OK);
+    CHECK_RC(jobs_config_set_transport(cfg, JOBS_TRANSPORT_WEBSOCKET_TLS), TEST_WEBSOCKET_RC);
     CHECK_FAILS(jobs_connection_new(cfg, &conn), JOBS_RESULT_INCOMPLETE_CONFIG);
     CHECK(conn == sentinel);
 

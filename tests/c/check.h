@@ -39,6 +39,15 @@
 #define TEST_BAD_UTF8 "topic/\x80/x"
 #define TEST_BAD_UTF8_TRUNCATED "\xc3"
 
+/* What the WebSocket setters return: the test runners define IOTJOBS_TEST_NO_WEBSOCKET when the
+ * library under test is built without the cargo feature `websocket`, where the WebSocket
+ * transports and IAM credentials are refused with JOBS_RESULT_INVALID_ARGUMENT. */
+#ifdef IOTJOBS_TEST_NO_WEBSOCKET
+#define TEST_WEBSOCKET_RC JOBS_RESULT_INVALID_ARGUMENT
+#else
+#define TEST_WEBSOCKET_RC JOBS_RESULT_OK
+#endif
+
 static int test_passed = 0;
 static int test_failed = 0;
 
