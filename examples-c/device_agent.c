@@ -8,11 +8,12 @@
  *
  * Every request has exactly one outcome (accepted, rejected, timeout, ...), so the agent is one
  * plain loop on the main thread; the library keeps the reply subscriptions and matches replies.
- * A request whose reply does not come within a few seconds (the link was cut while it was on its
- * way) is resynchronized: start-next is simply asked again; an update is checked by describing
- * the execution, then sent again only if it was not applied, so no step is reported twice.
+ * A request whose reply does not come within a few seconds (the link was cut while it was on
+ * its way) is resynchronized: start-next is simply asked again; an update is checked by
+ * describing the execution and sent again only if it was not applied, so no step is reported
+ * twice.
  *
- * The job document schema and the output are documented in examples-c/README.md.
+ * The job document schema, the options and the output are documented in examples-c/README.md.
  *
  * Usage:
  *   device_agent --endpoint HOST --thing NAME [--port N] [--client-id ID]
@@ -39,14 +40,14 @@
 
 #define DETAILS_BUF 1024
 #define ATTEMPT_MS 5000 /* how long one request waits for its reply before resynchronizing */
-#define MAX_RETRIES 6   /* throttled or internal-error rejections in a row, 1 s doubling */
+#define MAX_RETRIES 6   /* throttled or internal-error rejections in a row (1 s, doubling) */
 
 /* ---------------------------------------------------------------- options */
 
 struct options {
     const char *endpoint, *thing, *client_id, *ca, *cert, *key;
-    long port; /* 0: 8883 with TLS, 1883 plain */
     bool plain;
+    long port; /* 0: 8883 with TLS, 1883 plain */
     long qos;
     long max_jobs;      /* 0: no limit */
     long idle_exit;     /* seconds to wait for a new job once none is pending; -1: forever */
@@ -85,52 +86,47 @@ static bool parse_long(const char *s, long min, long max, long *out) {
 
 /* Returns 0, or 2 after printing why the arguments are wrong. */
 static int parse_options(int argc, char **argv, struct options *o) {
+    struct {
+        const char *name;
+        const char **text; /* a string option, or */
+        long *number;      /* an integer option in [min, max] */
+        long min, max;
+    } known[] = {
+        {"--endpoint", &o->endpoint, NULL, 0, 0},   {"--thing", &o->thing, NULL, 0, 0},
+        {"--client-id", &o->client_id, NULL, 0, 0}, {"--ca", &o->ca, NULL, 0, 0},
+        {"--cert", &o->cert, NULL, 0, 0},           {"--key", &o->key, NULL, 0, 0},
+        {"--port", NULL, &o->port, 1, 65535},       {"--qos", NULL, &o->qos, 0, 1},
+        {"--max-jobs", NULL, &o->max_jobs, 0, 1000000},
+        {"--idle-exit", NULL, &o->idle_exit, -1, 86400},
+        {"--reply-timeout", NULL, &o->reply_timeout, 1, 3600},
+    };
+    size_t n = sizeof known / sizeof known[0], k;
     int i;
     memset(o, 0, sizeof *o);
     o->qos = 1;
     o->reply_timeout = 30;
     for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
         const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
-        bool ok = true;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout, argv[0]);
             exit(0);
-        } else if (strcmp(a, "--plain") == 0) {
+        } else if (strcmp(argv[i], "--plain") == 0) {
             o->plain = true;
             continue;
-        } else if (v == NULL) {
-            fprintf(stderr, "%s: %s needs a value\n", argv[0], a);
-            return 2;
-        } else if (strcmp(a, "--endpoint") == 0) {
-            o->endpoint = v;
-        } else if (strcmp(a, "--port") == 0) {
-            ok = parse_long(v, 1, 65535, &o->port);
-        } else if (strcmp(a, "--thing") == 0) {
-            o->thing = v;
-        } else if (strcmp(a, "--client-id") == 0) {
-            o->client_id = v;
-        } else if (strcmp(a, "--ca") == 0) {
-            o->ca = v;
-        } else if (strcmp(a, "--cert") == 0) {
-            o->cert = v;
-        } else if (strcmp(a, "--key") == 0) {
-            o->key = v;
-        } else if (strcmp(a, "--qos") == 0) {
-            ok = parse_long(v, 0, 1, &o->qos);
-        } else if (strcmp(a, "--max-jobs") == 0) {
-            ok = parse_long(v, 0, 1000000, &o->max_jobs);
-        } else if (strcmp(a, "--idle-exit") == 0) {
-            ok = parse_long(v, -1, 86400, &o->idle_exit);
-        } else if (strcmp(a, "--reply-timeout") == 0) {
-            ok = parse_long(v, 1, 3600, &o->reply_timeout);
-        } else {
-            fprintf(stderr, "%s: unknown option %s\n", argv[0], a);
+        }
+        for (k = 0; k < n && strcmp(argv[i], known[k].name) != 0; k++) {
+        }
+        if (k == n) {
+            fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i]);
             usage(stderr, argv[0]);
             return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "%s: bad value for %s: '%s'\n", argv[0], a, v);
+        } else if (v == NULL) {
+            fprintf(stderr, "%s: %s needs a value\n", argv[0], argv[i]);
+            return 2;
+        } else if (known[k].text != NULL) {
+            *known[k].text = v;
+        } else if (!parse_long(v, known[k].min, known[k].max, known[k].number)) {
+            fprintf(stderr, "%s: bad value for %s: '%s'\n", argv[0], argv[i], v);
             return 2;
         }
         i++;
@@ -152,9 +148,19 @@ static int parse_options(int argc, char **argv, struct options *o) {
 
 /* ---------------------------------------------------------------- the agent */
 
+struct agent {
+    struct options opt;
+    jobs_client *client;
+    pthread_mutex_t lock; /* guards `announced` and `stopping`, which callbacks use */
+    bool announced;       /* notify-next named a job since the last start-next */
+    bool stopping;        /* our own disconnect: the offline callback stays quiet */
+    int onlines;          /* online callbacks so far (callback thread only) */
+    long silent_ms;       /* waited for replies that never came, since the last reply */
+    long handled, succeeded, failed, rejected, canceled;
+};
+
 struct job {
-    const char *id;    /* borrowed from the start-next reply, which outlives the job */
-    const char *operation;
+    const char *id, *operation; /* borrowed from the start-next reply, which outlives the job */
     int64_t steps, step_ms, fail_at_step; /* fail_at_step 0: none */
     int64_t step;                         /* steps done so far */
     uint64_t version;                     /* expectedVersion of the next update */
@@ -162,19 +168,9 @@ struct job {
     uint32_t ended;                       /* the status the service ended the job with */
 };
 
-struct agent {
-    struct options opt;
-    jobs_client *client;
-    pthread_mutex_t lock; /* guards `announced` and `stopping` (set by callbacks) */
-    bool announced;       /* notify-next named a job since the last start-next */
-    bool stopping;        /* our own disconnect: the offline callback stays quiet */
-    int onlines;          /* online callbacks so far (callback thread only) */
-    long silent_ms;       /* time waited for replies that never came, since the last reply */
-    long handled, succeeded, failed, rejected, canceled;
-};
-
-/* The outcome of reporting a step, and of resynchronizing one. */
-enum outcome { REPORTED, RESEND, JOB_ENDED, AGENT_FAILED };
+enum request { START_NEXT, DESCRIBE, UPDATE };
+enum answer { ACCEPTED, REJECTED, LOST, STOP }; /* LOST: no reply within ATTEMPT_MS */
+enum outcome { REPORTED, RESEND, JOB_ENDED, AGENT_FAILED }; /* of reporting a status */
 
 static void sleep_ms(long ms) {
     struct timespec ts;
@@ -212,40 +208,64 @@ static bool is_terminal(uint32_t s) {
     return s != JOBS_STATUS_QUEUED && s != JOBS_STATUS_IN_PROGRESS && s != JOBS_STATUS_NOT_SET;
 }
 
-static bool is_retryable(uint32_t code) {
-    return code == JOBS_REJECTION_CODE_REQUEST_THROTTLED ||
-           code == JOBS_REJECTION_CODE_INTERNAL_ERROR;
-}
-
 static uint32_t attempt_ms(const struct agent *a) {
     long limit = a->opt.reply_timeout * 1000;
     return (uint32_t)(limit < ATTEMPT_MS ? limit : ATTEMPT_MS);
 }
 
-/* Counts one request that got no reply; false once the silence reaches --reply-timeout. */
-static bool note_timeout(struct agent *a, const char *what) {
-    a->silent_ms += (long)attempt_ms(a);
-    if (a->silent_ms >= a->opt.reply_timeout * 1000) {
-        printf("[%s] ERROR no reply within %ld s\n", a->opt.thing, a->opt.reply_timeout);
-        return false;
+/* Makes one request (its args' deadline is set here) until it is answered or its reply is
+ * lost. Throttled and internal-error rejections are retried after 1, 2, 4 ... s, as AWS asks.
+ * An answer's reply is left in *r for the caller to free. STOP: said why (no reply came for
+ * --reply-timeout, or the request cannot be made). */
+static enum answer ask(struct agent *a, const char *what, enum request kind, void *args,
+                       jobs_reply **r) {
+    int retries = 0;
+    for (;;) {
+        jobs_result rc;
+        const jobs_message *m;
+        *r = NULL;
+        if (kind == START_NEXT) {
+            ((jobs_start_next_args *)args)->options.timeout_ms = attempt_ms(a);
+            rc = jobs_start_next(a->client, (jobs_start_next_args *)args, r);
+        } else if (kind == DESCRIBE) {
+            ((jobs_describe_args *)args)->options.timeout_ms = attempt_ms(a);
+            rc = jobs_describe(a->client, (jobs_describe_args *)args, r);
+        } else {
+            ((jobs_update_args *)args)->options.timeout_ms = attempt_ms(a);
+            rc = jobs_update(a->client, (jobs_update_args *)args, r);
+        }
+        if (rc == JOBS_RESULT_TIMEOUT) {
+            a->silent_ms += (long)attempt_ms(a);
+            if (a->silent_ms < a->opt.reply_timeout * 1000) {
+                printf("[%s] %s: no reply within %u ms; resynchronizing\n", a->opt.thing, what,
+                       (unsigned)attempt_ms(a));
+                return LOST;
+            }
+            printf("[%s] ERROR no reply within %ld s\n", a->opt.thing, a->opt.reply_timeout);
+            return STOP;
+        } else if (rc != JOBS_RESULT_OK && rc != JOBS_RESULT_REJECTED) {
+            say_error(a, what, rc);
+            return STOP;
+        }
+        a->silent_ms = 0;
+        m = jobs_reply_message(*r);
+        if (rc == JOBS_RESULT_OK) return ACCEPTED;
+        if (jobs_message_rejection_code(m) != JOBS_REJECTION_CODE_REQUEST_THROTTLED &&
+            jobs_message_rejection_code(m) != JOBS_REJECTION_CODE_INTERNAL_ERROR)
+            return REJECTED;
+        if (retries == MAX_RETRIES) {
+            printf("[%s] ERROR %s rejected: %s, %d times in a row\n", a->opt.thing, what,
+                   or_empty(jobs_message_rejection_text(m)), MAX_RETRIES + 1);
+            jobs_reply_free(*r);
+            *r = NULL;
+            return STOP;
+        }
+        printf("[%s] %s rejected: %s; retrying in %ld s\n", a->opt.thing, what,
+               or_empty(jobs_message_rejection_text(m)), 1L << retries);
+        jobs_reply_free(*r);
+        *r = NULL;
+        sleep_ms(1000L << retries++);
     }
-    printf("[%s] %s: no reply within %u ms; resynchronizing\n", a->opt.thing, what,
-           (unsigned)attempt_ms(a));
-    return true;
-}
-
-/* AWS asks to retry throttled and internal-error requests later: waits 1, 2, 4 ... s. */
-static bool back_off(struct agent *a, const char *what, const jobs_message *m, int *retries) {
-    const char *code = or_empty(jobs_message_rejection_text(m));
-    long wait_s = 1L << *retries;
-    if (++*retries > MAX_RETRIES) {
-        printf("[%s] ERROR %s rejected: %s, %d times in a row\n", a->opt.thing, what,
-               code, MAX_RETRIES + 1);
-        return false;
-    }
-    printf("[%s] %s rejected: %s; retrying in %ld s\n", a->opt.thing, what, code, wait_s);
-    sleep_ms(wait_s * 1000);
-    return true;
 }
 
 /* The value of status detail `key` in `m`, or NULL. */
@@ -263,101 +283,81 @@ static const char *status_detail(const jobs_message *m, const char *key) {
 /* After a lost reply or a VersionMismatch: describes the execution to learn whether the update
  * (`status`, with statusDetails.step `step`, NULL for none) was applied. */
 static enum outcome resync(struct agent *a, struct job *j, uint32_t status, const char *step) {
-    int retries = 0;
-    for (;;) {
-        jobs_describe_args args;
-        jobs_reply *r = NULL;
-        const jobs_message *m;
-        jobs_result rc;
-        enum outcome out;
-        jobs_describe_args_init(&args);
-        args.job_id = j->id;
-        args.execution_number = j->execution;
-        args.include_job_document = false;
-        args.options.timeout_ms = attempt_ms(a);
-        rc = jobs_describe(a->client, &args, &r);
-        m = jobs_reply_message(r);
-        if (rc == JOBS_RESULT_TIMEOUT) {
-            if (note_timeout(a, "describe")) continue;
-            return AGENT_FAILED;
-        } else if (rc != JOBS_RESULT_OK && rc != JOBS_RESULT_REJECTED) {
-            say_error(a, "describe", rc);
-            return AGENT_FAILED;
-        }
-        a->silent_ms = 0;
-        if (rc == JOBS_RESULT_REJECTED && is_retryable(jobs_message_rejection_code(m))) {
-            bool again = back_off(a, "describe", m, &retries);
-            jobs_reply_free(r);
-            if (again) continue;
-            return AGENT_FAILED;
-        }
-        if (rc == JOBS_RESULT_REJECTED || is_terminal(jobs_message_status(m))) {
-            uint32_t now = rc == JOBS_RESULT_OK ? jobs_message_status(m) : JOBS_STATUS_CANCELED;
-            if (now == status) {
-                printf("[%s] %s resynchronized: %s recorded\n", a->opt.thing, j->id,
-                       jobs_status_str(now));
-                out = REPORTED;
-            } else {
-                printf("[%s] %s %s by the service (found by describing it) - abandoned at step "
-                       "%lld/%lld\n", a->opt.thing, j->id, jobs_status_str(now),
-                       (long long)j->step, (long long)j->steps);
-                j->ended = now;
-                out = JOB_ENDED;
-            }
-        } else {
-            const char *seen = status_detail(m, "step");
-            uint64_t v = jobs_message_version_number(m);
-            bool applied = jobs_message_status(m) == status && v > j->version &&
-                           (step == NULL || (seen != NULL && strcmp(seen, step) == 0));
-            printf(applied ? "[%s] %s resynchronized: the last update was applied (version %llu)\n"
-                           : "[%s] %s resynchronized: the last update was not applied (version "
-                             "%llu); sending it again\n",
-                   a->opt.thing, j->id, (unsigned long long)v);
-            j->version = v;
-            out = applied ? REPORTED : RESEND;
-        }
-        jobs_reply_free(r);
-        return out;
+    jobs_describe_args args;
+    jobs_reply *r;
+    enum answer ans;
+    enum outcome out;
+    uint32_t now;
+    jobs_describe_args_init(&args);
+    args.job_id = j->id;
+    args.execution_number = j->execution;
+    args.include_job_document = false;
+    while ((ans = ask(a, "describe", DESCRIBE, &args, &r)) == LOST) {
     }
+    if (ans == STOP) return AGENT_FAILED;
+    now = ans == ACCEPTED ? jobs_message_status(jobs_reply_message(r)) : JOBS_STATUS_CANCELED;
+    if (now == status && is_terminal(now)) {
+        printf("[%s] %s resynchronized: %s recorded\n", a->opt.thing, j->id,
+               jobs_status_str(now));
+        out = REPORTED;
+    } else if (is_terminal(now)) { /* including a rejected describe: the execution is gone */
+        printf("[%s] %s %s by the service (found by describing it) - abandoned at step "
+               "%lld/%lld\n", a->opt.thing, j->id, jobs_status_str(now), (long long)j->step,
+               (long long)j->steps);
+        j->ended = now;
+        out = JOB_ENDED;
+    } else {
+        const jobs_message *m = jobs_reply_message(r);
+        const char *seen = status_detail(m, "step");
+        uint64_t v = jobs_message_version_number(m);
+        bool applied = now == status && v > j->version &&
+                       (step == NULL || (seen != NULL && strcmp(seen, step) == 0));
+        printf(applied ? "[%s] %s resynchronized: the last update was applied (version %llu)\n"
+                       : "[%s] %s resynchronized: the last update was not applied (version "
+                         "%llu); sending it again\n",
+               a->opt.thing, j->id, (unsigned long long)v);
+        j->version = v;
+        out = applied ? REPORTED : RESEND;
+    }
+    jobs_reply_free(r);
+    return out;
 }
 
-/* Reports the job's status with an update, until it is recorded or the job or agent ends. */
+/* Reports the job's `status` until it is recorded, or the job or the agent ends. */
 static enum outcome report(struct agent *a, struct job *j, uint32_t status, const char *details,
                            const char *step) {
-    int retries = 0;
-    for (;;) {
+    char what[96];
+    enum outcome out = RESEND;
+    snprintf(what, sizeof what, "%s update", j->id);
+    while (out == RESEND) {
         jobs_update_args args;
-        jobs_reply *r = NULL;
+        jobs_reply *r;
+        enum answer ans;
         const jobs_message *m;
-        jobs_result rc;
         uint32_t code, now;
-        enum outcome out = AGENT_FAILED;
-        char what[96];
-        snprintf(what, sizeof what, "%s update", j->id);
         jobs_update_args_init(&args);
         args.job_id = j->id;
         args.status = status;
         args.status_details = details;
         args.expected_version = j->version;
         args.execution_number = j->execution;
-        args.include_job_execution_state = true; /* rejections then say what the job is now */
-        args.options.timeout_ms = attempt_ms(a);
-        rc = jobs_update(a->client, &args, &r);
+        args.include_job_execution_state = true; /* a rejection then says what the job is */
+        ans = ask(a, what, UPDATE, &args, &r);
         m = jobs_reply_message(r);
         code = jobs_message_rejection_code(m);
         now = jobs_message_status(m);
-        if (rc == JOBS_RESULT_OK) {
+        if (ans == STOP) {
+            out = AGENT_FAILED;
+        } else if (ans == LOST) {
+            out = resync(a, j, status, step);
+        } else if (ans == ACCEPTED) {
             uint64_t v = jobs_message_version_number(m);
             j->version = v > 0 ? v : j->version + 1;
             if (is_terminal(status))
                 printf("[%s] %s %s recorded (version %llu)\n", a->opt.thing, j->id,
                        jobs_status_str(status), (unsigned long long)j->version);
             out = REPORTED;
-        } else if (rc == JOBS_RESULT_TIMEOUT) {
-            out = note_timeout(a, what) ? resync(a, j, status, step) : AGENT_FAILED;
-        } else if (rc != JOBS_RESULT_REJECTED) {
-            say_error(a, "update", rc);
-        } else if (is_terminal(now) && now == status) { /* a retransmitted duplicate's answer */
+        } else if (is_terminal(now) && now == status) { /* a retransmission's answer */
             printf("[%s] %s %s recorded\n", a->opt.thing, j->id, jobs_status_str(now));
             out = REPORTED;
         } else if (is_terminal(now) || code == JOBS_REJECTION_CODE_INVALID_STATE_TRANSITION ||
@@ -374,17 +374,15 @@ static enum outcome report(struct agent *a, struct job *j, uint32_t status, cons
                    j->id, (unsigned long long)jobs_message_version_number(m),
                    jobs_status_str(now));
             out = resync(a, j, status, step);
-        } else if (is_retryable(code)) {
-            if (back_off(a, what, m, &retries)) out = RESEND;
         } else {
             printf("[%s] %s rejected: %s (%s)\n", a->opt.thing, what,
                    or_empty(jobs_message_rejection_text(m)),
                    or_empty(jobs_message_rejection_message(m)));
+            out = AGENT_FAILED;
         }
-        if (rc == JOBS_RESULT_OK || rc == JOBS_RESULT_REJECTED) a->silent_ms = 0;
         jobs_reply_free(r);
-        if (out != RESEND) return out;
     }
+    return out;
 }
 
 /* Reads integer `path` into `*out` when present; false when it is there but no integer in
@@ -404,7 +402,6 @@ static const char *load_job(struct job *j, const jobs_document *doc, char *why, 
     const char *op = NULL, *p;
     size_t op_len = 0;
     j->steps = 1;
-    j->operation = "unknown";
     if (doc == NULL) return "no job document";
     if (jobs_document_get_string(doc, "operation", &op, &op_len) != JOBS_RESULT_OK ||
         op_len == 0 || op_len > 63 || strlen(op) != op_len)
@@ -427,22 +424,21 @@ static const char *load_job(struct job *j, const jobs_document *doc, char *why, 
 static uint32_t run_job(struct agent *a, const jobs_message *m) {
     struct job j;
     char details[DETAILS_BUF], step[48], why[64];
-    const char *bad;
     size_t doc_len = 0;
-    const char *doc = jobs_message_job_document(m, &doc_len);
+    const char *bad, *doc = jobs_message_job_document(m, &doc_len);
     uint32_t status = JOBS_STATUS_IN_PROGRESS;
     enum outcome out = REPORTED;
     memset(&j, 0, sizeof j);
     j.id = jobs_message_execution_job_id(m);
+    j.version = jobs_message_version_number(m);
+    j.execution = jobs_message_execution_number(m);
     if (j.id == NULL) {
         printf("[%s] ERROR start-next accepted without a job id\n", a->opt.thing);
         return JOBS_STATUS_NOT_SET;
     }
-    j.version = jobs_message_version_number(m);
-    j.execution = jobs_message_execution_number(m);
     printf("[%s] %s started (%s, version %llu, execution %llu): %.*s\n", a->opt.thing, j.id,
            jobs_status_str(jobs_message_status(m)), (unsigned long long)j.version,
-           (unsigned long long)j.execution, (int)(doc_len > 400 ? 400 : doc_len), doc ? doc : "");
+           (unsigned long long)j.execution, (int)(doc_len > 400 ? 400 : doc_len), or_empty(doc));
     bad = load_job(&j, jobs_message_document(m), why, sizeof why);
     if (bad != NULL) {
         snprintf(details, sizeof details, "{\"reason\":\"bad job document: %s\"}", bad);
@@ -482,35 +478,24 @@ static uint32_t run_job(struct agent *a, const jobs_message *m) {
 
 /* StartNextPendingJobExecution until it is answered; NULL (said why) to stop. */
 static jobs_reply *start_next(struct agent *a) {
-    int retries = 0;
-    for (;;) {
-        jobs_start_next_args args;
-        jobs_reply *r = NULL;
-        jobs_result rc;
-        jobs_start_next_args_init(&args);
-        args.status_details = "{\"startedBy\":\"device_agent\"}";
-        args.options.timeout_ms = attempt_ms(a);
-        set_flag(a, &a->announced, false);
-        rc = jobs_start_next(a->client, &args, &r);
-        if (rc == JOBS_RESULT_OK || rc == JOBS_RESULT_REJECTED) a->silent_ms = 0;
-        if (rc == JOBS_RESULT_OK) return r;
-        /* A second start-next is harmless: it answers with the job already IN_PROGRESS. */
-        if (rc == JOBS_RESULT_TIMEOUT && note_timeout(a, "start-next")) continue;
-        if (rc == JOBS_RESULT_REJECTED) {
-            const jobs_message *m = jobs_reply_message(r);
-            bool again = is_retryable(jobs_message_rejection_code(m)) &&
-                         back_off(a, "start-next", m, &retries);
-            if (!again)
-                printf("[%s] start-next rejected: %s (%s)\n", a->opt.thing,
-                       or_empty(jobs_message_rejection_text(m)),
-                       or_empty(jobs_message_rejection_message(m)));
-            jobs_reply_free(r);
-            if (again) continue;
-        } else if (rc != JOBS_RESULT_TIMEOUT) {
-            say_error(a, "start-next", rc);
-        }
-        return NULL;
+    jobs_start_next_args args;
+    jobs_reply *r;
+    enum answer ans;
+    jobs_start_next_args_init(&args);
+    args.status_details = "{\"startedBy\":\"device_agent\"}";
+    set_flag(a, &a->announced, false);
+    /* A lost reply is simply asked again: start-next answers with the job now IN_PROGRESS. */
+    while ((ans = ask(a, "start-next", START_NEXT, &args, &r)) == LOST) {
     }
+    if (ans == REJECTED) {
+        const jobs_message *m = jobs_reply_message(r);
+        printf("[%s] start-next rejected: %s (%s)\n", a->opt.thing,
+               or_empty(jobs_message_rejection_text(m)),
+               or_empty(jobs_message_rejection_message(m)));
+        jobs_reply_free(r);
+        r = NULL;
+    }
+    return r;
 }
 
 /* Once no job is pending: true when notify-next announces one within --idle-exit. */
@@ -531,9 +516,9 @@ static void on_notify_next(void *ud, const jobs_message *m) {
         printf("[%s] notify-next: the queue is empty\n", a->opt.thing);
         return;
     }
-    printf("[%s] notify-next: %s is next (%s)\n", a->opt.thing, jobs_message_execution_job_id(m),
-           jobs_status_str(jobs_message_status(m)));
-    set_flag(a, &a->announced, true);  /* a busy agent picks it up with its next start-next */
+    printf("[%s] notify-next: %s is next (%s)\n", a->opt.thing,
+           or_empty(jobs_message_execution_job_id(m)), jobs_status_str(jobs_message_status(m)));
+    set_flag(a, &a->announced, true); /* a busy agent picks it up with its next start-next */
 }
 
 static void on_online(void *ud) {
@@ -551,29 +536,19 @@ static void on_event(void *ud, uint32_t kind, jobs_result result, const char *to
                      const char *message) {
     struct agent *a = (struct agent *)ud;
     printf("[%s] connection event %s: %s %s %s\n", a->opt.thing, jobs_event_kind_str(kind),
-           jobs_result_str(result), topic ? topic : "", message ? message : "");
+           jobs_result_str(result), or_empty(topic), or_empty(message));
 }
 
 /* ---------------------------------------------------------------- main */
 
+/* Creates the client and connects; 0, or 1 after saying why not. */
 static int setup(struct agent *a) {
-    jobs_config *cfg = NULL;
-    jobs_result rc;
     const struct options *o = &a->opt;
-    rc = jobs_config_new(&cfg);
-    if (rc != JOBS_RESULT_OK) {
-        say_error(a, "jobs_config_new", rc);
-        return 1;
-    }
-#define CFG(call)                    \
-    do {                             \
-        rc = (call);                 \
-        if (rc != JOBS_RESULT_OK) {  \
-            say_error(a, #call, rc); \
-            jobs_config_free(cfg);   \
-            return 1;                \
-        }                            \
-    } while (0)
+    jobs_config *cfg = NULL;
+    jobs_result rc = jobs_config_new(&cfg);
+    if (rc != JOBS_RESULT_OK) say_error(a, "jobs_config_new", rc);
+#define CFG(call) \
+    if (rc == JOBS_RESULT_OK && (rc = (call)) != JOBS_RESULT_OK) say_error(a, #call, rc)
     CFG(jobs_config_set_endpoint(cfg, o->endpoint, (uint16_t)o->port));
     CFG(jobs_config_set_client_id(cfg, o->client_id));
     CFG(jobs_config_set_thing_name(cfg, o->thing));
@@ -584,40 +559,31 @@ static int setup(struct agent *a) {
     CFG(jobs_config_set_user_data(cfg, a));
     CFG(jobs_config_set_on_event(cfg, on_event));
     CFG(jobs_config_set_on_online_offline(cfg, on_online, on_offline));
-    if (o->plain) {
-        CFG(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TCP));
-    } else {
-        CFG(jobs_config_set_transport(cfg, JOBS_TRANSPORT_TLS));
+    CFG(jobs_config_set_transport(cfg, o->plain ? JOBS_TRANSPORT_TCP : JOBS_TRANSPORT_TLS));
+    if (!o->plain) {
         CFG(jobs_config_set_ca_file(cfg, o->ca));
         CFG(jobs_config_set_cert_file(cfg, o->cert));
         CFG(jobs_config_set_key_file(cfg, o->key));
     }
 #undef CFG
-    rc = jobs_client_new(cfg, &a->client);
-    jobs_config_free(cfg);
-    if (rc != JOBS_RESULT_OK) {
+    if (rc == JOBS_RESULT_OK && (rc = jobs_client_new(cfg, &a->client)) != JOBS_RESULT_OK)
         say_error(a, "jobs_client_new", rc);
-        return 1;
-    }
-    rc = jobs_client_connect(a->client);
-    if (rc != JOBS_RESULT_OK) {
+    jobs_config_free(cfg);
+    if (rc == JOBS_RESULT_OK && (rc = jobs_client_connect(a->client)) != JOBS_RESULT_OK)
         say_error(a, "connect", rc);
-        return 1;
-    }
+    if (rc != JOBS_RESULT_OK) return 1;
     printf("[%s] connected to %s:%ld as %s (%s, QoS %ld)\n", o->thing, o->endpoint, o->port,
            o->client_id, o->plain ? "plain TCP" : "mutual TLS", o->qos);
+    /* The library subscribes to notify-next and keeps the subscription across reconnects. */
     rc = jobs_client_set_event_callback(a->client, JOBS_TOPIC_TYPE_NOTIFY_NEXT, on_notify_next, a);
-    if (rc != JOBS_RESULT_OK) {
-        say_error(a, "notify-next", rc);
-        return 1;
-    }
-    return 0;
+    if (rc != JOBS_RESULT_OK) say_error(a, "notify-next", rc);
+    return rc == JOBS_RESULT_OK ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
     static struct agent a; /* zeroed; lives until exit */
     int rc;
-    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0) return 1;
+    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0) return 1; /* line by line, also into a pipe */
     rc = parse_options(argc, argv, &a.opt);
     if (rc != 0) return rc;
     if (pthread_mutex_init(&a.lock, NULL) != 0) return 1;
@@ -650,8 +616,7 @@ int main(int argc, char **argv) {
             }
         }
     }
-    /* Freeing waits for a running callback to finish; none runs afterwards. */
-    if (a.client != NULL) {
+    if (a.client != NULL) { /* freeing waits for a running callback; none runs afterwards */
         jobs_result d;
         set_flag(&a, &a.stopping, true);
         d = jobs_client_disconnect(a.client);
@@ -660,6 +625,6 @@ int main(int argc, char **argv) {
     }
     printf("[%s] done: handled=%ld succeeded=%ld failed=%ld rejected=%ld canceled=%ld exit=%d\n",
            a.opt.thing, a.handled, a.succeeded, a.failed, a.rejected, a.canceled, rc);
-    if (pthread_mutex_destroy(&a.lock) != 0) return 1;
+    pthread_mutex_destroy(&a.lock);
     return rc;
 }
