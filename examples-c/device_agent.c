@@ -1,27 +1,18 @@
 /*
- * device_agent.c: a small device agent that executes AWS IoT Jobs, the Python SDK v1's jobs
- * sample flow (jobsSample.py) written against iotjobs' request/response calls.
+ * device_agent.c: a device agent that executes AWS IoT Jobs, the Python SDK v1's jobs sample flow
+ * (jobsSample.py) on iotjobs' request/response calls: start-next, run the job document step by
+ * step with an update per step (expectedVersion and executionNumber from the last reply), end
+ * with SUCCEEDED, FAILED or REJECTED, start-next again; once none is pending, wait --idle-exit
+ * seconds for notify-next to announce one.
  *
- *   start-next -> run the job document step by step, reporting each step with an update that
- *   carries expectedVersion and executionNumber -> SUCCEEDED, FAILED or REJECTED -> start-next
- *   again -> once none is pending, wait --idle-exit seconds for notify-next to announce one.
+ * Each request has exactly one outcome, so the agent is one loop on the main thread. A reply
+ * that does not come within a few seconds (the link was cut while it was on its way) is
+ * resynchronized: start-next is asked again; an update is checked by describing the execution
+ * and sent again only if it was not applied, so no step is reported twice.
  *
- * Every request has exactly one outcome (accepted, rejected, timeout, ...), so the agent is one
- * plain loop on the main thread; the library keeps the reply subscriptions and matches replies.
- * A request whose reply does not come within a few seconds (the link was cut while it was on
- * its way) is resynchronized: start-next is simply asked again; an update is checked by
- * describing the execution and sent again only if it was not applied, so no step is reported
- * twice.
- *
- * The job document schema, the options and the output are documented in examples-c/README.md.
- *
- * Usage:
- *   device_agent --endpoint HOST --thing NAME [--port N] [--client-id ID]
- *                [--ca FILE --cert FILE --key FILE | --plain] [--qos 0|1]
- *                [--max-jobs N] [--idle-exit SECONDS] [--reply-timeout SECONDS]
- *
- * Exit status: 0 after a normal stop, 1 on a connection or protocol failure, 2 on bad arguments.
- * Plain C99 (also valid C++); needs POSIX threads and clocks.
+ * Options, job document schema and output: examples-c/README.md. Exit status: 0 after a normal
+ * stop, 1 on a connection or protocol failure, 2 on bad arguments. Plain C99 (also valid C++);
+ * needs POSIX threads and clocks.
  */
 #if !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -168,8 +159,7 @@ struct job {
     uint32_t ended;                       /* the status the service ended the job with */
 };
 
-enum request { START_NEXT, DESCRIBE, UPDATE };
-enum answer { ACCEPTED, REJECTED, LOST, STOP }; /* LOST: no reply within ATTEMPT_MS */
+enum answer { ACCEPTED, REJECTED, LOST, RETRY, STOP }; /* LOST: no reply within ATTEMPT_MS */
 enum outcome { REPORTED, RESEND, JOB_ENDED, AGENT_FAILED }; /* of reporting a status */
 
 static void sleep_ms(long ms) {
@@ -213,59 +203,42 @@ static uint32_t attempt_ms(const struct agent *a) {
     return (uint32_t)(limit < ATTEMPT_MS ? limit : ATTEMPT_MS);
 }
 
-/* Makes one request (its args' deadline is set here) until it is answered or its reply is
- * lost. Throttled and internal-error rejections are retried after 1, 2, 4 ... s, as AWS asks.
- * An answer's reply is left in *r for the caller to free. STOP: said why (no reply came for
- * --reply-timeout, or the request cannot be made). */
-static enum answer ask(struct agent *a, const char *what, enum request kind, void *args,
-                       jobs_reply **r) {
-    int retries = 0;
-    for (;;) {
-        jobs_result rc;
-        const jobs_message *m;
-        *r = NULL;
-        if (kind == START_NEXT) {
-            ((jobs_start_next_args *)args)->options.timeout_ms = attempt_ms(a);
-            rc = jobs_start_next(a->client, (jobs_start_next_args *)args, r);
-        } else if (kind == DESCRIBE) {
-            ((jobs_describe_args *)args)->options.timeout_ms = attempt_ms(a);
-            rc = jobs_describe(a->client, (jobs_describe_args *)args, r);
-        } else {
-            ((jobs_update_args *)args)->options.timeout_ms = attempt_ms(a);
-            rc = jobs_update(a->client, (jobs_update_args *)args, r);
+/* What the result `rc` of a request means. A reply, accepted or rejected, is left in *r for
+ * the caller to free. RETRY: a throttled or internal-error rejection, to be sent again after the
+ * 1, 2, 4 ... s this waited, as AWS asks. STOP: said why (no reply came for --reply-timeout, or
+ * the request cannot be made). */
+static enum answer answer_of(struct agent *a, const char *what, jobs_result rc, jobs_reply **r,
+                             int *retries) {
+    const jobs_message *m = jobs_reply_message(*r);
+    uint32_t code = jobs_message_rejection_code(m);
+    if (rc == JOBS_RESULT_TIMEOUT) {
+        a->silent_ms += (long)attempt_ms(a);
+        if (a->silent_ms < a->opt.reply_timeout * 1000) {
+            printf("[%s] %s: no reply within %u ms; resynchronizing\n", a->opt.thing, what,
+                   (unsigned)attempt_ms(a));
+            return LOST;
         }
-        if (rc == JOBS_RESULT_TIMEOUT) {
-            a->silent_ms += (long)attempt_ms(a);
-            if (a->silent_ms < a->opt.reply_timeout * 1000) {
-                printf("[%s] %s: no reply within %u ms; resynchronizing\n", a->opt.thing, what,
-                       (unsigned)attempt_ms(a));
-                return LOST;
-            }
-            printf("[%s] ERROR no reply within %ld s\n", a->opt.thing, a->opt.reply_timeout);
-            return STOP;
-        } else if (rc != JOBS_RESULT_OK && rc != JOBS_RESULT_REJECTED) {
-            say_error(a, what, rc);
-            return STOP;
-        }
-        a->silent_ms = 0;
-        m = jobs_reply_message(*r);
-        if (rc == JOBS_RESULT_OK) return ACCEPTED;
-        if (jobs_message_rejection_code(m) != JOBS_REJECTION_CODE_REQUEST_THROTTLED &&
-            jobs_message_rejection_code(m) != JOBS_REJECTION_CODE_INTERNAL_ERROR)
-            return REJECTED;
-        if (retries == MAX_RETRIES) {
-            printf("[%s] ERROR %s rejected: %s, %d times in a row\n", a->opt.thing, what,
-                   or_empty(jobs_message_rejection_text(m)), MAX_RETRIES + 1);
-            jobs_reply_free(*r);
-            *r = NULL;
-            return STOP;
-        }
-        printf("[%s] %s rejected: %s; retrying in %ld s\n", a->opt.thing, what,
-               or_empty(jobs_message_rejection_text(m)), 1L << retries);
-        jobs_reply_free(*r);
-        *r = NULL;
-        sleep_ms(1000L << retries++);
+        printf("[%s] ERROR no reply within %ld s\n", a->opt.thing, a->opt.reply_timeout);
+        return STOP;
+    } else if (rc != JOBS_RESULT_OK && rc != JOBS_RESULT_REJECTED) {
+        say_error(a, what, rc);
+        return STOP;
     }
+    a->silent_ms = 0;
+    if (rc == JOBS_RESULT_OK) return ACCEPTED;
+    if (code != JOBS_REJECTION_CODE_REQUEST_THROTTLED && code != JOBS_REJECTION_CODE_INTERNAL_ERROR)
+        return REJECTED;
+    if (*retries == MAX_RETRIES)
+        printf("[%s] ERROR %s rejected: %s, %d times in a row\n", a->opt.thing, what,
+               or_empty(jobs_message_rejection_text(m)), MAX_RETRIES + 1);
+    else
+        printf("[%s] %s rejected: %s; retrying in %ld s\n", a->opt.thing, what,
+               or_empty(jobs_message_rejection_text(m)), 1L << *retries);
+    jobs_reply_free(*r);
+    *r = NULL;
+    if (*retries == MAX_RETRIES) return STOP;
+    sleep_ms(1000L << (*retries)++);
+    return RETRY;
 }
 
 /* The value of status detail `key` in `m`, or NULL. */
@@ -284,16 +257,20 @@ static const char *status_detail(const jobs_message *m, const char *key) {
  * (`status`, with statusDetails.step `step`, NULL for none) was applied. */
 static enum outcome resync(struct agent *a, struct job *j, uint32_t status, const char *step) {
     jobs_describe_args args;
-    jobs_reply *r;
+    jobs_reply *r = NULL;
     enum answer ans;
     enum outcome out;
     uint32_t now;
+    int retries = 0;
     jobs_describe_args_init(&args);
     args.job_id = j->id;
     args.execution_number = j->execution;
     args.include_job_document = false;
-    while ((ans = ask(a, "describe", DESCRIBE, &args, &r)) == LOST) {
-    }
+    args.options.timeout_ms = attempt_ms(a);
+    do { /* asking again until answered is safe: describe changes nothing */
+        jobs_result rc = jobs_describe(a->client, &args, &r);
+        ans = answer_of(a, "describe", rc, &r, &retries);
+    } while (ans == LOST || ans == RETRY);
     if (ans == STOP) return AGENT_FAILED;
     now = ans == ACCEPTED ? jobs_message_status(jobs_reply_message(r)) : JOBS_STATUS_CANCELED;
     if (now == status && is_terminal(now)) {
@@ -328,10 +305,11 @@ static enum outcome report(struct agent *a, struct job *j, uint32_t status, cons
                            const char *step) {
     char what[96];
     enum outcome out = RESEND;
+    int retries = 0;
     snprintf(what, sizeof what, "%s update", j->id);
     while (out == RESEND) {
         jobs_update_args args;
-        jobs_reply *r;
+        jobs_reply *r = NULL;
         enum answer ans;
         const jobs_message *m;
         uint32_t code, now;
@@ -342,12 +320,15 @@ static enum outcome report(struct agent *a, struct job *j, uint32_t status, cons
         args.expected_version = j->version;
         args.execution_number = j->execution;
         args.include_job_execution_state = true; /* a rejection then says what the job is */
-        ans = ask(a, what, UPDATE, &args, &r);
+        args.options.timeout_ms = attempt_ms(a);
+        ans = answer_of(a, what, jobs_update(a->client, &args, &r), &r, &retries);
         m = jobs_reply_message(r);
         code = jobs_message_rejection_code(m);
         now = jobs_message_status(m);
         if (ans == STOP) {
             out = AGENT_FAILED;
+        } else if (ans == RETRY) {
+            out = RESEND;
         } else if (ans == LOST) {
             out = resync(a, j, status, step);
         } else if (ans == ACCEPTED) {
@@ -479,14 +460,17 @@ static uint32_t run_job(struct agent *a, const jobs_message *m) {
 /* StartNextPendingJobExecution until it is answered; NULL (said why) to stop. */
 static jobs_reply *start_next(struct agent *a) {
     jobs_start_next_args args;
-    jobs_reply *r;
+    jobs_reply *r = NULL;
     enum answer ans;
+    int retries = 0;
     jobs_start_next_args_init(&args);
     args.status_details = "{\"startedBy\":\"device_agent\"}";
+    args.options.timeout_ms = attempt_ms(a);
     set_flag(a, &a->announced, false);
-    /* A lost reply is simply asked again: start-next answers with the job now IN_PROGRESS. */
-    while ((ans = ask(a, "start-next", START_NEXT, &args, &r)) == LOST) {
-    }
+    do { /* asking again after a lost reply is safe: it answers with the job now IN_PROGRESS */
+        jobs_result rc = jobs_start_next(a->client, &args, &r);
+        ans = answer_of(a, "start-next", rc, &r, &retries);
+    } while (ans == LOST || ans == RETRY);
     if (ans == REJECTED) {
         const jobs_message *m = jobs_reply_message(r);
         printf("[%s] start-next rejected: %s (%s)\n", a->opt.thing,
