@@ -42,7 +42,7 @@ struct options {
     long qos;
     long max_jobs;      /* 0: no limit */
     long idle_exit;     /* seconds to wait for a new job once none is pending; -1: forever */
-    long reply_timeout; /* seconds without any reply before giving up */
+    long reply_timeout; /* seconds without any reply, while connected, before giving up */
 };
 
 static void usage(FILE *to, const char *prog) {
@@ -60,7 +60,8 @@ static void usage(FILE *to, const char *prog) {
             "  --max-jobs N           stop after N jobs (default 0: no limit)\n"
             "  --idle-exit SECONDS    once no job is pending, wait this long for a new one,\n"
             "                         then stop (default 0: stop at once; -1: never stop)\n"
-            "  --reply-timeout SECS   give up when no reply comes for this long (default 30)\n",
+            "  --reply-timeout SECS   give up when no reply comes for this long while\n"
+            "                         connected (default 30)\n",
             prog);
 }
 
@@ -142,11 +143,13 @@ static int parse_options(int argc, char **argv, struct options *o) {
 struct agent {
     struct options opt;
     jobs_client *client;
-    pthread_mutex_t lock; /* guards `announced` and `stopping`, which callbacks use */
+    pthread_mutex_t lock; /* guards the next five, which callbacks use */
     bool announced;       /* notify-next named a job since the last start-next */
     bool stopping;        /* our own disconnect: the offline callback stays quiet */
+    bool online;          /* the link is up */
+    long cuts, cuts_seen; /* times the link went down; as last seen by link_was_down() */
     int onlines;          /* online callbacks so far (callback thread only) */
-    long silent_ms;       /* waited for replies that never came, since the last reply */
+    long silent_ms;       /* waited, connected, for replies that never came since the last */
     long handled, succeeded, failed, rejected, canceled;
 };
 
@@ -185,6 +188,16 @@ static bool get_flag(struct agent *a, const bool *flag) {
     return v;
 }
 
+/* True when the link is down or went down since the last call. */
+static bool link_was_down(struct agent *a) {
+    bool down;
+    if (pthread_mutex_lock(&a->lock) != 0) abort();
+    down = !a->online || a->cuts != a->cuts_seen;
+    a->cuts_seen = a->cuts;
+    if (pthread_mutex_unlock(&a->lock) != 0) abort();
+    return down;
+}
+
 static const char *or_empty(const char *s) { return s ? s : ""; }
 
 static void say_error(const struct agent *a, const char *what, jobs_result rc) {
@@ -212,7 +225,8 @@ static enum answer answer_of(struct agent *a, const char *what, jobs_result rc, 
     const jobs_message *m = jobs_reply_message(*r);
     uint32_t code = jobs_message_rejection_code(m);
     if (rc == JOBS_RESULT_TIMEOUT) {
-        a->silent_ms += (long)attempt_ms(a);
+        /* Silence explained by a lost link does not count: the library reconnects by itself. */
+        a->silent_ms = link_was_down(a) ? 0 : a->silent_ms + (long)attempt_ms(a);
         if (a->silent_ms < a->opt.reply_timeout * 1000) {
             printf("[%s] %s: no reply within %u ms; resynchronizing\n", a->opt.thing, what,
                    (unsigned)attempt_ms(a));
@@ -507,11 +521,16 @@ static void on_notify_next(void *ud, const jobs_message *m) {
 
 static void on_online(void *ud) {
     struct agent *a = (struct agent *)ud;
+    set_flag(a, &a->online, true);
     if (++a->onlines > 1) printf("[%s] reconnected\n", a->opt.thing);
 }
 
 static void on_offline(void *ud) {
     struct agent *a = (struct agent *)ud;
+    if (pthread_mutex_lock(&a->lock) != 0) abort();
+    a->online = false;
+    a->cuts++;
+    if (pthread_mutex_unlock(&a->lock) != 0) abort();
     if (!get_flag(a, &a->stopping))
         printf("[%s] connection lost; the library reconnects\n", a->opt.thing);
 }
@@ -553,6 +572,7 @@ static int setup(struct agent *a) {
     if (rc == JOBS_RESULT_OK && (rc = jobs_client_new(cfg, &a->client)) != JOBS_RESULT_OK)
         say_error(a, "jobs_client_new", rc);
     jobs_config_free(cfg);
+    set_flag(a, &a->online, true); /* before connecting: an offline callback may follow at once */
     if (rc == JOBS_RESULT_OK && (rc = jobs_client_connect(a->client)) != JOBS_RESULT_OK)
         say_error(a, "connect", rc);
     if (rc != JOBS_RESULT_OK) return 1;
