@@ -145,7 +145,7 @@ struct agent {
     jobs_client *client;
     pthread_mutex_t lock; /* guards the next five, which callbacks use */
     bool announced;       /* notify-next named a job since the last start-next */
-    bool stopping;        /* our own disconnect: the offline callback stays quiet */
+    bool stopping;        /* our own disconnect is under way */
     bool online;          /* the link is up */
     long cuts, cuts_seen; /* times the link went down; as last seen by link_was_down() */
     int onlines;          /* online callbacks so far (callback thread only) */
@@ -527,11 +527,13 @@ static void on_online(void *ud) {
 
 static void on_offline(void *ud) {
     struct agent *a = (struct agent *)ud;
+    bool ours;
     if (pthread_mutex_lock(&a->lock) != 0) abort();
     a->online = false;
     a->cuts++;
+    ours = a->stopping;
     if (pthread_mutex_unlock(&a->lock) != 0) abort();
-    if (!get_flag(a, &a->stopping))
+    if (!ours) /* our own disconnect at the end needs no word */
         printf("[%s] connection lost; the library reconnects\n", a->opt.thing);
 }
 
