@@ -273,7 +273,7 @@ fn a_user_disconnect_cancels_pending_requests_and_freeing_the_client_closes_them
 }
 
 #[test]
-fn eight_threads_of_requests_each_get_their_own_reply_exactly_once() {
+fn eight_threads_of_a_thousand_requests_each_get_their_own_reply_exactly_once() {
     let emu = emulator();
     let conn = connection(&emu, "conc-dev");
     conn.connect().unwrap();
@@ -283,7 +283,7 @@ fn eight_threads_of_requests_each_get_their_own_reply_exactly_once() {
         .map(|t| {
             let c = c.clone();
             std::thread::spawn(move || {
-                for i in 0..250 {
+                for i in 0..1000 {
                     let token = format!("t{t}-{i}");
                     let o = c
                         .request_blocking(
@@ -304,7 +304,7 @@ fn eight_threads_of_requests_each_get_their_own_reply_exactly_once() {
         t.join().unwrap();
     }
     let r = c.router().counters();
-    assert_eq!((r.submitted, r.completed), (2000, 2000), "{r:?}");
+    assert_eq!((r.submitted, r.completed), (8000, 8000), "{r:?}");
     assert_eq!(r.unmatched_replies, 0);
     conn.close();
 }
@@ -406,5 +406,58 @@ fn a_thousand_things_on_one_connection_get_their_replies() {
         "{subs:?}"
     );
     assert_eq!(clients[0].router().counters().unmatched_replies, 0);
+    conn.close();
+}
+
+#[test]
+fn requests_cut_in_the_middle_each_complete_exactly_once() {
+    let emu = emulator();
+    let conn = connection(&emu, "cut-dev");
+    conn.connect().unwrap();
+    let c = client(&conn, "cut-dev");
+    emu.set_reply_delay(Duration::from_millis(20));
+    let (tx, rx) = channel();
+    let gate = Gate::new();
+    const N: usize = 300;
+    for i in 0..N {
+        let tx = tx.clone();
+        c.request(
+            &JobsRequest::GetPending,
+            &RequestOptions {
+                client_token: Some(format!("cut-{i}")),
+                ..opts(3_000)
+            },
+            Deliver::Callback(gate.clone(), Box::new(move |o| tx.send((i, o)).unwrap())),
+        )
+        .unwrap();
+        if i % 100 == 50 {
+            // Cut while requests and replies are on the wire; the client reconnects by itself.
+            assert!(emu.cut("cut-dev"));
+        }
+    }
+    let mut outcomes = vec![0usize; N];
+    let (mut accepted, mut timed_out) = (0, 0);
+    for _ in 0..N {
+        let (i, o) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        outcomes[i] += 1;
+        match code(&o) {
+            jobs_result::Ok => {
+                accepted += 1;
+                let token = format!("cut-{i}");
+                assert_eq!(o.reply().unwrap().client_token(), Some(token.as_str()));
+            }
+            jobs_result::Timeout => timed_out += 1,
+            other => panic!("request {i}: {other:?} {o:?}"),
+        }
+    }
+    assert!(
+        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "no request completes twice"
+    );
+    assert!(outcomes.iter().all(|&n| n == 1), "{outcomes:?}");
+    let r = c.router().counters();
+    assert_eq!((r.submitted, r.completed), (N as u64, N as u64), "{r:?}");
+    println!("{accepted} accepted, {timed_out} timed out across 3 cuts; {r:?}");
+    assert!(accepted > 0);
     conn.close();
 }
