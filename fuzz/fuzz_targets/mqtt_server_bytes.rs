@@ -12,8 +12,10 @@
 //!   those completed (an ack delivered through their `Completion::Wait` channel): no request
 //!   is lost silently, none is counted twice;
 //! - every accepted request completes at most once;
-//! - memory stays bounded: the write buffer, the queue and the effects never grow beyond what
-//!   the steps put in (checked as a coarse cap on the bytes written per step).
+//! - memory stays bounded: what the core leaves unread is at most one unfinished packet of the
+//!   configured maximum size, the bytes it writes in one step stay under a cap proportional to
+//!   the open requests, the offline queue is bounded (0..7 by the input), and a deadline is
+//!   never more than an hour away (checked when the clock jumps to it).
 
 #![no_main]
 
