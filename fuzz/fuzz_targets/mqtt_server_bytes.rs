@@ -168,10 +168,7 @@ fuzz_target!(|input: Input| {
     for step in input.steps.into_iter().take(256) {
         let mut submit = |core: &mut Core, op: Op, now: Instant| {
             let (tx, rx) = sync_channel(2);
-            let req = Request {
-                op,
-                completion: Completion::Wait(tx),
-            };
+            let req = Request::new(op, Completion::Wait(tx));
             match core.submit(req, now) {
                 Ok(Submitted::Sent { .. }) | Ok(Submitted::Queued) => t.pending.push((rx, 0)),
                 Err(e) => assert_ne!(e.code, jobs_result::Ok, "a refusal has a code"),
