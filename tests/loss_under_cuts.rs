@@ -206,7 +206,7 @@ fn packet_len(b: &[u8]) -> Option<usize> {
     panic!("malformed remaining length from the emulator")
 }
 
-/// A small xorshift generator: the cut points vary from run to run, the seed is printed.
+/// A small xorshift generator: the cut points vary from run to run; its starting value is printed.
 struct Rng(u64);
 
 impl Rng {
