@@ -170,10 +170,7 @@ impl JobsClient {
         Handler::callback(
             &self.gate,
             Arc::new(move |m: &Message| {
-                let event = m
-                    .derived
-                    .get_or_init(|| JobsEvent::parse(m.clone()))
-                    .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())));
+                let event = JobsEvent::of(m);
                 f(&event)
             }),
         )

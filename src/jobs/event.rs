@@ -10,7 +10,7 @@ use super::response::{
 use super::topics::{self, ParsedTopic};
 use super::types::{ExecutionStatus, ReplyType, TopicType};
 use crate::mqtt::types::Message;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// A jobs message with its topic and payload parsed. Built by [`JobsEvent::parse`]; immutable.
 #[derive(Debug)]
@@ -48,6 +48,14 @@ impl JobsEvent {
             response,
             status_details_json: OnceLock::new(),
         }
+    }
+
+    /// The event of `m`, parsed by whichever handler asks first and shared through the
+    /// message's derived slot with every other handler of the same delivery.
+    pub fn of(m: &Message) -> Arc<JobsEvent> {
+        m.derived
+            .get_or_init(|| JobsEvent::parse(m.clone()))
+            .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())))
     }
 
     /// The topic the message arrived on.

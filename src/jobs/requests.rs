@@ -465,10 +465,7 @@ impl Router {
 
     /// A notify or notify-next message, on the I/O thread: to its thing's handler.
     fn on_event(&self, m: &Message) {
-        let event = m
-            .derived
-            .get_or_init(|| JobsEvent::parse(m.clone()))
-            .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())));
+        let event = JobsEvent::of(m);
         let Some(thing) = event.thing_name() else {
             return;
         };
@@ -483,10 +480,7 @@ impl Router {
 
     /// A message on a reply filter, on the I/O thread.
     fn on_reply(&self, m: &Message) {
-        let event = m
-            .derived
-            .get_or_init(|| JobsEvent::parse(m.clone()))
-            .unwrap_or_else(|| Arc::new(JobsEvent::parse(m.clone())));
+        let event = JobsEvent::of(m);
         let reply = event.reply_type();
         if !matches!(reply, ReplyType::Accepted | ReplyType::Rejected) {
             return;

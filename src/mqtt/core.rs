@@ -573,7 +573,7 @@ impl Core {
     }
 
     /// Stops for good: pending requests complete with `Closed`, waiters are released.
-    pub fn shutdown(&mut self, now: Instant) {
+    pub fn shutdown(&mut self, _now: Instant) {
         if self.shutdown {
             return;
         }
@@ -596,7 +596,6 @@ impl Core {
             Link::Opening { .. } | Link::Handshake { .. } => self.close_link(),
             Link::Idle | Link::Waiting { .. } => {}
         }
-        let _ = now;
         self.link = Link::Idle;
         self.status = Status::Closed;
         for f in self.inflight.drain(..) {
@@ -632,7 +631,7 @@ impl Core {
     // ------------------------------------------------------------------ link events
 
     /// The transport is open: the CONNECT goes out.
-    pub fn link_opened(&mut self, now: Instant) {
+    pub fn link_opened(&mut self, _now: Instant) {
         let Link::Opening { deadline } = self.link else {
             // Opened after the attempt was abandoned.
             self.close_link();
@@ -641,7 +640,6 @@ impl Core {
         self.io.write.extend_from_slice(&self.connect_packet);
         self.io.wipe_after_write = true;
         self.link = Link::Handshake { deadline };
-        let _ = now;
     }
 
     /// The transport could not be opened.
