@@ -140,6 +140,7 @@ pub fn compile(src: &Path, lang: Lang, exe: &Path) -> Result<(), String> {
         .arg(manifest_dir().join("include"))
         .arg("-I")
         .arg(manifest_dir().join("tests/c"))
+        .args(extra_cflags())
         .arg(src);
     if !cfg!(feature = "websocket") {
         // The library under test is the `--no-default-features` build: check.h says what changes.
@@ -167,6 +168,16 @@ pub fn compile(src: &Path, lang: Lang, exe: &Path) -> Result<(), String> {
         ));
     }
     std::fs::rename(&tmp, exe).map_err(|e| format!("{} -> {}: {e}", tmp.display(), exe.display()))
+}
+
+/// Extra compiler flags for every C program, from `IOTJOBS_C_TEST_CFLAGS` (for example
+/// `-fsanitize=address,undefined`, which `.ci/run` uses); empty when unset.
+pub fn extra_cflags() -> Vec<String> {
+    std::env::var("IOTJOBS_C_TEST_CFLAGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The command line each C program runs under, from `IOTJOBS_C_TEST_WRAPPER` (e.g.
