@@ -1,5 +1,5 @@
 //! Request/response through the jobs client against the emulator: every completion kind
-//! (accepted, rejected, timeout with a late reply, offline fail-fast and wait, cancelled by a
+//! (accepted, rejected, malformed, timeout with a late reply, offline fail-fast and wait, cancelled by a
 //! disconnect and by freeing the client), exactly one outcome per request under concurrency,
 //! and many things on one connection within AWS's subscription limits.
 
@@ -182,6 +182,39 @@ fn dropped_replies_time_out() {
         .request_blocking(&JobsRequest::GetPending, &opts(5000))
         .unwrap();
     assert_eq!(code(&o), jobs_result::Ok, "the next one is answered");
+    conn.close();
+}
+
+#[test]
+fn a_malformed_reply_completes_its_request_at_once_with_a_protocol_error() {
+    let emu = emulator();
+    let conn = connection(&emu, "malformed-dev");
+    conn.connect().unwrap();
+    let c = client(&conn, "malformed-dev");
+    emu.create_job("mal-1", json!({"operation": "x"}), &["malformed-dev"])
+        .unwrap();
+    let requests = [
+        JobsRequest::GetPending,
+        start_next(),
+        update("mal-1", ExecutionStatus::InProgress, 0),
+    ];
+    for req in &requests {
+        emu.malform_replies(1);
+        let began = Instant::now();
+        let o = c.request_blocking(req, &opts(20_000)).unwrap();
+        assert_eq!(code(&o), jobs_result::Protocol, "{req:?}: {o:?}");
+        assert!(
+            format!("{o:?}").contains("malformed"),
+            "the error says why: {o:?}"
+        );
+        // Far from the 20 s deadline: the reply itself completed the request.
+        assert!(began.elapsed() < Duration::from_secs(10), "{req:?}");
+    }
+    let o = c
+        .request_blocking(&JobsRequest::GetPending, &opts(5000))
+        .unwrap();
+    assert_eq!(code(&o), jobs_result::Ok, "the next one is answered");
+    assert_eq!(c.router().counters().unmatched_replies, 0);
     conn.close();
 }
 

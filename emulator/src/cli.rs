@@ -48,7 +48,8 @@ CTL COMMANDS (iotjobs-emulator ctl [--host ADDR] --port CONTROL_PORT …):
     list-jobs [--json]
     clients
     cut --client ID | blackhole --client ID
-    throttle --count N | drop-replies --count N | drop-pubacks --count N
+    throttle --count N | drop-replies --count N | malform-replies --count N |
+    drop-pubacks --count N
     refuse-connack --code C --count N | refuse-suback --filter F --count N
     reply-delay --ms N | restart --down-ms N
     wait --id JOB --thing THING --status S[,S…] [--timeout SECONDS]
@@ -485,7 +486,7 @@ fn ctl(mut args: Args) -> Result<(), Stop> {
             }
             say_line(&format!("{cmd}: {client}"))?;
         }
-        "throttle" | "drop-replies" | "drop-pubacks" => {
+        "throttle" | "drop-replies" | "malform-replies" | "drop-pubacks" => {
             let n = num_arg(&mut args, "--count")?;
             args.finish()?;
             c.call(&json!({"cmd": cmd, "count": n}))?;

@@ -184,11 +184,12 @@ pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
         "clients" => Ok(json!(shared.connected_clients())),
         "cut" => Ok(json!(shared.cut(str_field(req, "client")?))),
         "blackhole" => Ok(json!(shared.blackhole(str_field(req, "client")?))),
-        "throttle" | "drop-replies" | "drop-pubacks" => {
+        "throttle" | "drop-replies" | "malform-replies" | "drop-pubacks" => {
             let n = num_field(req, "count")? as usize;
             match cmd {
                 "throttle" => shared.faults.set_throttle(n),
                 "drop-replies" => shared.faults.set_drop_replies(n),
+                "malform-replies" => shared.faults.set_malform_replies(n),
                 _ => shared.faults.set_drop_pubacks(n),
             }
             Ok(Value::Null)

@@ -15,6 +15,7 @@ struct Inner {
     drop_pubacks: usize,
     throttle: usize,
     drop_replies: usize,
+    malform_replies: usize,
     internal_errors: usize,
 }
 
@@ -110,6 +111,14 @@ impl Faults {
 
     pub fn take_drop_reply(&self) -> bool {
         take(&mut self.lock().drop_replies)
+    }
+
+    pub fn set_malform_replies(&self, count: usize) {
+        self.lock().malform_replies = count;
+    }
+
+    pub fn take_malform_reply(&self) -> bool {
+        take(&mut self.lock().malform_replies)
     }
 
     pub fn set_internal_errors(&self, count: usize) {

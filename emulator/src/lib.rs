@@ -469,6 +469,12 @@ impl Emulator {
         self.shared.faults.set_drop_replies(count);
     }
 
+    /// Makes the next `count` Jobs replies malformed: the clientToken is kept, every other
+    /// member has a wrong type.
+    pub fn malform_replies(&self, count: usize) {
+        self.shared.faults.set_malform_replies(count);
+    }
+
     /// The next `count` Jobs requests are rejected with `InternalError`.
     pub fn internal_errors(&self, count: usize) {
         self.shared.faults.set_internal_errors(count);

@@ -24,6 +24,22 @@ pub struct JobsEvent {
     response: Result<Response, ResponseError>,
     /// [`JobsEvent::status_details_json`], rendered on first use for every handler.
     status_details_json: OnceLock<Option<String>>,
+    /// The `clientToken` string member of a reply whose payload is JSON but not the response
+    /// its topic announces: it still tells which request the malformed reply answers.
+    salvaged_token: Option<String>,
+}
+
+/// The `clientToken` member of `payload` when it is a JSON object whose `clientToken` is a
+/// string, whatever else it holds.
+fn salvage_client_token(payload: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct TokenOnly {
+        #[serde(rename = "clientToken")]
+        client_token: Option<String>,
+    }
+    serde_json::from_slice::<TokenOnly>(payload)
+        .ok()
+        .and_then(|t| t.client_token)
 }
 
 impl JobsEvent {
@@ -38,6 +54,14 @@ impl JobsEvent {
             Some(p) => parse_response(p.topic_type, p.reply_type, &message.payload),
             None => Err(ResponseError::NotAJobsTopic),
         };
+        let salvaged_token = match (&parsed, &response) {
+            (Some(p), Err(_))
+                if matches!(p.reply_type, ReplyType::Accepted | ReplyType::Rejected) =>
+            {
+                salvage_client_token(&message.payload)
+            }
+            _ => None,
+        };
         JobsEvent {
             // Without the derived slot: this event is what goes into it.
             message: Message {
@@ -47,6 +71,7 @@ impl JobsEvent {
             parsed,
             response,
             status_details_json: OnceLock::new(),
+            salvaged_token,
         }
     }
 
@@ -191,9 +216,14 @@ impl JobsEvent {
         }
     }
 
-    /// The client token AWS echoed in a reply (notifications carry none).
+    /// The client token AWS echoed in a reply (notifications carry none). For a reply whose
+    /// payload is not the announced response, the `clientToken` string member if the payload
+    /// is a JSON object that has one.
     pub fn client_token(&self) -> Option<&str> {
-        match self.response()? {
+        let Some(response) = self.response() else {
+            return self.salvaged_token.as_deref();
+        };
+        match response {
             Response::GetPendingAccepted(g) => g.client_token.as_deref(),
             Response::StartNextAccepted(a) | Response::DescribeAccepted(a) => {
                 a.client_token.as_deref()
@@ -479,6 +509,20 @@ mod tests {
             bytes.parse_error(),
             Some(ResponseError::NotUtf8 { .. })
         ));
+    }
+
+    #[test]
+    fn a_malformed_reply_still_names_its_client_token() {
+        let payload = r#"{"clientToken":"tok-1","timestamp":"now","execution":"not an object"}"#;
+        for topic in ["start-next/accepted", "get/rejected", "j1/update/accepted"] {
+            let e = event(&jobs(topic), payload);
+            assert!(!e.is_parsed(), "{topic}");
+            assert_eq!(e.client_token(), Some("tok-1"), "{topic}");
+        }
+        // Not on a notification, and not when the token is not a string.
+        assert_eq!(event(&jobs("notify-next"), payload).client_token(), None);
+        let e = event(&jobs("get/accepted"), r#"{"clientToken":5,"jobs":1}"#);
+        assert_eq!(e.client_token(), None);
     }
 
     #[test]

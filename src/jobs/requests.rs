@@ -501,7 +501,14 @@ impl Router {
             self.unmatched.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let outcome = if reply == ReplyType::Accepted {
+        let outcome = if let Some(why) = event.parse_error() {
+            // The request's answer came but cannot be read: say so now rather than at the
+            // deadline.
+            Outcome::Failed(Error::new(
+                jobs_result::Protocol,
+                format!("malformed {} reply: {why}", reply.suffix().unwrap_or("")),
+            ))
+        } else if reply == ReplyType::Accepted {
             Outcome::Accepted(event)
         } else {
             Outcome::Rejected(event)

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rumqttc::mqttbytes::QoS;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::machine::{Code, Jobs, Msg, TimerReq};
 use crate::broker::{lock, Shared};
@@ -88,7 +88,14 @@ pub(crate) fn on_request(shared: &Arc<Shared>, client: &str, topic: &str, payloa
         let out = lock(&shared.jobs).jobs.request(topic, payload, now);
         (out.reply, out.notifications, out.timers)
     };
-    if let Some(r) = reply {
+    if let Some(mut r) = reply {
+        if shared.faults.take_malform_reply() {
+            r.payload = malformed(&r.payload);
+            shared.log.log(
+                client,
+                format_args!("fault: reply on {} malformed", short_topic(&r.topic)),
+            );
+        }
         if shared.faults.take_drop_reply() {
             shared
                 .log
@@ -116,6 +123,19 @@ pub(crate) fn on_request(shared: &Arc<Shared>, client: &str, topic: &str, payloa
     for t in timers {
         arm(shared, t);
     }
+}
+
+/// `reply` with its clientToken kept and every other member given a wrong type (a string where
+/// AWS sends a number or an object), as a buggy or hostile broker might send it.
+fn malformed(reply: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(token) = reply.get("clientToken") {
+        out.insert("clientToken".into(), token.clone());
+    }
+    out.insert("timestamp".into(), json!("not a number"));
+    out.insert("execution".into(), json!("not an object"));
+    out.insert("code".into(), json!(7));
+    Value::Object(out)
 }
 
 /// Arms a step timer on the emulator runtime.
