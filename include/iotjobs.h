@@ -959,9 +959,9 @@ typedef struct jobs_update_args {
 /**
  * Called once when an asynchronous request ends, on the callback thread, behind the client's
  * gate (never after `jobs_client_free` returns). `result` is `JOBS_RESULT_OK` (accepted),
- * `_REJECTED` (`reply` says why), `_TIMEOUT`, `_CANCELLED` (the connection was disconnected by
- * the user), `_CLOSED` (the connection was freed) or `_DROPPED` (removed from a full offline
- * queue). `reply` is NULL unless `result` is OK or REJECTED; it is borrowed and valid until
+ * `_REJECTED` (`reply` says why), `_TIMEOUT`, `_PROTOCOL` (the reply came but was malformed),
+ * `_CANCELLED` (the connection was disconnected by the user), `_CLOSED` (the connection was
+ * freed) or `_DROPPED` (removed from a full offline queue). `reply` is NULL unless `result` is OK or REJECTED; it is borrowed and valid until
  * the callback returns.
  */
 typedef void (*jobs_reply_callback)(void *user_data,
@@ -2345,8 +2345,8 @@ jobs_result jobs_update_args_init(struct jobs_update_args *args);
  * (`args->options.timeout_ms`). Returns `JOBS_RESULT_OK` with the accepted reply in
  * `*reply_out` (read the lists with `jobs_message_pending_count` and
  * `jobs_message_pending_job` on `jobs_reply_message`), `_REJECTED` with the rejected reply,
- * or with `*reply_out` NULL: `_TIMEOUT`, `_NOT_CONNECTED` (offline and fail-fast),
- * `_CANCELLED`, `_CLOSED`, `_DROPPED`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_NULL_ARGUMENT`,
+ * or with `*reply_out` NULL: `_TIMEOUT`, `_PROTOCOL` (a malformed reply), `_NOT_CONNECTED`
+ * (offline and fail-fast), `_CANCELLED`, `_CLOSED`, `_DROPPED`, `_QUEUE_FULL`, `_QUEUE_DISABLED`, `_NULL_ARGUMENT`,
  * `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`, `_INVALID_ARGUMENT`, `_INVALID_CLIENT_TOKEN`.
  * The caller owns `*reply_out` and frees it with `jobs_reply_free`. The reply is delivered
  * by the I/O thread directly, so this may be called from inside a callback. Blocks.
