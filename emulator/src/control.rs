@@ -156,6 +156,7 @@ pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
                 in_progress_timeout_minutes: req
                     .get("inProgressTimeoutInMinutes")
                     .and_then(Value::as_i64),
+                ..Default::default()
             };
             create_job(shared, id, doc, &things, options).map(|_| Value::Null)
         }

@@ -167,6 +167,7 @@ fn in_progress_timeout_over_mqtt() {
     .unwrap();
     let opts = iotjobs_emulator::JobOptions {
         in_progress_timeout_minutes: Some(2),
+        ..Default::default()
     };
     e.create_job_with("j", json!({}), &["dev1"], opts).unwrap();
     let mut dev = Raw::connect(e.mqtt_addr(), "dev1");

@@ -24,6 +24,23 @@
 //!   an `executionNumber` that does not match is `ResourceNotFound`.
 //! - Pending lists (GetPending, notify) hold at most 10 executions, IN_PROGRESS first.
 //! - Every thing exists (there is no registry): a thing without executions has nothing pending.
+//!
+//! Retries (`jobExecutionsRetryConfig`, [`RetryConfig`]): when an execution ends FAILED (set by
+//! the device) or TIMED_OUT (step or in-progress timer) and the job's criteria allow it, a new
+//! execution of the job is queued for the thing: `executionNumber` one higher, version 1, fresh
+//! `queuedAt`, no statusDetails. Choices where AWS's documentation leaves room:
+//! - The retry is queued at once, after the notifications of the ending (so a device sees the
+//!   execution end, then a newly queued one: `notify`, and `notify-next` when the head changes).
+//!   It queues behind the thing's other QUEUED executions, as its fresh `queuedAt` says.
+//! - A criterion counts retries of its own failure type; `ALL` stands for each type that has no
+//!   criterion of its own, and those types share its count. Whatever the types, a thing gets at
+//!   most as many retries as the largest `numberOfRetries` (N retries: N + 1 executions).
+//! - The numbers of one job's criteria add up to at most 10 (AWS: "up to 10 retries for both
+//!   failure types combined"); a failure type appears at most once.
+//! - No retry once the job is canceled or the thing is no longer a target.
+//! - Older executions stay readable: DescribeJobExecution and UpdateJobExecution with their
+//!   `executionNumber` (an update of one is `InvalidStateTransition`, they are terminal); without
+//!   it, requests address the latest execution.
 
 use std::collections::BTreeMap;
 
@@ -144,8 +161,160 @@ pub struct TimerReq {
     pub kind: TimerKind,
     pub thing: String,
     pub job_id: String,
+    /// What must still match when it fires: the execution's step-timer generation (Step), or
+    /// its execution number (InProgress).
     pub generation: u64,
     pub minutes: i64,
+}
+
+/// Most retries per failure type, and for all types of one job together.
+pub const MAX_RETRIES: u32 = 10;
+
+/// A job's `jobExecutionsRetryConfig`: `numberOfRetries` per failure type (`None`: no criterion
+/// for that type). The default retries nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// `failureType: "FAILED"`.
+    pub failed: Option<u32>,
+    /// `failureType: "TIMED_OUT"`.
+    pub timed_out: Option<u32>,
+    /// `failureType: "ALL"`: for each type without a criterion of its own.
+    pub all: Option<u32>,
+}
+
+/// The failure types of a retry criterion, in AWS's spelling.
+const FAILURE_TYPES: [&str; 3] = ["FAILED", "TIMED_OUT", "ALL"];
+
+impl RetryConfig {
+    pub fn is_empty(&self) -> bool {
+        *self == RetryConfig::default()
+    }
+
+    fn slot(&mut self, failure_type: &str) -> Option<&mut Option<u32>> {
+        match failure_type {
+            "FAILED" => Some(&mut self.failed),
+            "TIMED_OUT" => Some(&mut self.timed_out),
+            "ALL" => Some(&mut self.all),
+            _ => None,
+        }
+    }
+
+    /// Adds one criterion; an unknown or repeated failure type is an error.
+    pub fn set(&mut self, failure_type: &str, retries: u64) -> Result<(), String> {
+        let slot = self.slot(failure_type).ok_or_else(|| {
+            format!(
+                "bad retry failure type {failure_type:?}: one of {}",
+                FAILURE_TYPES.join(", ")
+            )
+        })?;
+        if slot.is_some() {
+            return Err(format!("retry failure type {failure_type} given twice"));
+        }
+        let n = u32::try_from(retries)
+            .ok()
+            .filter(|n| *n <= MAX_RETRIES)
+            .ok_or_else(|| {
+                format!("bad number of retries {retries} for {failure_type}: 0-{MAX_RETRIES}")
+            })?;
+        *slot = Some(n);
+        Ok(())
+    }
+
+    /// Parses `{"FAILED": 2, "TIMED_OUT": 1}` or AWS's
+    /// `{"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}, …]}`.
+    pub fn from_json(v: &Value) -> Result<RetryConfig, String> {
+        let m = v
+            .as_object()
+            .ok_or("retry must be an object: {\"FAILED\":N,…} or {\"criteriaList\":[…]}")?;
+        let mut c = RetryConfig::default();
+        let number = |v: Option<&Value>, what: &str| {
+            v.and_then(Value::as_u64)
+                .ok_or_else(|| format!("bad number of retries for {what}: 0-{MAX_RETRIES}"))
+        };
+        if let Some(list) = m.get("criteriaList") {
+            if m.len() > 1 {
+                return Err("retry with criteriaList has no other members".into());
+            }
+            let list = list
+                .as_array()
+                .filter(|l| (1..=2).contains(&l.len()))
+                .ok_or("retry criteriaList must be an array of 1 or 2 criteria")?;
+            for cr in list {
+                let ty = cr
+                    .get("failureType")
+                    .and_then(Value::as_str)
+                    .ok_or("each retry criterion needs a failureType string")?;
+                c.set(ty, number(cr.get("numberOfRetries"), ty)?)?;
+            }
+        } else {
+            for (ty, n) in m {
+                c.set(ty, number(Some(n), ty)?)?;
+            }
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// AWS's form, `{"criteriaList": [...]}`, in the order FAILED, TIMED_OUT, ALL.
+    pub fn to_json(&self) -> Value {
+        let list: Vec<Value> = FAILURE_TYPES
+            .iter()
+            .zip([self.failed, self.timed_out, self.all])
+            .filter_map(|(ty, n)| n.map(|n| json!({"failureType": ty, "numberOfRetries": n})))
+            .collect();
+        json!({ "criteriaList": list })
+    }
+
+    /// Limits AWS documents: each type 0-10, at most 10 for all types together.
+    pub fn validate(&self) -> Result<(), String> {
+        let ns = [self.failed, self.timed_out, self.all];
+        if let Some(n) = ns.iter().flatten().find(|n| **n > MAX_RETRIES) {
+            return Err(format!("bad number of retries {n}: 0-{MAX_RETRIES}"));
+        }
+        let sum: u32 = ns.iter().flatten().sum();
+        if sum > MAX_RETRIES {
+            return Err(format!(
+                "bad retry config: {sum} retries in all, at most {MAX_RETRIES} for all failure types together"
+            ));
+        }
+        if self.all.is_some() && self.failed.is_some() && self.timed_out.is_some() {
+            return Err("bad retry config: at most 2 criteria".into());
+        }
+        Ok(())
+    }
+
+    /// The criterion that governs an ending in `status` (FAILED or TIMED_OUT), as (its failure
+    /// type, numberOfRetries): the status's own, else ALL.
+    fn criterion(&self, status: Status) -> Option<(&'static str, u32)> {
+        let (ty, own) = match status {
+            Status::Failed => ("FAILED", self.failed),
+            Status::TimedOut => ("TIMED_OUT", self.timed_out),
+            _ => return None,
+        };
+        match (own, self.all) {
+            (Some(n), _) => Some((ty, n)),
+            (None, Some(n)) => Some(("ALL", n)),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether an execution that just ended with `status` gets another attempt, given the
+    /// statuses of the earlier executions that were retried already.
+    fn allows(&self, status: Status, retried: &[Status]) -> bool {
+        let Some((which, n)) = self.criterion(status) else {
+            return false;
+        };
+        let same = retried
+            .iter()
+            .filter(|s| self.criterion(**s).map(|c| c.0) == Some(which))
+            .count();
+        let most = [self.failed, self.timed_out, self.all]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+        same < n as usize && retried.len() < most as usize
+    }
 }
 
 /// Job options beyond the document and targets.
@@ -154,6 +323,8 @@ pub struct JobOptions {
     /// `timeoutConfig.inProgressTimeoutInMinutes`: an execution still IN_PROGRESS this long
     /// after it started becomes TIMED_OUT (1–10080).
     pub in_progress_timeout_minutes: Option<i64>,
+    /// `jobExecutionsRetryConfig`: FAILED and TIMED_OUT executions queue a new attempt.
+    pub retry: RetryConfig,
 }
 
 /// The result of one device request.
@@ -394,8 +565,10 @@ fn other_category(c: char) -> Option<&'static str> {
 #[derive(Default, Debug)]
 pub struct Jobs {
     pub jobs: BTreeMap<String, Job>,
-    /// Keyed by (thing, job id).
+    /// The latest execution of each job on each thing, keyed by (thing, job id).
     pub execs: BTreeMap<(String, String), Execution>,
+    /// Executions a retry replaced (all terminal), oldest first, with the same keys.
+    pub past: BTreeMap<(String, String), Vec<Execution>>,
     seq: u64,
 }
 
@@ -503,7 +676,7 @@ fn start_ip_timer(e: &mut Execution, minutes: Option<i64>, now: i64) -> Option<T
         kind: TimerKind::InProgress,
         thing: e.thing.clone(),
         job_id: e.job_id.clone(),
-        generation: 0,
+        generation: e.execution_number,
         minutes: m,
     })
 }
@@ -553,15 +726,19 @@ impl Jobs {
         v
     }
 
-    fn head(&self, thing: &str) -> Option<String> {
-        self.pending(thing).first().map(|e| e.job_id.clone())
+    /// The head of the thing's pending list: job id and execution number (a retry of the same
+    /// job is a new head).
+    fn head(&self, thing: &str) -> Option<(String, u64)> {
+        self.pending(thing)
+            .first()
+            .map(|e| (e.job_id.clone(), e.execution_number))
     }
 
     /// Notifications after a change on `thing` (`head_before` taken before the change).
     fn notices(
         &self,
         thing: &str,
-        head_before: Option<String>,
+        head_before: Option<(String, u64)>,
         status_changed: bool,
         now: i64,
     ) -> Vec<Msg> {
@@ -591,7 +768,7 @@ impl Jobs {
         let head_after = self.head(thing);
         if head_after != head_before {
             let payload = match &head_after {
-                Some(j) => {
+                Some((j, _)) => {
                     let e = &self.execs[&(thing.to_string(), j.clone())];
                     json!({ "timestamp": now, "execution": e.full_json(self.doc(j), false, now) })
                 }
@@ -695,7 +872,7 @@ impl Jobs {
                 let details = req.details().map_err(plain)?;
                 let step = req.step_timeout(false).map_err(plain)?;
                 let before = self.head(thing);
-                let Some(job_id) = before.clone() else {
+                let Some((job_id, _)) = before.clone() else {
                     return Ok(with_token(Map::new(), &req.client_token, now));
                 };
                 let key = (thing.to_string(), job_id.clone());
@@ -738,7 +915,7 @@ impl Jobs {
                 let exec_no = req.number_field("executionNumber").map_err(plain)?;
                 let job_id = if job == "$next" {
                     match self.head(thing) {
-                        Some(j) => j,
+                        Some((j, _)) => j,
                         None => return Ok(with_token(Map::new(), &req.client_token, now)),
                     }
                 } else if valid_job_id(&job) {
@@ -778,12 +955,14 @@ impl Jobs {
                 format!("Job execution {job_id} not found for thing {thing}"),
             )
         };
-        let e = self
-            .execs
-            .get(&(thing.to_string(), job_id.to_string()))
-            .ok_or_else(not_found)?;
+        let key = (thing.to_string(), job_id.to_string());
+        let e = self.execs.get(&key).ok_or_else(not_found)?;
         match exec_no {
-            Some(n) if n != e.execution_number => Err(not_found()),
+            Some(n) if n != e.execution_number => self
+                .past
+                .get(&key)
+                .and_then(|v| v.iter().find(|p| p.execution_number == n))
+                .ok_or_else(not_found),
             _ => Ok(e),
         }
     }
@@ -899,7 +1078,50 @@ impl Jobs {
             }
         }
         out.notifications = self.notices(thing, before, changed, now);
+        out.notifications.extend(self.retry(thing, &job, now));
         Ok(with_token(m, &req.client_token, now))
+    }
+
+    /// After an execution ended: when it is FAILED or TIMED_OUT and the job's retry criteria
+    /// allow another attempt, the ended execution moves to [`Jobs::past`] and a new one is
+    /// queued in its place. Returns the notifications of a newly queued execution.
+    fn retry(&mut self, thing: &str, job_id: &str, now: i64) -> Vec<Msg> {
+        let key = (thing.to_string(), job_id.to_string());
+        let (Some(e), Some(job)) = (self.execs.get(&key), self.jobs.get(job_id)) else {
+            return Vec::new();
+        };
+        let retried: Vec<Status> = self
+            .past
+            .get(&key)
+            .map(|v| v.iter().map(|p| p.status).collect())
+            .unwrap_or_default();
+        if job.canceled
+            || !job.targets.iter().any(|t| t == thing)
+            || !job.options.retry.allows(e.status, &retried)
+        {
+            return Vec::new();
+        }
+        let before = self.head(thing);
+        self.seq += 1;
+        let next = Execution {
+            job_id: job_id.to_string(),
+            thing: thing.to_string(),
+            status: Status::Queued,
+            details: BTreeMap::new(),
+            queued_at: now,
+            started_at: None,
+            last_updated_at: now,
+            version: 1,
+            execution_number: e.execution_number + 1,
+            seq: self.seq,
+            step_deadline: None,
+            // Carried on so that a step timer armed for the ended execution never matches.
+            timer_gen: e.timer_gen,
+            ip_deadline: None,
+        };
+        let old = self.execs.insert(key.clone(), next).expect("present above");
+        self.past.entry(key).or_default().push(old);
+        self.notices(thing, before, true, now)
     }
 
     /// A timer armed through [`Outcome::timers`] fired.
@@ -908,14 +1130,19 @@ impl Jobs {
             TimerKind::Step => self.step_timeout(&t.thing, &t.job_id, t.generation, now),
             TimerKind::InProgress => {
                 let key = (t.thing.clone(), t.job_id.clone());
-                let live = self
-                    .execs
-                    .get(&key)
-                    .is_some_and(|e| e.ip_deadline.is_some() && !e.status.is_terminal());
+                // The generation of an in-progress timer is the execution number it was armed
+                // for: a retry's execution is not timed out by its predecessor's timer.
+                let live = self.execs.get(&key).is_some_and(|e| {
+                    e.ip_deadline.is_some()
+                        && !e.status.is_terminal()
+                        && e.execution_number == t.generation
+                });
                 if !live {
                     return Vec::new();
                 }
-                self.end_execution(&t.thing, &t.job_id, Status::TimedOut, now)
+                let mut msgs = self.end_execution(&t.thing, &t.job_id, Status::TimedOut, now);
+                msgs.extend(self.retry(&t.thing, &t.job_id, now));
+                msgs
             }
         }
     }
@@ -938,7 +1165,9 @@ impl Jobs {
         }
         e.set_status(Status::TimedOut, now);
         e.touch(now);
-        self.notices(thing, before, true, now)
+        let mut msgs = self.notices(thing, before, true, now);
+        msgs.extend(self.retry(thing, job_id, now));
+        msgs
     }
 
     // ---- control API ----
@@ -970,6 +1199,7 @@ impl Jobs {
                 ));
             }
         }
+        options.retry.validate()?;
         if !valid_job_id(job_id) {
             return Err(format!(
                 "bad job id {job_id:?}: 1-64 characters of [a-zA-Z0-9_-]"
@@ -1125,18 +1355,36 @@ impl Jobs {
         Ok(self.end_execution(thing, job_id, Status::Removed, now))
     }
 
-    /// Full execution view for operators (includes thingName and jobDocument).
+    /// Full execution view for operators (includes thingName and jobDocument): the latest
+    /// execution of the job on the thing.
     pub fn describe_execution(&self, job_id: &str, thing: &str, now: i64) -> Option<Value> {
-        let e = self.execs.get(&(thing.to_string(), job_id.to_string()))?;
+        self.describe_execution_number(job_id, thing, None, now)
+    }
+
+    /// [`Jobs::describe_execution`] of the execution with `number` (None: the latest).
+    pub fn describe_execution_number(
+        &self,
+        job_id: &str,
+        thing: &str,
+        number: Option<u64>,
+        now: i64,
+    ) -> Option<Value> {
+        let e = self.find(thing, job_id, number).ok()?;
         Some(e.full_json(self.doc(job_id), true, now))
     }
 
-    /// Every execution, by job creation order then thing.
+    /// Every execution, older ones of a retried job included: by job creation order then
+    /// thing, and each job's executions on one thing together, oldest first.
     pub fn list_executions(&self, now: i64) -> Vec<Value> {
-        let mut v: Vec<&Execution> = self.execs.values().collect();
-        v.sort_by_key(|e| e.seq);
+        let mut v: Vec<(u64, &Execution)> = Vec::new();
+        for (key, e) in &self.execs {
+            let past = self.past.get(key).map(Vec::as_slice).unwrap_or_default();
+            let first = past.first().map_or(e.seq, |p| p.seq);
+            v.extend(past.iter().chain([e]).map(|x| (first, x)));
+        }
+        v.sort_by_key(|(first, e)| (*first, e.execution_number));
         v.into_iter()
-            .map(|e| e.full_json(None, true, now))
+            .map(|(_, e)| e.full_json(None, true, now))
             .collect()
     }
 
@@ -1155,7 +1403,8 @@ impl Jobs {
         Some(if done { "COMPLETED" } else { "IN_PROGRESS" })
     }
 
-    /// One job with its document, targets, status and per-status execution counts.
+    /// One job with its document, targets, status and per-status execution counts. Counts are
+    /// per thing, of its latest execution: executions a retry replaced are not counted.
     pub fn describe_job(&self, job_id: &str) -> Option<Value> {
         let mut v = self
             .list_jobs()
@@ -1176,14 +1425,18 @@ impl Jobs {
         v.sort_by_key(|j| j.seq);
         v.into_iter()
             .map(|j| {
-                json!({
+                let mut v = json!({
                     "inProgressTimeoutInMinutes": j.options.in_progress_timeout_minutes,
                     "jobId": j.id,
                     "status": self.job_status(&j.id),
                     "document": j.document,
                     "targets": j.targets,
                     "createdAt": j.created_at,
-                })
+                });
+                if !j.options.retry.is_empty() {
+                    v["jobExecutionsRetryConfig"] = j.options.retry.to_json();
+                }
+                v
             })
             .collect()
     }

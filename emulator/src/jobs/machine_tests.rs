@@ -764,6 +764,7 @@ fn in_progress_timeout_of_the_job() {
     let mut j = Jobs::new();
     let opts = JobOptions {
         in_progress_timeout_minutes: Some(3),
+        ..Default::default()
     };
     assert!(j
         .create_job_with(
@@ -771,7 +772,8 @@ fn in_progress_timeout_of_the_job() {
             json!({}),
             &["dev1"],
             JobOptions {
-                in_progress_timeout_minutes: Some(0)
+                in_progress_timeout_minutes: Some(0),
+                ..Default::default()
             },
             NOW
         )
@@ -821,4 +823,496 @@ fn in_progress_timeout_of_the_job() {
 
 fn t_(s: &str) -> String {
     t(s)
+}
+
+// ---- retries (jobExecutionsRetryConfig) ----
+
+fn retrying(failed: Option<u32>, timed_out: Option<u32>, all: Option<u32>) -> JobOptions {
+    JobOptions {
+        retry: RetryConfig {
+            failed,
+            timed_out,
+            all,
+        },
+        ..Default::default()
+    }
+}
+
+/// Starts the thing's next execution and ends it with `status` (FAILED, SUCCEEDED, REJECTED);
+/// returns the update's outcome.
+fn start_and_end(j: &mut Jobs, thing: &str, job: &str, status: &str) -> Outcome {
+    let o = j.request(
+        &format!("$aws/things/{thing}/jobs/start-next"),
+        b"{}",
+        NOW + 1,
+    );
+    assert_eq!(reply(&o)["execution"]["jobId"], job, "{:?}", reply(&o));
+    j.request(
+        &format!("$aws/things/{thing}/jobs/{job}/update"),
+        format!(r#"{{"status":"{status}","statusDetails":{{"why":"x"}}}}"#).as_bytes(),
+        NOW + 2,
+    )
+}
+
+/// Execution numbers of the job on the thing, oldest first, with their statuses.
+fn attempts(j: &Jobs, thing: &str, job: &str) -> Vec<(u64, Status)> {
+    j.list_executions(NOW)
+        .iter()
+        .filter(|e| e["thingName"] == thing && e["jobId"] == job)
+        .map(|e| {
+            (
+                e["executionNumber"].as_u64().unwrap(),
+                Status::parse(e["status"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn failed_execution_is_retried_up_to_n_times() {
+    let mut j = Jobs::new();
+    j.create_job_with(
+        "fw",
+        json!({"v": 2}),
+        &["dev1"],
+        retrying(Some(2), None, None),
+        NOW,
+    )
+    .unwrap();
+    let o = start_and_end(&mut j, "dev1", "fw", "FAILED");
+    assert_eq!(o.rejected, None);
+    // the ending as without retries, then the new execution as a newly queued one
+    assert_eq!(
+        topics(&o.notifications),
+        [t("notify"), t("notify-next"), t("notify"), t("notify-next")]
+    );
+    assert_eq!(o.notifications[1].payload, json!({"timestamp": NOW + 2}));
+    assert_eq!(
+        o.notifications[2].payload["jobs"]["QUEUED"][0],
+        json!({"jobId": "fw", "queuedAt": NOW + 2, "lastUpdatedAt": NOW + 2,
+               "versionNumber": 1, "executionNumber": 2})
+    );
+    let next = &o.notifications[3].payload["execution"];
+    assert_eq!(next["executionNumber"], 2);
+    assert_eq!(next["versionNumber"], 1);
+    assert_eq!(next["status"], "QUEUED");
+    assert_eq!(next["queuedAt"], NOW + 2);
+    assert_eq!(next["jobDocument"], json!({"v": 2}));
+    assert!(next.get("statusDetails").is_none(), "a retry starts clean");
+    assert!(next.get("startedAt").is_none());
+    // pending like any queued execution; start-next starts it
+    let o = req(&mut j, "get", "{}");
+    assert_eq!(reply(&o)["queuedJobs"][0]["executionNumber"], 2);
+    let o = start_and_end(&mut j, "dev1", "fw", "FAILED");
+    assert_eq!(o.notifications.len(), 4, "second retry");
+    let o = start_and_end(&mut j, "dev1", "fw", "FAILED");
+    assert_eq!(
+        topics(&o.notifications),
+        [t("notify"), t("notify-next")],
+        "2 retries used: no third"
+    );
+    assert_eq!(
+        attempts(&j, "dev1", "fw"),
+        [
+            (1, Status::Failed),
+            (2, Status::Failed),
+            (3, Status::Failed)
+        ]
+    );
+    assert_eq!(j.job_status("fw"), Some("COMPLETED"));
+    assert_eq!(
+        j.describe_job("fw").unwrap()["executionCounts"],
+        json!({"FAILED": 1}),
+        "counts are per thing"
+    );
+    // a success ends the retries too
+    j.create_job_with(
+        "ok",
+        json!({}),
+        &["dev2"],
+        retrying(Some(2), None, None),
+        NOW,
+    )
+    .unwrap();
+    start_and_end(&mut j, "dev2", "ok", "FAILED");
+    let o = start_and_end(&mut j, "dev2", "ok", "SUCCEEDED");
+    assert_eq!(o.notifications.len(), 2);
+    assert_eq!(
+        attempts(&j, "dev2", "ok"),
+        [(1, Status::Failed), (2, Status::Succeeded)]
+    );
+}
+
+#[test]
+fn a_retry_queues_behind_the_things_other_jobs() {
+    let mut j = Jobs::new();
+    j.create_job_with(
+        "a",
+        json!({}),
+        &["dev1"],
+        retrying(Some(1), None, None),
+        NOW,
+    )
+    .unwrap();
+    j.create_job("b", json!({}), &["dev1"], NOW).unwrap();
+    let o = start_and_end(&mut j, "dev1", "a", "FAILED");
+    assert_eq!(
+        topics(&o.notifications),
+        [t("notify"), t("notify-next"), t("notify")],
+        "b became the head; the retry does not change it"
+    );
+    assert_eq!(o.notifications[1].payload["execution"]["jobId"], "b");
+    let q = &o.notifications[2].payload["jobs"]["QUEUED"];
+    assert_eq!(q[0]["jobId"], "b");
+    assert_eq!(
+        (q[1]["jobId"].as_str(), q[1]["executionNumber"].as_u64()),
+        (Some("a"), Some(2))
+    );
+}
+
+#[test]
+fn timed_out_is_retried_only_with_its_criterion() {
+    let mut j = Jobs::new();
+    j.create_job_with(
+        "f",
+        json!({}),
+        &["dev1"],
+        retrying(Some(3), None, None),
+        NOW,
+    )
+    .unwrap();
+    let o = req(&mut j, "start-next", r#"{"stepTimeoutInMinutes":1}"#);
+    let m = j.step_timeout("dev1", "f", o.timers[0].generation, NOW + 60);
+    assert_eq!(topics(&m), [t("notify"), t("notify-next")], "FAILED only");
+    assert_eq!(attempts(&j, "dev1", "f"), [(1, Status::TimedOut)]);
+
+    // step timer
+    let mut j = Jobs::new();
+    let mut opts = retrying(None, Some(1), None);
+    opts.in_progress_timeout_minutes = Some(5);
+    j.create_job_with("s", json!({}), &["dev1"], opts, NOW)
+        .unwrap();
+    let o = req(&mut j, "start-next", r#"{"stepTimeoutInMinutes":1}"#);
+    let step1 = o
+        .timers
+        .iter()
+        .find(|t| t.kind == TimerKind::Step)
+        .unwrap()
+        .clone();
+    let ip1 = o
+        .timers
+        .iter()
+        .find(|t| t.kind == TimerKind::InProgress)
+        .unwrap()
+        .clone();
+    let m = j.timer_fired(&step1, NOW + 60);
+    assert_eq!(
+        topics(&m),
+        [t("notify"), t("notify-next"), t("notify"), t("notify-next")]
+    );
+    assert_eq!(m[3].payload["execution"]["executionNumber"], 2);
+    // the first execution's timers do not reach the second
+    let o = req(&mut j, "start-next", r#"{"stepTimeoutInMinutes":1}"#);
+    assert_eq!(reply(&o)["execution"]["executionNumber"], 2);
+    let step2 = o
+        .timers
+        .iter()
+        .find(|t| t.kind == TimerKind::Step)
+        .unwrap()
+        .clone();
+    let ip2 = o
+        .timers
+        .iter()
+        .find(|t| t.kind == TimerKind::InProgress)
+        .unwrap()
+        .clone();
+    assert!(j.timer_fired(&ip1, NOW + 300).is_empty());
+    assert!(j.timer_fired(&step1, NOW + 300).is_empty());
+    assert_eq!(
+        j.execs[&("dev1".into(), "s".into())].status,
+        Status::InProgress
+    );
+    // the in-progress timer times it out as well; the one TIMED_OUT retry is used up
+    let m = j.timer_fired(&ip2, NOW + 300);
+    assert_eq!(topics(&m), [t("notify"), t("notify-next")]);
+    assert!(j.timer_fired(&step2, NOW + 300).is_empty());
+    assert_eq!(
+        attempts(&j, "dev1", "s"),
+        [(1, Status::TimedOut), (2, Status::TimedOut)]
+    );
+
+    // in-progress timer, retried
+    let mut j = Jobs::new();
+    let mut opts = retrying(None, None, Some(1));
+    opts.in_progress_timeout_minutes = Some(2);
+    j.create_job_with("i", json!({}), &["dev1"], opts, NOW)
+        .unwrap();
+    let o = req(&mut j, "start-next", "{}");
+    let m = j.timer_fired(&o.timers[0], NOW + 120);
+    assert_eq!(m.len(), 4);
+    assert_eq!(
+        attempts(&j, "dev1", "i"),
+        [(1, Status::TimedOut), (2, Status::Queued)]
+    );
+}
+
+#[test]
+fn no_retry_for_other_endings() {
+    let mut j = Jobs::new();
+    let all = || retrying(None, None, Some(5));
+    for (job, status) in [("s", "SUCCEEDED"), ("r", "REJECTED")] {
+        j.create_job_with(job, json!({}), &["dev1"], all(), NOW)
+            .unwrap();
+        let o = start_and_end(&mut j, "dev1", job, status);
+        assert_eq!(o.notifications.len(), 2, "{status}");
+        assert_eq!(attempts(&j, "dev1", job).len(), 1);
+    }
+    // canceled (queued, in progress), removed
+    j.create_job_with("c", json!({}), &["dev1", "dev2"], all(), NOW)
+        .unwrap();
+    j.request("$aws/things/dev2/jobs/start-next", b"{}", NOW);
+    j.cancel_execution("c", "dev2", true, NOW).unwrap();
+    j.remove_thing("c", "dev1", NOW).unwrap();
+    assert_eq!(attempts(&j, "dev2", "c"), [(1, Status::Canceled)]);
+    assert_eq!(attempts(&j, "dev1", "c"), [(1, Status::Removed)]);
+    // a job canceled while an execution runs: its failure is not retried
+    j.create_job_with("k", json!({}), &["dev3"], all(), NOW)
+        .unwrap();
+    j.request("$aws/things/dev3/jobs/start-next", b"{}", NOW);
+    j.cancel_job("k", false, NOW).unwrap();
+    let o = j.request(
+        "$aws/things/dev3/jobs/k/update",
+        br#"{"status":"FAILED"}"#,
+        NOW,
+    );
+    assert_eq!(topics(&o.notifications).len(), 2);
+    assert_eq!(attempts(&j, "dev3", "k"), [(1, Status::Failed)]);
+    // a queued retry is canceled with its job, and not retried again
+    j.create_job_with("q", json!({}), &["dev4"], all(), NOW)
+        .unwrap();
+    start_and_end(&mut j, "dev4", "q", "FAILED");
+    j.cancel_job("q", false, NOW).unwrap();
+    assert_eq!(
+        attempts(&j, "dev4", "q"),
+        [(1, Status::Failed), (2, Status::Canceled)]
+    );
+}
+
+#[test]
+fn older_executions_stay_readable_by_number() {
+    let mut j = Jobs::new();
+    j.create_job_with(
+        "fw",
+        json!({"v": 1}),
+        &["dev1"],
+        retrying(Some(1), None, None),
+        NOW,
+    )
+    .unwrap();
+    start_and_end(&mut j, "dev1", "fw", "FAILED");
+    // default: the latest
+    let o = req(&mut j, "fw/get", "{}");
+    assert_eq!(reply(&o)["execution"]["executionNumber"], 2);
+    assert_eq!(reply(&o)["execution"]["status"], "QUEUED");
+    // by number, as a number or a digit string
+    for p in [r#"{"executionNumber":1}"#, r#"{"executionNumber":"1"}"#] {
+        let o = req(&mut j, "fw/get", p);
+        let e = &reply(&o)["execution"];
+        assert_eq!(o.rejected, None, "{p}");
+        assert_eq!(e["executionNumber"], 1);
+        assert_eq!(e["status"], "FAILED");
+        assert_eq!(e["statusDetails"], json!({"why": "x"}));
+        assert_eq!(e["versionNumber"], 3);
+        assert_eq!(e["jobDocument"], json!({"v": 1}));
+    }
+    let o = req(&mut j, "fw/get", r#"{"executionNumber":3}"#);
+    assert_eq!(o.rejected, Some(Code::ResourceNotFound));
+    // $next names the retry; an older number is found through it too
+    let o = req(&mut j, "$next/get", r#"{"executionNumber":1}"#);
+    assert_eq!(reply(&o)["execution"]["status"], "FAILED");
+    // an update of the older one: terminal
+    let o = req(
+        &mut j,
+        "fw/update",
+        r#"{"status":"IN_PROGRESS","executionNumber":1}"#,
+    );
+    assert_eq!(o.rejected, Some(Code::InvalidStateTransition));
+    assert_eq!(reply(&o)["executionState"]["status"], "FAILED");
+    // the same with the new number, or none, moves the retry
+    let o = req(
+        &mut j,
+        "fw/update",
+        r#"{"status":"IN_PROGRESS","executionNumber":2,"expectedVersion":1}"#,
+    );
+    assert_eq!(o.rejected, None);
+    // operator views
+    assert_eq!(
+        j.describe_execution_number("fw", "dev1", Some(1), NOW)
+            .unwrap()["status"],
+        "FAILED"
+    );
+    assert_eq!(
+        j.describe_execution("fw", "dev1", NOW).unwrap()["status"],
+        "IN_PROGRESS"
+    );
+    assert!(j
+        .describe_execution_number("fw", "dev1", Some(9), NOW)
+        .is_none());
+    assert_eq!(
+        attempts(&j, "dev1", "fw"),
+        [(1, Status::Failed), (2, Status::InProgress)]
+    );
+}
+
+#[test]
+fn list_executions_keeps_each_things_attempts_together() {
+    let mut j = Jobs::new();
+    j.create_job_with(
+        "a",
+        json!({}),
+        &["dev1", "dev2"],
+        retrying(Some(1), None, None),
+        NOW,
+    )
+    .unwrap();
+    j.create_job("b", json!({}), &["dev1"], NOW).unwrap();
+    start_and_end(&mut j, "dev1", "a", "FAILED");
+    let order: Vec<(String, String, u64)> = j
+        .list_executions(NOW)
+        .iter()
+        .map(|e| {
+            (
+                e["jobId"].as_str().unwrap().into(),
+                e["thingName"].as_str().unwrap().into(),
+                e["executionNumber"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, u64)> = [
+        ("a", "dev1", 1),
+        ("a", "dev1", 2),
+        ("a", "dev2", 1),
+        ("b", "dev1", 1),
+    ]
+    .iter()
+    .map(|(a, b, n)| (a.to_string(), b.to_string(), *n))
+    .collect();
+    assert_eq!(order, want);
+}
+
+#[test]
+fn retry_counts_per_failure_type() {
+    // FAILED 2, TIMED_OUT 1: each counts its own type, all together at most 2
+    let run = |opts: JobOptions, endings: &[Status]| -> usize {
+        let mut j = Jobs::new();
+        j.create_job_with("x", json!({}), &["dev1"], opts, NOW)
+            .unwrap();
+        for end in endings {
+            let o = req(&mut j, "start-next", r#"{"stepTimeoutInMinutes":1}"#);
+            let timer = o.timers[0].clone();
+            match end {
+                Status::Failed => {
+                    req(&mut j, "x/update", r#"{"status":"FAILED"}"#);
+                }
+                _ => {
+                    j.timer_fired(&timer, NOW + 60);
+                }
+            }
+            let latest = &j.execs[&("dev1".into(), "x".into())];
+            if latest.status != Status::Queued {
+                break;
+            }
+        }
+        attempts(&j, "dev1", "x").len()
+    };
+    use Status::{Failed as F, TimedOut as T};
+    let both = || retrying(Some(2), Some(1), None);
+    assert_eq!(run(both(), &[T, T]), 2, "one TIMED_OUT retry");
+    assert_eq!(run(both(), &[F, F, F]), 3, "two FAILED retries");
+    assert_eq!(run(both(), &[F, T, F]), 3, "at most 2 in all");
+    assert_eq!(run(both(), &[T, F, F]), 3);
+    // ALL: one count for both types
+    assert_eq!(run(retrying(None, None, Some(2)), &[F, T, F]), 3);
+    assert_eq!(run(retrying(None, None, Some(0)), &[F]), 1);
+    // ALL with FAILED: FAILED has its own count, ALL stands for TIMED_OUT
+    let mixed = || retrying(Some(1), None, Some(3));
+    assert_eq!(run(mixed(), &[F, F]), 2);
+    assert_eq!(run(mixed(), &[T, T, T, T]), 4);
+    assert_eq!(run(mixed(), &[F, T, T, T]), 4, "at most 3 in all");
+    // TIMED_OUT alone: FAILED not retried
+    assert_eq!(run(retrying(None, Some(10), None), &[T, F]), 2);
+    // ten, the most AWS allows
+    assert_eq!(run(retrying(None, None, Some(10)), &[F; 12]), 11);
+}
+
+#[test]
+fn retry_config_limits_and_forms() {
+    let parse = |v: Value| RetryConfig::from_json(&v);
+    assert_eq!(
+        parse(json!({"FAILED": 2, "TIMED_OUT": 1})).unwrap(),
+        RetryConfig {
+            failed: Some(2),
+            timed_out: Some(1),
+            all: None
+        }
+    );
+    let aws = json!({"criteriaList": [{"failureType": "ALL", "numberOfRetries": 10}]});
+    let c = parse(aws.clone()).unwrap();
+    assert_eq!(c.all, Some(10));
+    assert_eq!(c.to_json(), aws, "round trip");
+    assert!(parse(json!({})).unwrap().is_empty());
+    for (v, needle) in [
+        (json!({"FAILED": 11}), "0-10"),
+        (json!({"FAILED": -1}), "0-10"),
+        (json!({"FAILED": "2"}), "0-10"),
+        (json!({"REJECTED": 1}), "failure type"),
+        (json!({"FAILED": 6, "TIMED_OUT": 5}), "together"),
+        (json!({"FAILED": 1, "TIMED_OUT": 1, "ALL": 1}), "at most 2"),
+        (json!([1]), "must be an object"),
+        (json!({"criteriaList": []}), "1 or 2"),
+        (
+            json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1},
+                                    {"failureType": "FAILED", "numberOfRetries": 2}]}),
+            "twice",
+        ),
+        (
+            json!({"criteriaList": [{"numberOfRetries": 1}]}),
+            "failureType",
+        ),
+        (json!({"criteriaList": [{"failureType": "ALL"}]}), "0-10"),
+        (json!({"criteriaList": [], "FAILED": 1}), "no other"),
+    ] {
+        let e = parse(v.clone()).unwrap_err();
+        assert!(e.contains(needle), "{v}: {e}");
+    }
+    // create_job_with checks a config built in code
+    let mut j = Jobs::new();
+    let e = j
+        .create_job_with(
+            "x",
+            json!({}),
+            &["dev1"],
+            retrying(Some(11), None, None),
+            NOW,
+        )
+        .unwrap_err();
+    assert!(e.contains("0-10"), "{e}");
+    assert!(j.jobs.is_empty());
+    // the job lists its config in AWS's form; without one, nothing
+    j.create_job_with(
+        "x",
+        json!({}),
+        &["dev1"],
+        retrying(Some(2), Some(1), None),
+        NOW,
+    )
+    .unwrap();
+    j.create_job("y", json!({}), &["dev1"], NOW).unwrap();
+    let jobs = j.list_jobs();
+    assert_eq!(
+        jobs[0]["jobExecutionsRetryConfig"],
+        json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2},
+                                {"failureType": "TIMED_OUT", "numberOfRetries": 1}]})
+    );
+    assert!(jobs[1].get("jobExecutionsRetryConfig").is_none());
 }
