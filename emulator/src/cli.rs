@@ -39,12 +39,16 @@ SERVE OPTIONS:
 
 CTL COMMANDS (iotjobs-emulator ctl [--host ADDR] --port CONTROL_PORT …):
     create-job --id JOB --doc JSON|@FILE --things THING[,THING…] [--in-progress-timeout MINUTES]
+               [--retry TYPE=N[,TYPE=N]]
+        --retry: jobExecutionsRetryConfig, TYPE FAILED, TIMED_OUT or ALL, N 0-10 (at most 10
+        together), e.g. --retry FAILED=2,TIMED_OUT=1
     cancel-job --id JOB [--force]
     cancel-execution --id JOB --thing THING [--force]
     remove-thing --id JOB --thing THING
-    describe-execution --id JOB --thing THING
+    describe-execution --id JOB --thing THING [--execution N]
+        the latest execution, or the one with executionNumber N (older ones of a retried job)
     describe-job --id JOB
-    list-executions [--json]
+    list-executions [--json]          every execution, older ones of retried jobs too
     list-jobs [--json]
     clients
     cut --client ID | blackhole --client ID
@@ -366,6 +370,30 @@ fn num_arg(args: &mut Args, name: &str) -> Result<u64, String> {
         .map_err(|_| format!("{name} {v:?} is not a non-negative number"))
 }
 
+/// `--retry FAILED=2,TIMED_OUT=1` as AWS's `{"criteriaList": [...]}`; the server checks the
+/// types and numbers.
+pub fn retry_arg(s: &str) -> Result<Value, String> {
+    let list = s
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            let (ty, n) = c
+                .split_once('=')
+                .ok_or_else(|| format!("--retry {c:?}: expected TYPE=N, e.g. FAILED=2"))?;
+            let n: u64 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("--retry {c:?}: {n:?} is not a non-negative number"))?;
+            Ok(json!({"failureType": ty.trim().to_uppercase(), "numberOfRetries": n}))
+        })
+        .collect::<Result<Vec<Value>, String>>()?;
+    if list.is_empty() {
+        return Err("--retry needs TYPE=N[,TYPE=N], e.g. FAILED=2,TIMED_OUT=1".into());
+    }
+    Ok(json!({ "criteriaList": list }))
+}
+
 fn parse_doc(s: &str) -> Result<Value, String> {
     let text = match s.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
@@ -407,10 +435,14 @@ fn ctl(mut args: Args) -> Result<(), Stop> {
                         .map_err(|_| format!("--in-progress-timeout {v:?} is not a number"))
                 })
                 .transpose()?;
+            let retry = args.value("--retry")?.map(|v| retry_arg(&v)).transpose()?;
             args.finish()?;
             let mut req = json!({"cmd": "create-job", "id": id, "document": doc, "things": things});
             if let Some(m) = ipt {
                 req["inProgressTimeoutInMinutes"] = json!(m);
+            }
+            if let Some(r) = retry {
+                req["retry"] = r;
             }
             c.call(&req)?;
             say_line(&format!("created job {id} for {}", things.join(", ")))?;
@@ -440,8 +472,19 @@ fn ctl(mut args: Args) -> Result<(), Stop> {
         "describe-execution" => {
             let id = args.required("--id")?;
             let thing = args.required("--thing")?;
+            let number = match args.value("--execution")? {
+                Some(v) => Some(
+                    v.parse::<u64>()
+                        .map_err(|_| format!("--execution {v:?} is not a number"))?,
+                ),
+                None => None,
+            };
             args.finish()?;
-            let v = c.call(&json!({"cmd": "describe-execution", "id": id, "thing": thing}))?;
+            let mut req = json!({"cmd": "describe-execution", "id": id, "thing": thing});
+            if let Some(n) = number {
+                req["executionNumber"] = json!(n);
+            }
+            let v = c.call(&req)?;
             say_line(&serde_json::to_string_pretty(&v).unwrap_or_default())?;
         }
         "describe-job" => {
@@ -697,5 +740,21 @@ mod tests {
             items: vec!["--port".into(), "x".into()],
         };
         assert!(a.port("--port").is_err());
+    }
+
+    #[test]
+    fn retry_option() {
+        assert_eq!(
+            retry_arg("FAILED=2, timed_out=1").unwrap(),
+            json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2},
+                                    {"failureType": "TIMED_OUT", "numberOfRetries": 1}]})
+        );
+        for bad in ["", "FAILED", "FAILED=x", "FAILED=-1", ","] {
+            assert!(retry_arg(bad).is_err(), "{bad:?}");
+        }
+        // what the server accepts from it
+        let c = crate::RetryConfig::from_json(&retry_arg("ALL=3").unwrap()).unwrap();
+        assert_eq!(c.all, Some(3));
+        assert!(crate::RetryConfig::from_json(&retry_arg("FAILED=1,FAILED=2").unwrap()).is_err());
     }
 }

@@ -9,13 +9,13 @@
 //! | `cmd` | other fields | `result` |
 //! |---|---|---|
 //! | `ping` | | `"pong"` |
-//! | `create-job` | `id`, `document` (object), `things` (array of names), optional `inProgressTimeoutInMinutes` | `null` |
+//! | `create-job` | `id`, `document` (object), `things` (array of names), optional `inProgressTimeoutInMinutes`, optional `retry` | `null` |
 //! | `cancel-job` | `id`, `force` (bool, default false) | `null` |
 //! | `cancel-execution` | `id`, `thing`, `force` | `null` |
 //! | `remove-thing` | `id`, `thing` | `null` |
-//! | `describe-execution` | `id`, `thing` | execution object |
+//! | `describe-execution` | `id`, `thing`, optional `executionNumber` (default: the latest) | execution object |
 //! | `describe-job` | `id` | job with `executionCounts` per status |
-//! | `list-executions` | | array of executions |
+//! | `list-executions` | | array of executions, older executions of retried jobs included |
 //! | `list-jobs` | | array of jobs |
 //! | `clients` | | array of connected client ids |
 //! | `cut` / `blackhole` | `client` | bool (false: not connected) |
@@ -24,6 +24,11 @@
 //! | `refuse-suback` | `filter`, `count` | `null` |
 //! | `reply-delay` | `ms` | `null` |
 //! | `restart` | `down_ms` | `null` (listeners close, rebind after down_ms) |
+//!
+//! `retry` is the job's `jobExecutionsRetryConfig`: `{"FAILED": 2, "TIMED_OUT": 1}` (failure
+//! type → `numberOfRetries`; types `FAILED`, `TIMED_OUT`, `ALL`), or AWS's own form
+//! `{"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]}`. Each number is 0-10,
+//! and together at most 10. `list-jobs` and `describe-job` show it in AWS's form.
 //!
 //! Example with a shell: `echo '{"cmd":"list-jobs"}' | nc 127.0.0.1 PORT`, or the
 //! `iotjobs-emulator ctl --port PORT …` subcommands.
@@ -35,7 +40,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use crate::broker::{lock, Shared};
-use crate::jobs::machine::JobOptions;
+use crate::jobs::machine::{JobOptions, RetryConfig};
 use crate::jobs::service::{notify, now_secs};
 
 pub(crate) fn create_job(
@@ -103,10 +108,16 @@ pub(crate) fn remove_thing(shared: &Shared, job_id: &str, thing: &str) -> Result
     Ok(())
 }
 
-pub(crate) fn describe_execution(shared: &Shared, job_id: &str, thing: &str) -> Option<Value> {
+/// The execution with `number`, or the latest one (None).
+pub(crate) fn describe_execution(
+    shared: &Shared,
+    job_id: &str,
+    thing: &str,
+    number: Option<u64>,
+) -> Option<Value> {
     lock(&shared.jobs)
         .jobs
-        .describe_execution(job_id, thing, now_secs())
+        .describe_execution_number(job_id, thing, number, now_secs())
 }
 
 pub(crate) fn list_executions(shared: &Shared) -> Vec<Value> {
@@ -152,11 +163,15 @@ pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
                 .iter()
                 .map(|v| v.as_str().ok_or("thing names must be strings"))
                 .collect::<Result<_, _>>()?;
+            let retry = match req.get("retry") {
+                None | Some(Value::Null) => RetryConfig::default(),
+                Some(r) => RetryConfig::from_json(r)?,
+            };
             let options = JobOptions {
                 in_progress_timeout_minutes: req
                     .get("inProgressTimeoutInMinutes")
                     .and_then(Value::as_i64),
-                ..Default::default()
+                retry,
             };
             create_job(shared, id, doc, &things, options).map(|_| Value::Null)
         }
@@ -173,8 +188,14 @@ pub(crate) fn execute(shared: &Shared, req: &Value) -> Result<Value, String> {
         "describe-execution" => {
             let id = str_field(req, "id")?;
             let thing = str_field(req, "thing")?;
-            describe_execution(shared, id, thing)
-                .ok_or_else(|| format!("no execution of job {id} on thing {thing}"))
+            let number = match req.get("executionNumber") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(num_field(req, "executionNumber")?),
+            };
+            describe_execution(shared, id, thing, number).ok_or_else(|| match number {
+                Some(n) => format!("no execution number {n} of job {id} on thing {thing}"),
+                None => format!("no execution of job {id} on thing {thing}"),
+            })
         }
         "describe-job" => {
             let id = str_field(req, "id")?;

@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 
 use broker::{lock, Shared};
 use bytes::Bytes;
-pub use jobs::machine::JobOptions;
+pub use jobs::machine::{JobOptions, RetryConfig};
 pub use rumqttc::mqttbytes::v4::Packet;
 pub use rumqttc::mqttbytes::QoS;
 use server::Kind;
@@ -499,8 +499,17 @@ impl Emulator {
         )
     }
 
-    /// [`Emulator::create_job`] with options, e.g. an in-progress timeout
-    /// (`timeoutConfig.inProgressTimeoutInMinutes`, scaled by [`EmulatorConfig::minute`]).
+    /// [`Emulator::create_job`] with options: an in-progress timeout
+    /// (`timeoutConfig.inProgressTimeoutInMinutes`, scaled by [`EmulatorConfig::minute`]),
+    /// retries of FAILED and TIMED_OUT executions (`jobExecutionsRetryConfig`, [`RetryConfig`]).
+    ///
+    /// ```no_run
+    /// # let emu = iotjobs_emulator::Emulator::start(Default::default()).unwrap();
+    /// use iotjobs_emulator::{JobOptions, RetryConfig};
+    /// let retry = RetryConfig { failed: Some(2), ..Default::default() };
+    /// let opts = JobOptions { retry, ..Default::default() };
+    /// emu.create_job_with("j", serde_json::json!({}), &["dev1"], opts).unwrap();
+    /// ```
     pub fn create_job_with(
         &self,
         job_id: &str,
@@ -526,13 +535,25 @@ impl Emulator {
         control::remove_thing(&self.shared, job_id, thing)
     }
 
-    /// The execution as JSON (jobId, thingName, jobDocument, status, statusDetails, queuedAt,
-    /// startedAt, lastUpdatedAt, versionNumber, executionNumber), or None.
+    /// The latest execution as JSON (jobId, thingName, jobDocument, status, statusDetails,
+    /// queuedAt, startedAt, lastUpdatedAt, versionNumber, executionNumber), or None.
     pub fn describe_execution(&self, job_id: &str, thing: &str) -> Option<serde_json::Value> {
-        control::describe_execution(&self.shared, job_id, thing)
+        control::describe_execution(&self.shared, job_id, thing, None)
     }
 
-    /// Every execution (without documents), in creation order.
+    /// [`Emulator::describe_execution`] of the execution with `number`, e.g. one a retry
+    /// replaced; None when there is no such execution.
+    pub fn describe_execution_number(
+        &self,
+        job_id: &str,
+        thing: &str,
+        number: u64,
+    ) -> Option<serde_json::Value> {
+        control::describe_execution(&self.shared, job_id, thing, Some(number))
+    }
+
+    /// Every execution (without documents), in creation order; a retried job's executions on
+    /// one thing are listed together, oldest first.
     pub fn list_executions(&self) -> Vec<serde_json::Value> {
         control::list_executions(&self.shared)
     }

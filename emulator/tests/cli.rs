@@ -341,3 +341,130 @@ fn ctl_clients_says_when_none_are_connected() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn ctl_retries() {
+    let s = start(&[]);
+    let o = ctl(
+        &s,
+        &[
+            "create-job",
+            "--id",
+            "bad",
+            "--doc",
+            "{}",
+            "--things",
+            "dev1",
+            "--retry",
+            "FAILED=11",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("0-10"),
+        "{}",
+        text(&o)
+    );
+    let o = ctl(
+        &s,
+        &[
+            "create-job",
+            "--id",
+            "fw",
+            "--doc",
+            "{}",
+            "--things",
+            "dev1",
+            "--retry",
+            "FAILED=1,TIMED_OUT=1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ctl(&s, &["describe-job", "--id", "fw"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["jobExecutionsRetryConfig"]["criteriaList"][0],
+        json!({"failureType": "FAILED", "numberOfRetries": 1})
+    );
+    // the device fails its first attempt
+    let mut dev = common::Raw::connect(SocketAddr::from(([127, 0, 0, 1], s.mqtt)), "dev1");
+    for (topic, payload) in [
+        ("start-next", "{}"),
+        ("fw/update", r#"{"status":"FAILED"}"#),
+    ] {
+        dev.publish(
+            &format!("$aws/things/dev1/jobs/{topic}"),
+            payload.as_bytes(),
+            rumqttc::mqttbytes::QoS::AtMostOnce,
+        );
+        let p = dev.next_publish(Duration::from_secs(3)).unwrap();
+        assert!(p.topic.ends_with("/accepted"), "{}", p.topic);
+    }
+    let o = ctl(
+        &s,
+        &[
+            "wait",
+            "--id",
+            "fw",
+            "--thing",
+            "dev1",
+            "--status",
+            "QUEUED",
+            "--timeout",
+            "3",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ctl(&s, &["list-executions", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let attempts: Vec<(u64, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["executionNumber"].as_u64().unwrap(),
+                e["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(attempts, [(1, "FAILED"), (2, "QUEUED")]);
+    let t = text(&ctl(&s, &["list-executions"]));
+    assert!(t.contains("FAILED") && t.contains("QUEUED"), "{t}");
+    let o = ctl(
+        &s,
+        &[
+            "describe-execution",
+            "--id",
+            "fw",
+            "--thing",
+            "dev1",
+            "--execution",
+            "1",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["executionNumber"].as_u64(), v["status"].as_str()),
+        (Some(1), Some("FAILED"))
+    );
+    let o = ctl(&s, &["describe-execution", "--id", "fw", "--thing", "dev1"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["executionNumber"], 2);
+    let o = ctl(
+        &s,
+        &[
+            "describe-execution",
+            "--id",
+            "fw",
+            "--thing",
+            "dev1",
+            "--execution",
+            "7",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("no execution number 7"),
+        "{}",
+        text(&o)
+    );
+}

@@ -191,3 +191,66 @@ fn in_progress_timeout_over_mqtt() {
         "TIMED_OUT"
     );
 }
+
+/// The next publish on `topic`, skipping others.
+fn next_on(dev: &mut Raw, topic: &str) -> Value {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < T {
+        if let Some(p) = dev.next_publish(Duration::from_millis(100)) {
+            if p.topic == topic {
+                return json_of(&p);
+            }
+        }
+    }
+    panic!("nothing on {topic}");
+}
+
+#[test]
+fn failed_execution_retried_over_mqtt() {
+    let e = Emulator::start(EmulatorConfig::default()).unwrap();
+    let opts = iotjobs_emulator::JobOptions {
+        retry: iotjobs_emulator::RetryConfig {
+            failed: Some(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    e.create_job_with("fw", json!({"v": 3}), &["dev1"], opts)
+        .unwrap();
+    let mut dev = Raw::connect(e.mqtt_addr(), "dev1");
+    dev.subscribe("$aws/things/dev1/jobs/notify-next", QoS::AtLeastOnce);
+    for attempt in 1..=2u64 {
+        dev.publish("$aws/things/dev1/jobs/start-next", b"{}", QoS::AtMostOnce);
+        let r = next_on(&mut dev, "$aws/things/dev1/jobs/start-next/accepted");
+        assert_eq!(r["execution"]["executionNumber"], attempt);
+        assert_eq!(r["execution"]["versionNumber"], 2);
+        dev.publish(
+            "$aws/things/dev1/jobs/fw/update",
+            br#"{"status":"FAILED","statusDetails":{"err":"disk"}}"#,
+            QoS::AtMostOnce,
+        );
+        next_on(&mut dev, "$aws/things/dev1/jobs/fw/update/accepted");
+        // the list goes empty, then (first failure only) the retry is the next execution
+        let n = next_on(&mut dev, "$aws/things/dev1/jobs/notify-next");
+        assert!(n.get("execution").is_none(), "{n}");
+        if attempt == 1 {
+            let n = next_on(&mut dev, "$aws/things/dev1/jobs/notify-next");
+            assert_eq!(n["execution"]["executionNumber"], 2);
+            assert_eq!(n["execution"]["status"], "QUEUED");
+            assert!(n["execution"].get("statusDetails").is_none());
+        }
+    }
+    assert!(
+        dev.next_publish(Duration::from_millis(300)).is_none(),
+        "no third attempt"
+    );
+    let first = e.describe_execution_number("fw", "dev1", 1).unwrap();
+    assert_eq!(first["status"], "FAILED");
+    assert_eq!(first["statusDetails"], json!({"err": "disk"}));
+    assert_eq!(
+        e.describe_execution("fw", "dev1").unwrap()["executionNumber"],
+        2
+    );
+    assert!(e.describe_execution_number("fw", "dev1", 3).is_none());
+    assert_eq!(e.list_executions().len(), 2);
+}
