@@ -199,6 +199,7 @@ fuzz_target!(|input: Input| {
                     .collect();
                 let options = iotjobs_emulator::JobOptions {
                     in_progress_timeout_minutes: timeout.map(|t| t % 11000),
+                    ..Default::default()
                 };
                 let _ = jobs.create_job_with(job, json!({"op": job}), &things, options, now);
             }
