@@ -133,6 +133,11 @@ enum jobs_result
    */
   JOBS_RESULT_INVALID_STRUCT_SIZE = 15,
   /**
+   * The call is not allowed in the handle's current state (for example registering a job
+   * agent handler while the agent runs); the last-error message says why.
+   */
+  JOBS_RESULT_INVALID_STATE = 16,
+  /**
    * A CA, certificate or key could not be read or parsed, or they do not fit together.
    */
   JOBS_RESULT_TLS_CONFIG = 20,
@@ -185,9 +190,14 @@ enum jobs_result
    */
   JOBS_RESULT_REJECTED = 40,
   /**
-   * The request was cancelled before its answer came: the user disconnected.
+   * The request was cancelled before its answer came (the user disconnected), or the job
+   * was cancelled, removed or timed out at the service.
    */
   JOBS_RESULT_CANCELLED = 41,
+  /**
+   * The job already has its final status, or its handler has returned.
+   */
+  JOBS_RESULT_JOB_ENDED = 42,
   /**
    * Name resolution or TCP connection failed, or the connection was lost.
    */
@@ -715,6 +725,87 @@ enum jobs_offline
 typedef enum jobs_offline jobs_offline;
 #else
 typedef uint32_t jobs_offline;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What the job agent reports through its event callback.
+ */
+enum jobs_agent_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A job was handed to its handler.
+   */
+  JOBS_AGENT_EVENT_KIND_JOB_STARTED = 1,
+  /**
+   * A job that was running when the device stopped was handed back to its handler.
+   */
+  JOBS_AGENT_EVENT_KIND_JOB_RESUMED = 2,
+  /**
+   * A progress update was acknowledged by the service.
+   */
+  JOBS_AGENT_EVENT_KIND_PROGRESS_SENT = 3,
+  /**
+   * A job's final status was acknowledged by the service (`status` says which).
+   */
+  JOBS_AGENT_EVENT_KIND_JOB_FINISHED = 4,
+  /**
+   * The service cancelled, removed or timed out the job (`status` says which); its handler
+   * was told and later updates for it are not sent.
+   */
+  JOBS_AGENT_EVENT_KIND_JOB_CANCELLED = 5,
+  /**
+   * The agent rejected a job itself: its document is not a JSON object, names no operation,
+   * or names one with no handler (`reason` says which).
+   */
+  JOBS_AGENT_EVENT_KIND_JOB_REJECTED = 6,
+  /**
+   * The journal could not be read or written (`reason` says what and where); the agent
+   * goes on from the service's state and memory.
+   */
+  JOBS_AGENT_EVENT_KIND_JOURNAL_ERROR = 7,
+  /**
+   * A request failed or was throttled and is retried after a backoff (`reason` says why).
+   */
+  JOBS_AGENT_EVENT_KIND_RETRYING = 8,
+  /**
+   * An execution that had finished here came back from the service; it was not run again.
+   */
+  JOBS_AGENT_EVENT_KIND_DUPLICATE_SUPPRESSED = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_agent_event_kind jobs_agent_event_kind;
+#else
+typedef uint32_t jobs_agent_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What the agent does, after a restart, with a job that was running when the device stopped.
+ */
+enum jobs_resume_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Hand it back to its handler with `jobs_job_resumed` true and its saved checkpoint.
+   */
+  JOBS_RESUME_POLICY_RESUME = 0,
+  /**
+   * End it FAILED with the reason "interrupted by a restart".
+   */
+  JOBS_RESUME_POLICY_FAIL = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_resume_policy jobs_resume_policy;
+#else
+typedef uint32_t jobs_resume_policy;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -2254,6 +2345,18 @@ const char *jobs_rejection_code_str(uint32_t code);
  * NULL, never freed. Thread-safe; does not block.
  */
 const char *jobs_offline_str(uint32_t offline);
+
+/**
+ * The name of a `jobs_agent_event_kind` (`"job_finished"`); `"unknown"` for a value this
+ * version does not define. Static: never NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_agent_event_kind_str(uint32_t kind);
+
+/**
+ * The name of a `jobs_resume_policy` (`"resume"`); `"unknown"` for a value this version does
+ * not define. Static: never NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_resume_policy_str(uint32_t policy);
 
 /**
  * The name of a `jobs_event_kind` (`"connection_lost"`); `"unknown"` for a value this version does not define. Static: never

@@ -120,6 +120,9 @@ pub enum jobs_result {
     WrongType = 14,
     /// An argument struct's `struct_size` is not one this library knows (call its init function).
     InvalidStructSize = 15,
+    /// The call is not allowed in the handle's current state (for example registering a job
+    /// agent handler while the agent runs); the last-error message says why.
+    InvalidState = 16,
     // --- configuration (20..29)
     /// A CA, certificate or key could not be read or parsed, or they do not fit together.
     TlsConfig = 20,
@@ -148,8 +151,11 @@ pub enum jobs_result {
     InProgress = 39,
     /// AWS rejected the request; the reply carries its code, message and execution state.
     Rejected = 40,
-    /// The request was cancelled before its answer came: the user disconnected.
+    /// The request was cancelled before its answer came (the user disconnected), or the job
+    /// was cancelled, removed or timed out at the service.
     Cancelled = 41,
+    /// The job already has its final status, or its handler has returned.
+    JobEnded = 42,
     // --- the network (50..59)
     /// Name resolution or TCP connection failed, or the connection was lost.
     Network = 50,
@@ -168,7 +174,7 @@ pub enum jobs_result {
 
 impl jobs_result {
     /// Every defined code, in numeric order.
-    pub const ALL: [jobs_result; 36] = {
+    pub const ALL: [jobs_result; 38] = {
         use jobs_result::*;
         [
             Ok,
@@ -187,6 +193,7 @@ impl jobs_result {
             NotFound,
             WrongType,
             InvalidStructSize,
+            InvalidState,
             TlsConfig,
             IncompleteConfig,
             NotConnected,
@@ -201,6 +208,7 @@ impl jobs_result {
             InProgress,
             Rejected,
             Cancelled,
+            JobEnded,
             Network,
             Tls,
             WebSocket,
@@ -240,6 +248,7 @@ impl jobs_result {
             NotFound => c"no value at this path",
             WrongType => c"the value has another type",
             InvalidStructSize => c"unknown argument struct size",
+            InvalidState => c"not allowed in the current state",
             TlsConfig => c"invalid TLS configuration",
             IncompleteConfig => c"incomplete configuration",
             NotConnected => c"not connected",
@@ -253,7 +262,8 @@ impl jobs_result {
             Dropped => c"request dropped from the offline queue",
             InProgress => c"operation already in progress",
             Rejected => c"rejected by AWS IoT Jobs",
-            Cancelled => c"request cancelled",
+            Cancelled => c"cancelled",
+            JobEnded => c"the job has ended",
             Network => c"network error",
             Tls => c"TLS handshake failed",
             WebSocket => c"WebSocket upgrade failed",

@@ -2,7 +2,9 @@
 //! the same constants with the same values, in the same order. A constant renamed, renumbered,
 //! added or removed on either side without the other fails here.
 
-use iotjobs::jobs::types::{ExecutionStatus, Offline, RejectionCode, ReplyType, TopicType};
+use iotjobs::jobs::types::{
+    AgentEventKind, ExecutionStatus, Offline, RejectionCode, ReplyType, ResumePolicy, TopicType,
+};
 use iotjobs::mqtt::types::{
     Counter, Delivery, DropPolicy, EventKind, LogLevel, Protocol, Status, TransportKind,
 };
@@ -115,6 +117,8 @@ fn every_c_enum_in_the_header_is_its_rust_enum() {
         ExecutionStatus,
         RejectionCode,
         Offline,
+        AgentEventKind,
+        ResumePolicy,
     ];
     let header = header_enums();
     for r in &rust {

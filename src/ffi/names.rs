@@ -57,6 +57,24 @@ pub extern "C" fn jobs_offline_str(offline: u32) -> *const c_char {
     })
 }
 
+/// The name of a `jobs_agent_event_kind` (`"job_finished"`); `"unknown"` for a value this
+/// version does not define. Static: never NULL, never freed. Thread-safe; does not block.
+#[no_mangle]
+pub extern "C" fn jobs_agent_event_kind_str(kind: u32) -> *const c_char {
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(kind, crate::jobs::types::AgentEventKind::as_c_str)
+    })
+}
+
+/// The name of a `jobs_resume_policy` (`"resume"`); `"unknown"` for a value this version does
+/// not define. Static: never NULL, never freed. Thread-safe; does not block.
+#[no_mangle]
+pub extern "C" fn jobs_resume_policy_str(policy: u32) -> *const c_char {
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(policy, crate::jobs::types::ResumePolicy::as_c_str)
+    })
+}
+
 /// The name of a `jobs_event_kind` (`"connection_lost"`); `"unknown"` for a value this version does not define. Static: never
 /// NULL, never freed. Thread-safe; does not block.
 #[no_mangle]
@@ -168,7 +186,15 @@ mod tests {
         for st in Status::ALL {
             assert_eq!(text(jobs_connection_state_str(st.as_u32())), st.as_str());
         }
+        for k in crate::jobs::types::AgentEventKind::ALL {
+            assert_eq!(text(jobs_agent_event_kind_str(k.as_u32())), k.as_str());
+        }
+        for p in crate::jobs::types::ResumePolicy::ALL {
+            assert_eq!(text(jobs_resume_policy_str(p.as_u32())), p.as_str());
+        }
         for f in [
+            jobs_agent_event_kind_str,
+            jobs_resume_policy_str,
             jobs_status_str,
             jobs_topic_type_str,
             jobs_reply_type_str,

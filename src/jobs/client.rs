@@ -139,6 +139,7 @@ impl JobsClient {
         }
         self.router.set_event_handler(
             &self.conn,
+            self.router_id,
             &self.thing,
             self.qos,
             topic_type,
@@ -339,6 +340,7 @@ impl JobsClient {
     pub fn close(&self) {
         self.gate.close();
         let me = self.router_id;
+        self.router.remove_event_handlers(me);
         self.router.cancel(
             |c| c == me,
             jobs_result::Closed,

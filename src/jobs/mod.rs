@@ -3,6 +3,8 @@
 //! cbindgen reads only `types`, where the jobs enums C sees are declared.
 
 /// cbindgen:ignore
+pub mod agent;
+/// cbindgen:ignore
 pub mod client;
 /// cbindgen:ignore
 pub mod document;

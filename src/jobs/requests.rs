@@ -307,7 +307,9 @@ pub struct Router {
     pending: Mutex<HashMap<(String, String), Pending>>,
     filters: Mutex<Filters>,
     /// notify / notify-next handlers by (thing, topic type).
-    events: Mutex<HashMap<(String, TopicType), EventHandler>>,
+    /// Per (thing, notification type), the handler of each jobs client that set one (a job
+    /// agent has its own client beside the user's on the same thing).
+    events: Mutex<HashMap<(String, TopicType), Vec<(u64, EventHandler)>>>,
     next_token: AtomicU64,
     next_client: AtomicU64,
     submitted: AtomicU64,
@@ -440,40 +442,54 @@ impl Router {
     pub fn set_event_handler(
         self: &Arc<Self>,
         conn: &Connection,
+        client: u64,
         thing: &str,
         qos: u8,
         topic_type: TopicType,
         handler: Option<(Arc<Gate>, EventFn)>,
     ) -> Result<()> {
         let key = (thing.to_owned(), topic_type);
-        match handler {
-            Some((gate, f)) => {
-                self.ensure_filters(conn, thing, qos, FilterSet::Events(topic_type))?;
-                lock(&self.events).insert(key, EventHandler { gate, f });
-            }
-            None => {
-                lock(&self.events).remove(&key);
-            }
+        if handler.is_some() {
+            self.ensure_filters(conn, thing, qos, FilterSet::Events(topic_type))?;
+        }
+        let mut events = lock(&self.events);
+        let list = events.entry(key.clone()).or_default();
+        list.retain(|(c, _)| *c != client);
+        if let Some((gate, f)) = handler {
+            list.push((client, EventHandler { gate, f }));
+        }
+        if list.is_empty() {
+            events.remove(&key);
         }
         Ok(())
     }
 
-    /// Forgets the event handlers of `thing` (its client was freed).
-    pub fn remove_event_handlers(&self, thing: &str) {
-        lock(&self.events).retain(|(t, _), _| t != thing);
+    /// Forgets the event handlers of the jobs client `client` (it was freed).
+    pub fn remove_event_handlers(&self, client: u64) {
+        let mut events = lock(&self.events);
+        for list in events.values_mut() {
+            list.retain(|(c, _)| *c != client);
+        }
+        events.retain(|_, list| !list.is_empty());
     }
 
-    /// A notify or notify-next message, on the I/O thread: to its thing's handler.
+    /// A notify or notify-next message, on the I/O thread: to each handler of its thing.
     fn on_event(&self, m: &Message) {
         let event = JobsEvent::of(m);
         let Some(thing) = event.thing_name() else {
             return;
         };
         let key = (thing.to_owned(), event.topic_type());
-        let target = lock(&self.events)
+        let targets: Vec<(Arc<Gate>, EventFn)> = lock(&self.events)
             .get(&key)
-            .map(|h| (h.gate.clone(), h.f.clone()));
-        if let Some((gate, f)) = target {
+            .map(|list| {
+                list.iter()
+                    .map(|(_, h)| (h.gate.clone(), h.f.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (gate, f) in targets {
+            let event = event.clone();
             runtime::post(&gate, move || f(&event));
         }
     }

@@ -248,6 +248,61 @@ c_enum!(Offline as "jobs_offline" {
     FailFast => "fail_fast",
 });
 
+/// What the job agent reports through its event callback.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AgentEventKind {
+    /// A job was handed to its handler.
+    JobStarted = 1,
+    /// A job that was running when the device stopped was handed back to its handler.
+    JobResumed = 2,
+    /// A progress update was acknowledged by the service.
+    ProgressSent = 3,
+    /// A job's final status was acknowledged by the service (`status` says which).
+    JobFinished = 4,
+    /// The service cancelled, removed or timed out the job (`status` says which); its handler
+    /// was told and later updates for it are not sent.
+    JobCancelled = 5,
+    /// The agent rejected a job itself: its document is not a JSON object, names no operation,
+    /// or names one with no handler (`reason` says which).
+    JobRejected = 6,
+    /// The journal could not be read or written (`reason` says what and where); the agent
+    /// goes on from the service's state and memory.
+    JournalError = 7,
+    /// A request failed or was throttled and is retried after a backoff (`reason` says why).
+    Retrying = 8,
+    /// An execution that had finished here came back from the service; it was not run again.
+    DuplicateSuppressed = 9,
+}
+
+c_enum!(AgentEventKind as "jobs_agent_event_kind" {
+    JobStarted => "job_started",
+    JobResumed => "job_resumed",
+    ProgressSent => "progress_sent",
+    JobFinished => "job_finished",
+    JobCancelled => "job_cancelled",
+    JobRejected => "job_rejected",
+    JournalError => "journal_error",
+    Retrying => "retrying",
+    DuplicateSuppressed => "duplicate_suppressed",
+});
+
+/// What the agent does, after a restart, with a job that was running when the device stopped.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResumePolicy {
+    /// Hand it back to its handler with `jobs_job_resumed` true and its saved checkpoint.
+    #[default]
+    Resume = 0,
+    /// End it FAILED with the reason "interrupted by a restart".
+    Fail = 1,
+}
+
+c_enum!(ResumePolicy as "jobs_resume_policy" {
+    Resume => "resume",
+    Fail => "fail",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,12 @@ pub trait Extension: std::any::Any + Send + Sync {
     fn user_disconnected(&self) {}
     /// The connection was shut down for good.
     fn closed(&self) {}
+    /// The session is up (CONNACK accepted, subscriptions restored), on the I/O thread: must
+    /// not block.
+    fn online(&self) {}
+    /// The link went down (reconnecting follows unless the user disconnected), on the I/O
+    /// thread: must not block.
+    fn offline(&self) {}
 }
 
 /// One extension, held both as itself (to find it by type) and as an [`Extension`].
@@ -210,6 +216,12 @@ impl Shared {
                     }
                 });
             }
+        }
+        if fx.offline {
+            self.each_extension(|e| e.offline());
+        }
+        if fx.online {
+            self.each_extension(|e| e.online());
         }
         if fx.offline && cb.on_offline.is_some() {
             let me = self.clone();
