@@ -150,7 +150,7 @@ pub enum jobs_result {
     Rejected = 40,
     /// The request was cancelled before its answer came: the user disconnected.
     Cancelled = 41,
-    // --- the network (50..59)
+    // --- the network and the system (50..59)
     /// Name resolution or TCP connection failed, or the connection was lost.
     Network = 50,
     /// The TLS handshake failed (untrusted server, wrong host name, rejected client cert).
@@ -159,6 +159,8 @@ pub enum jobs_result {
     WebSocket = 52,
     /// The server broke the MQTT protocol (malformed or unexpected packet).
     Protocol = 53,
+    /// A file could not be read or written; the message says which and why.
+    Io = 54,
     // --- bugs (90..99)
     /// A Rust panic was caught at the boundary; the handle should be freed.
     Panic = 90,
@@ -168,7 +170,7 @@ pub enum jobs_result {
 
 impl jobs_result {
     /// Every defined code, in numeric order.
-    pub const ALL: [jobs_result; 36] = {
+    pub const ALL: [jobs_result; 37] = {
         use jobs_result::*;
         [
             Ok,
@@ -205,6 +207,7 @@ impl jobs_result {
             Tls,
             WebSocket,
             Protocol,
+            Io,
             Panic,
             Internal,
         ]
@@ -258,6 +261,7 @@ impl jobs_result {
             Tls => c"TLS handshake failed",
             WebSocket => c"WebSocket upgrade failed",
             Protocol => c"MQTT protocol error",
+            Io => c"file read or write failed",
             Panic => c"internal panic caught",
             Internal => c"internal error",
         }
