@@ -9,7 +9,7 @@
 //! [`decode`] accepts exactly the states that pass that check, so a state read back from disk
 //! is as sound as one built by the transitions.
 
-
+pub mod file;
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
