@@ -361,6 +361,8 @@ fn the_largest_state_fits_the_bound_which_is_tight() {
         bytes.len()
     );
     assert_eq!(decode(&bytes), Ok(s));
+    // docs/journal.md gives the figure.
+    assert_eq!(MAX_JOURNAL_BYTES, 942_704);
 }
 
 #[test]
