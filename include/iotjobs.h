@@ -215,6 +215,10 @@ enum jobs_result
    */
   JOBS_RESULT_PROTOCOL = 53,
   /**
+   * A file could not be read or written; the message says which and why.
+   */
+  JOBS_RESULT_IO = 54,
+  /**
    * A Rust panic was caught at the boundary; the handle should be freed.
    */
   JOBS_RESULT_PANIC = 90,

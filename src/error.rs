@@ -156,7 +156,7 @@ pub enum jobs_result {
     Cancelled = 41,
     /// The job already has its final status, or its handler has returned.
     JobEnded = 42,
-    // --- the network (50..59)
+    // --- the network and the system (50..59)
     /// Name resolution or TCP connection failed, or the connection was lost.
     Network = 50,
     /// The TLS handshake failed (untrusted server, wrong host name, rejected client cert).
@@ -165,6 +165,8 @@ pub enum jobs_result {
     WebSocket = 52,
     /// The server broke the MQTT protocol (malformed or unexpected packet).
     Protocol = 53,
+    /// A file could not be read or written; the message says which and why.
+    Io = 54,
     // --- bugs (90..99)
     /// A Rust panic was caught at the boundary; the handle should be freed.
     Panic = 90,
@@ -174,7 +176,7 @@ pub enum jobs_result {
 
 impl jobs_result {
     /// Every defined code, in numeric order.
-    pub const ALL: [jobs_result; 38] = {
+    pub const ALL: [jobs_result; 39] = {
         use jobs_result::*;
         [
             Ok,
@@ -213,6 +215,7 @@ impl jobs_result {
             Tls,
             WebSocket,
             Protocol,
+            Io,
             Panic,
             Internal,
         ]
@@ -268,6 +271,7 @@ impl jobs_result {
             Tls => c"TLS handshake failed",
             WebSocket => c"WebSocket upgrade failed",
             Protocol => c"MQTT protocol error",
+            Io => c"file read or write failed",
             Panic => c"internal panic caught",
             Internal => c"internal error",
         }

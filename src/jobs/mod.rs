@@ -1,4 +1,4 @@
-//! AWS IoT Jobs: topics, payloads, validation and the jobs client.
+//! AWS IoT Jobs: topics, payloads, validation, the jobs client and the job agent's journal.
 //!
 //! cbindgen reads only `types`, where the jobs enums C sees are declared.
 
@@ -10,6 +10,8 @@ pub mod client;
 pub mod document;
 /// cbindgen:ignore
 pub mod event;
+/// cbindgen:ignore
+pub mod journal;
 /// cbindgen:ignore
 pub mod payload;
 /// cbindgen:ignore

@@ -43,13 +43,14 @@ static const uint32_t ALL_RESULTS[] = {
     JOBS_RESULT_TLS,
     JOBS_RESULT_WEB_SOCKET,
     JOBS_RESULT_PROTOCOL,
+    JOBS_RESULT_IO,
     JOBS_RESULT_PANIC,
     JOBS_RESULT_INTERNAL,
 };
 #define N_RESULTS (sizeof ALL_RESULTS / sizeof ALL_RESULTS[0])
 
 /* Values between and beyond the defined codes. */
-static const uint32_t UNDEFINED_RESULTS[] = {16, 19, 22, 29, 42, 49, 54, 89, 92, 99, 1000,
+static const uint32_t UNDEFINED_RESULTS[] = {16, 19, 22, 29, 42, 49, 55, 89, 92, 99, 1000,
                                              0xFFFFFFFFu};
 #define N_UNDEFINED (sizeof UNDEFINED_RESULTS / sizeof UNDEFINED_RESULTS[0])
 
