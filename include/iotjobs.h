@@ -814,6 +814,12 @@ typedef uint32_t jobs_resume_policy;
 #endif // __cplusplus
 
 /**
+ * A job agent: runs each job of one thing through its handler to one final status, once.
+ * Opaque; made by `jobs_agent_new`, released by `jobs_agent_free`.
+ */
+typedef struct jobs_agent jobs_agent;
+
+/**
  * The jobs client of one thing. Create with `jobs_client_new` (own connection) or
  * `jobs_client_new_with_connection` (shared); free with `jobs_client_free`. Internally
  * synchronized: every function may be called from any thread and from any callback.
@@ -842,6 +848,12 @@ typedef struct jobs_connection jobs_connection;
 typedef struct jobs_document jobs_document;
 
 /**
+ * A job as its handler sees it. Borrowed: valid until its agent is freed; its job's data
+ * (strings, document) until the handler returns.
+ */
+typedef struct jobs_job jobs_job;
+
+/**
  * One message on a jobs topic, lent to a `jobs_message_callback`. Valid only until the
  * callback returns; every pointer obtained from it too. Never free it. The message is parsed
  * once, however many of the client's subscriptions it matches; the getters only read it.
@@ -853,6 +865,139 @@ typedef struct jobs_message jobs_message;
  * (the caller of a blocking request; the library, for the one lent to a `jobs_reply_callback`).
  */
 typedef struct jobs_reply jobs_reply;
+
+/**
+ * An agent event.
+ */
+typedef struct jobs_agent_event {
+  /**
+   * A `jobs_agent_event_kind`.
+   */
+  uint32_t kind;
+  /**
+   * The job it concerns, or NULL.
+   */
+  const char *job_id;
+  /**
+   * Its execution number; 0 with no job.
+   */
+  uint64_t execution_number;
+  /**
+   * A `jobs_status`: the final or service status for FINISHED and CANCELLED events.
+   */
+  uint32_t status;
+  /**
+   * Why, in words (never NULL; may be empty).
+   */
+  const char *reason;
+} jobs_agent_event;
+
+/**
+ * Called with each agent event on the callback thread (behind the agent's gate: never after
+ * `jobs_agent_free` returns). `event` and its strings are borrowed until the callback returns.
+ */
+typedef void (*jobs_agent_event_callback)(void *user_data,
+                                          const struct jobs_agent_event *event);
+
+/**
+ * The agent's settings. Initialise with `jobs_agent_config_init`, then change fields.
+ */
+typedef struct jobs_agent_config {
+  /**
+   * `sizeof(jobs_agent_config)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * The journal file (its directory must exist); NULL: memory only, nothing survives a
+   * restart. Copied by `jobs_agent_new`.
+   */
+  const char *journal_path;
+  /**
+   * The document path naming the operation; NULL: `"operation"`. Copied.
+   */
+  const char *operation_path;
+  /**
+   * `stepTimeoutInMinutes` sent with start-next; 0: none.
+   */
+  int64_t step_timeout_minutes;
+  /**
+   * The shortest time between two progress updates of a job; 0: no limit.
+   */
+  uint32_t progress_interval_ms;
+  /**
+   * Each request's deadline (default 10000).
+   */
+  uint32_t request_timeout_ms;
+  /**
+   * The first retry delay (default 500) and its cap (default 30000).
+   */
+  uint32_t backoff_base_ms;
+  uint32_t backoff_max_ms;
+  /**
+   * Agent events; may be NULL.
+   */
+  jobs_agent_event_callback on_event;
+  /**
+   * Passed to `on_event`.
+   */
+  void *user_data;
+} jobs_agent_config;
+
+/**
+ * Runs one job, on the agent's worker thread; may block for the whole job. The job ends with
+ * the status given through `jobs_job_succeed`, `_fail` or `_reject`; returning without one
+ * ends it FAILED with a reason.
+ */
+typedef void (*jobs_job_handler)(void *user_data,
+                                 struct jobs_job *job);
+
+/**
+ * Told that a running job was cancelled, removed or timed out at the service, on the callback
+ * thread (not the handler's); must not block. The handler should stop and return.
+ */
+typedef void (*jobs_job_cancel_callback)(void *user_data,
+                                         struct jobs_job *job);
+
+/**
+ * A handler's registration. Initialise with `jobs_agent_handler_init`.
+ */
+typedef struct jobs_agent_handler {
+  /**
+   * `sizeof(jobs_agent_handler)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * Runs the job (required).
+   */
+  jobs_job_handler run;
+  /**
+   * Told of a cancellation; may be NULL (the handler can poll `jobs_job_is_cancelled`).
+   */
+  jobs_job_cancel_callback on_cancel;
+  /**
+   * A `jobs_resume_policy`: what a restart does with a job this handler was running.
+   */
+  uint32_t resume;
+  /**
+   * Passed to `run` and `on_cancel`.
+   */
+  void *user_data;
+} jobs_agent_handler;
+
+/**
+ * The agent's counts. Initialise `struct_size` with `sizeof(jobs_agent_counters)`.
+ */
+typedef struct jobs_agent_counters {
+  size_t struct_size;
+  uint64_t started;
+  uint64_t resumed;
+  uint64_t progress_sent;
+  uint64_t finished;
+  uint64_t cancelled;
+  uint64_t rejected;
+  uint64_t retries;
+  uint64_t duplicates_suppressed;
+} jobs_agent_counters;
 
 /**
  * Called with no arguments but the user data: connection up (after resubscription) or down.
@@ -1093,6 +1238,251 @@ size_t jobs_last_error_message(char *buf,
  * Thread-safe; does not block.
  */
 const char *jobs_version(void);
+
+/**
+ * Sets `cfg` to the defaults (no journal, `"operation"`, 10 s requests, 0.5 s to 30 s
+ * backoff) and its `struct_size`. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `cfg` NULL or writable.
+ */
+jobs_result jobs_agent_config_init(struct jobs_agent_config *cfg);
+
+/**
+ * Sets `handler` to the defaults (no functions, `JOBS_RESUME_POLICY_RESUME`) and its
+ * `struct_size`. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `handler` NULL or writable.
+ */
+jobs_result jobs_agent_handler_init(struct jobs_agent_handler *handler);
+
+/**
+ * Makes an agent for `client`'s thing, on `client`'s connection, with its own request
+ * subscriptions and notification handlers (the client's own callbacks are left alone). The
+ * client must outlive the agent. Register handlers, then `jobs_agent_start`. The caller owns
+ * `*agent_out` and frees it with `jobs_agent_free`. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT`, `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`, `_INVALID_PATH` (operation path),
+ * `_INVALID_ARGUMENT` (step timeout, request timeout or backoff out of range). Does not block.
+ *
+ * # Safety
+ * `client` NULL or live; `cfg` NULL or initialised by `jobs_agent_config_init`; `agent_out`
+ * NULL or writable.
+ */
+jobs_result jobs_agent_new(const struct jobs_client *client,
+                           const struct jobs_agent_config *cfg,
+                           struct jobs_agent **agent_out);
+
+/**
+ * Stops the agent if it runs (as `jobs_agent_stop` with a zero timeout: a job under way stays
+ * in the journal for the next start), waits for a running handler to return, and releases the
+ * agent and every job handle it gave out. No agent callback runs after this returns. NULL is
+ * ignored. Blocks while a handler runs. Must not be called from a handler or agent callback.
+ *
+ * # Safety
+ * `agent` NULL or live, not used after this call.
+ */
+void jobs_agent_free(struct jobs_agent *agent);
+
+/**
+ * Registers the handler of jobs whose document names `operation` (at the configured path),
+ * or with `operation` NULL the default handler of every other operation. With `handler` NULL,
+ * removes the registration. Without a handler for its operation and no default, a job is
+ * REJECTED with a reason. `handler` is copied. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`
+ * (agent, or `handler->run`), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`, `_INVALID_ARGUMENT`
+ * (an empty or over-256-byte operation, or a resume policy out of range), `_INVALID_STATE`
+ * (the agent runs, or the operation already has a handler). Does not block.
+ *
+ * # Safety
+ * `agent` NULL or live; `operation` NULL or NUL-terminated; `handler` NULL or initialised by
+ * `jobs_agent_handler_init`.
+ */
+jobs_result jobs_agent_set_handler(struct jobs_agent *agent,
+                                   const char *operation,
+                                   const struct jobs_agent_handler *handler);
+
+/**
+ * Starts the agent: reads the journal (a job that was under way is resumed or failed as its
+ * handler's registration says; a final status not yet acknowledged is sent again), then, once
+ * the connection is up, subscribes to notify-next and takes jobs with start-next. Returns
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, or no handler
+ * registered), `_INTERNAL` (no thread). A journal that cannot be read is reported as a
+ * `JOBS_AGENT_EVENT_KIND_JOURNAL_ERROR` event, not a failure. Does not block on the network.
+ *
+ * # Safety
+ * `agent` NULL or live.
+ */
+jobs_result jobs_agent_start(struct jobs_agent *agent);
+
+/**
+ * Stops taking jobs and waits up to `timeout_ms` for the job under way, if any, to reach its
+ * acknowledged final status; then stops the agent's threads, after its running handler (if
+ * any) has returned. Returns `JOBS_RESULT_OK` (nothing left under way), `_TIMEOUT` (a job is
+ * left in the journal for the next start), `_NULL_ARGUMENT`, `_INVALID_STATE` (not running).
+ * Blocks. Must not be called from a handler or agent callback.
+ *
+ * # Safety
+ * `agent` NULL or live.
+ */
+jobs_result jobs_agent_stop(struct jobs_agent *agent,
+                            uint32_t timeout_ms);
+
+/**
+ * Copies the agent's counts into `*out` (whose `struct_size` the caller sets to
+ * `sizeof(jobs_agent_counters)`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+ * `_INVALID_STRUCT_SIZE`. Thread-safe; does not block.
+ *
+ * # Safety
+ * `agent` NULL or live; `out` NULL or writable.
+ */
+jobs_result jobs_agent_get_counters(const struct jobs_agent *agent,
+                                    struct jobs_agent_counters *out);
+
+/**
+ * The job id, borrowed until the handler returns; NULL for NULL or an ended handler.
+ * Thread-safe; does not block.
+ *
+ * # Safety
+ * `job` NULL or a handle given to a handler.
+ */
+const char *jobs_job_id(const struct jobs_job *job);
+
+/**
+ * The operation the document names (the handler's), borrowed until the handler returns;
+ * NULL for NULL or an ended handler. Thread-safe; does not block.
+ *
+ * # Safety
+ * As `jobs_job_id`.
+ */
+const char *jobs_job_operation(const struct jobs_job *job);
+
+/**
+ * The job document's JSON text, borrowed until the handler returns; NULL for NULL or an
+ * ended handler. Thread-safe; does not block.
+ *
+ * # Safety
+ * As `jobs_job_id`.
+ */
+const char *jobs_job_document_text(const struct jobs_job *job);
+
+/**
+ * The job document for the `jobs_document_get_*` path getters, borrowed until the handler
+ * returns (do not free it); NULL for NULL, an ended handler, or a document that is not JSON.
+ * Thread-safe; does not block.
+ *
+ * # Safety
+ * As `jobs_job_id`.
+ */
+const struct jobs_document *jobs_job_document(const struct jobs_job *job);
+
+/**
+ * The execution number (AWS runs a retried job again under a higher one); 0 for NULL or an
+ * ended handler. Thread-safe; does not block.
+ *
+ * # Safety
+ * As `jobs_job_id`.
+ */
+uint64_t jobs_job_execution_number(const struct jobs_job *job);
+
+/**
+ * The execution's version when the handler started; 0 when unknown, NULL or ended.
+ * Thread-safe; does not block.
+ *
+ * # Safety
+ * As `jobs_job_id`.
+ */
+uint64_t jobs_job_version_number(const struct jobs_job *job);
+
+/**
+ * True when the job was running when the device stopped and is handed back after a restart.
+ * Thread-safe; does not block.
+ *
+ * # Safety
+ * As `jobs_job_id`.
+ */
+bool jobs_job_resumed(const struct jobs_job *job);
+
+/**
+ * The checkpoint saved with `jobs_job_checkpoint` before the restart of a resumed job:
+ * `*bytes_out` (borrowed until the handler returns) and `*len_out`. Returns `JOBS_RESULT_OK`,
+ * `_NOT_FOUND` (none saved), `_NULL_ARGUMENT`, `_JOB_ENDED`. Thread-safe; does not block.
+ *
+ * # Safety
+ * `job` as `jobs_job_id`; `bytes_out` and `len_out` NULL or writable.
+ */
+jobs_result jobs_job_saved_checkpoint(const struct jobs_job *job,
+                                      const uint8_t **bytes_out,
+                                      size_t *len_out);
+
+/**
+ * True once the service cancelled, removed or timed out the job; the handler should return
+ * (its later updates are not sent). Thread-safe; does not block.
+ *
+ * # Safety
+ * As `jobs_job_id`.
+ */
+bool jobs_job_is_cancelled(const struct jobs_job *job);
+
+/**
+ * Reports progress: IN_PROGRESS with `status_details` (a JSON object of strings, or NULL),
+ * and with `step_timeout_minutes` (0: none) a new step timeout. At most one update is in
+ * flight per job; calls in between replace each other (the latest is sent), and the agent's
+ * `progress_interval_ms` spaces them. Returns once queued, without waiting for the service:
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`, `_INVALID_STATUS_DETAILS`,
+ * `_INVALID_ARGUMENT` (step timeout), `_CANCELLED` (the job is gone at the service),
+ * `_JOB_ENDED` (it has its final status, or the handler returned), `_CLOSED` (agent stopped).
+ *
+ * # Safety
+ * `job` as `jobs_job_id`; `status_details` NULL or NUL-terminated.
+ */
+jobs_result jobs_job_progress(struct jobs_job *job,
+                              const char *status_details,
+                              int64_t step_timeout_minutes);
+
+/**
+ * Ends the job SUCCEEDED with `status_details` (JSON object of strings, or NULL). The status
+ * is in the journal when this returns and is sent until the service acknowledges it, across
+ * reconnects and restarts. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8`,
+ * `_INVALID_STATUS_DETAILS`, `_CANCELLED`, `_JOB_ENDED`, `_CLOSED`. Blocks for one journal
+ * write at most.
+ *
+ * # Safety
+ * As `jobs_job_progress`.
+ */
+jobs_result jobs_job_succeed(struct jobs_job *job,
+                             const char *status_details);
+
+/**
+ * Ends the job FAILED; otherwise as `jobs_job_succeed`.
+ *
+ * # Safety
+ * As `jobs_job_progress`.
+ */
+jobs_result jobs_job_fail(struct jobs_job *job,
+                          const char *status_details);
+
+/**
+ * Ends the job REJECTED (the device refuses it); otherwise as `jobs_job_succeed`.
+ *
+ * # Safety
+ * As `jobs_job_progress`.
+ */
+jobs_result jobs_job_reject(struct jobs_job *job,
+                            const char *status_details);
+
+/**
+ * Saves `len` bytes (at most 4096) in the journal, handed back by `jobs_job_saved_checkpoint`
+ * if the job resumes after a restart. Returns when written (fsynced): `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT`, `_PAYLOAD_TOO_LARGE`, `_IO` (the journal could not be written: the
+ * checkpoint is kept in memory only), `_CANCELLED`, `_JOB_ENDED`, `_CLOSED`. Blocks for one
+ * journal write.
+ *
+ * # Safety
+ * `job` as `jobs_job_id`; `bytes` NULL (with `len` 0) or readable for `len` bytes.
+ */
+jobs_result jobs_job_checkpoint(struct jobs_job *job,
+                                const void *bytes,
+                                size_t len);
 
 /**
  * Creates a config holding the Python SDK's defaults: TLS on port 8883, MQTT 3.1.1, clean

@@ -4,7 +4,8 @@ use super::config::jobs_config;
 use super::connection::{ack_completion, connection_config, jobs_ack_callback, jobs_connection};
 use super::message::jobs_message;
 use super::{
-    copy_out, enum_arg, guard, guard_or, handle_arg, opt_str_arg, str_arg, write_out, UserData,
+    copy_out, details_arg, enum_arg, guard, guard_or, handle_arg, opt_str_arg, step_timeout_arg,
+    str_arg, write_out, UserData,
 };
 use crate::error::{jobs_result, Error, Result};
 use crate::jobs::client::{JobsClient, JobsHandler};
@@ -12,7 +13,7 @@ use crate::jobs::event::JobsEvent;
 use crate::jobs::payload::UpdateRequest;
 use crate::jobs::topics;
 use crate::jobs::types::{ExecutionStatus, ReplyType, TopicType};
-use crate::jobs::validate::{validate_thing_name, StatusDetails};
+use crate::jobs::validate::validate_thing_name;
 use crate::mqtt::config::validate_qos;
 use crate::mqtt::connection::Connection;
 use crate::mqtt::types::Submitted;
@@ -421,18 +422,6 @@ pub unsafe extern "C" fn jobs_send_query(
         deliver(delivery_out, s);
         Ok(())
     })
-}
-
-fn details_arg(json: *const c_char) -> Result<Option<StatusDetails>> {
-    // SAFETY: the header's contract: NULL or NUL-terminated.
-    match unsafe { opt_str_arg(json, "status_details")? } {
-        None => Ok(None),
-        Some(text) => Ok(Some(StatusDetails::parse(text)?)),
-    }
-}
-
-fn step_timeout_arg(minutes: i64) -> Option<i64> {
-    (minutes != 0).then_some(minutes)
 }
 
 /// StartNextPendingJobExecution (the SDK's `sendJobsStartNext`). `status_details` is NULL or a

@@ -9,6 +9,7 @@
 // C names (`jobs_config`, `jobs_result`) are the public contract; Rust style yields to it here.
 #![allow(non_camel_case_types)]
 
+pub mod agent;
 pub mod config;
 pub mod connection;
 pub mod document;
@@ -114,6 +115,58 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, name: &str) -> Resu
         ));
     }
     Ok(std::slice::from_raw_parts(p, len))
+}
+
+/// Reads a caller's argument struct after checking its pointer and `struct_size`.
+///
+/// # Safety
+/// `args` NULL or pointing to at least a `usize`, and to a whole `T` when its first field says so.
+pub(crate) unsafe fn args_arg<'a, T>(args: *const T, name: &str) -> Result<&'a T> {
+    if args.is_null() {
+        return Err(Error::new(
+            jobs_result::NullArgument,
+            format!("{name} is NULL"),
+        ));
+    }
+    let size = std::ptr::read_unaligned(args as *const usize);
+    if size != std::mem::size_of::<T>() {
+        return Err(Error::new(
+            jobs_result::InvalidStructSize,
+            format!(
+                "{name}->struct_size is {size}, this library's is {}: initialize it with its init function",
+                std::mem::size_of::<T>()
+            ),
+        ));
+    }
+    Ok(&*args)
+}
+
+/// Writes the defaults `make` builds (given the struct's size) into an argument struct.
+///
+/// # Safety
+/// `args` NULL or writable.
+pub(crate) unsafe fn init<T>(args: *mut T, make: impl FnOnce(usize) -> T) -> Result<()> {
+    if args.is_null() {
+        return Err(Error::new(jobs_result::NullArgument, "args is NULL"));
+    }
+    std::ptr::write(args, make(std::mem::size_of::<T>()));
+    Ok(())
+}
+
+/// Reads optional status details (a JSON object of strings; NULL: none).
+pub(crate) fn details_arg(
+    json: *const c_char,
+) -> Result<Option<crate::jobs::validate::StatusDetails>> {
+    // SAFETY: the header's contract: NULL or NUL-terminated.
+    match unsafe { opt_str_arg(json, "status_details")? } {
+        None => Ok(None),
+        Some(text) => Ok(Some(crate::jobs::validate::StatusDetails::parse(text)?)),
+    }
+}
+
+/// A step timeout in minutes from C, where 0 means none.
+pub(crate) fn step_timeout_arg(minutes: i64) -> Option<i64> {
+    (minutes != 0).then_some(minutes)
 }
 
 /// Borrows a handle.

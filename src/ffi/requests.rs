@@ -6,11 +6,13 @@
 
 use super::jobs::jobs_client;
 use super::message::jobs_message;
-use super::{enum_arg, guard, guard_or, handle_arg, opt_str_arg, str_arg, UserData};
+use super::{
+    args_arg, details_arg, enum_arg, guard, guard_or, handle_arg, init, opt_str_arg,
+    step_timeout_arg, str_arg, UserData,
+};
 use crate::error::{jobs_result, Error, Result};
 use crate::jobs::requests::{Deliver, JobsRequest, Outcome, RequestOptions};
 use crate::jobs::types::{ExecutionStatus, Offline};
-use crate::jobs::validate::StatusDetails;
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
@@ -119,30 +121,6 @@ fn default_options() -> jobs_request_options {
     }
 }
 
-/// Reads a caller's struct after checking its pointer and `struct_size`.
-///
-/// # Safety
-/// `args` NULL or pointing to at least a `usize`, and to a whole `T` when its first field says so.
-unsafe fn args_arg<'a, T>(args: *const T, name: &str) -> Result<&'a T> {
-    if args.is_null() {
-        return Err(Error::new(
-            jobs_result::NullArgument,
-            format!("{name} is NULL"),
-        ));
-    }
-    let size = std::ptr::read_unaligned(args as *const usize);
-    if size != std::mem::size_of::<T>() {
-        return Err(Error::new(
-            jobs_result::InvalidStructSize,
-            format!(
-                "{name}->struct_size is {size}, this library's is {}: initialize it with its init function",
-                std::mem::size_of::<T>()
-            ),
-        ));
-    }
-    Ok(&*args)
-}
-
 /// # Safety
 /// `o.client_token` NULL or NUL-terminated.
 unsafe fn options(o: &jobs_request_options) -> Result<RequestOptions> {
@@ -151,19 +129,6 @@ unsafe fn options(o: &jobs_request_options) -> Result<RequestOptions> {
         offline: enum_arg::<Offline>(o.offline, "options.offline")?,
         client_token: opt_str_arg(o.client_token, "options.client_token")?.map(str::to_owned),
     })
-}
-
-/// # Safety
-/// `p` NULL or NUL-terminated.
-unsafe fn details(p: *const c_char) -> Result<Option<StatusDetails>> {
-    match opt_str_arg(p, "status_details")? {
-        Some(json) => Ok(Some(StatusDetails::parse(json)?)),
-        None => Ok(None),
-    }
-}
-
-fn step_timeout(minutes: i64) -> Option<i64> {
-    (minutes != 0).then_some(minutes)
 }
 
 fn client_arg<'a>(c: *mut jobs_client) -> Result<&'a jobs_client> {
@@ -258,8 +223,8 @@ unsafe fn read_start_next(
 ) -> Result<(JobsRequest, RequestOptions)> {
     let a = args_arg(args, "args")?;
     let req = JobsRequest::StartNext {
-        details: details(a.status_details)?,
-        step_timeout: step_timeout(a.step_timeout_minutes),
+        details: details_arg(a.status_details)?,
+        step_timeout: step_timeout_arg(a.step_timeout_minutes),
     };
     Ok((req, options(&a.options)?))
 }
@@ -283,12 +248,12 @@ unsafe fn read_update(args: *const jobs_update_args) -> Result<(JobsRequest, Req
     let req = JobsRequest::Update {
         job_id: str_arg(a.job_id, "args->job_id")?.to_owned(),
         status: enum_arg::<ExecutionStatus>(a.status, "args->status")?,
-        details: details(a.status_details)?,
+        details: details_arg(a.status_details)?,
         expected_version: a.expected_version,
         execution_number: a.execution_number,
         include_job_execution_state: a.include_job_execution_state,
         include_job_document: a.include_job_document,
-        step_timeout: step_timeout(a.step_timeout_minutes),
+        step_timeout: step_timeout_arg(a.step_timeout_minutes),
     };
     Ok((req, options(&a.options)?))
 }
@@ -367,16 +332,6 @@ pub unsafe extern "C" fn jobs_update_args_init(args: *mut jobs_update_args) -> j
             options: default_options(),
         })
     })
-}
-
-/// # Safety
-/// `args` NULL or writable.
-unsafe fn init<T>(args: *mut T, make: impl FnOnce(usize) -> T) -> Result<()> {
-    if args.is_null() {
-        return Err(Error::new(jobs_result::NullArgument, "args is NULL"));
-    }
-    std::ptr::write(args, make(std::mem::size_of::<T>()));
-    Ok(())
 }
 
 /// GetPendingJobExecutions, blocking until the reply or the deadline

@@ -162,6 +162,11 @@ impl JobsClient {
         &self.thing
     }
 
+    /// The QoS of this client's subscriptions and publishes.
+    pub fn qos(&self) -> u8 {
+        self.qos
+    }
+
     pub fn client_token(&self) -> Option<&str> {
         self.client_token.as_deref()
     }

@@ -293,6 +293,9 @@ impl FilterSet {
 }
 
 /// A jobs client's notify or notify-next handler, run behind the client's gate.
+/// The event handlers of one (thing, notification type), by jobs client id.
+type ClientHandlers = Vec<(u64, EventHandler)>;
+
 struct EventHandler {
     gate: Arc<Gate>,
     f: EventFn,
@@ -306,10 +309,9 @@ pub type EventFn = Arc<dyn Fn(&Arc<JobsEvent>) + Send + Sync>;
 pub struct Router {
     pending: Mutex<HashMap<(String, String), Pending>>,
     filters: Mutex<Filters>,
-    /// notify / notify-next handlers by (thing, topic type).
     /// Per (thing, notification type), the handler of each jobs client that set one (a job
     /// agent has its own client beside the user's on the same thing).
-    events: Mutex<HashMap<(String, TopicType), Vec<(u64, EventHandler)>>>,
+    events: Mutex<HashMap<(String, TopicType), ClientHandlers>>,
     next_token: AtomicU64,
     next_client: AtomicU64,
     submitted: AtomicU64,

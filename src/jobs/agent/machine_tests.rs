@@ -261,9 +261,10 @@ fn bad_documents_and_unknown_operations_are_rejected_with_a_reason() {
         assert!(reason.contains(why), "{doc}: {reason}");
     }
     // A default handler takes other operations.
-    let mut cfg = MachineConfig::default();
-    cfg.default_handler = Some(ResumePolicy::Resume);
-    let mut h = H::with(cfg);
+    let mut h = H::with(MachineConfig {
+        default_handler: Some(ResumePolicy::Resume),
+        ..MachineConfig::default()
+    });
     let id = h.start_online();
     h.m.reply(
         id,
@@ -810,9 +811,10 @@ fn stale_replies_are_counted_and_ignored() {
 
 #[test]
 fn the_finished_memory_is_bounded() {
-    let mut cfg = MachineConfig::default();
-    cfg.finished_capacity = 3;
-    let mut h = H::with(cfg);
+    let mut h = H::with(MachineConfig {
+        finished_capacity: 3,
+        ..MachineConfig::default()
+    });
     h.m.start(
         Recovered {
             active: None,
