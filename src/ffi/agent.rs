@@ -272,14 +272,13 @@ pub unsafe extern "C" fn jobs_agent_new(
 /// `agent` NULL or live, not used after this call.
 #[no_mangle]
 pub unsafe extern "C" fn jobs_agent_free(agent: *mut jobs_agent) {
-    let _ = guard(|| {
+    guard_or((), || {
         if !agent.is_null() {
             let a = Box::from_raw(agent);
             a.agent.close();
             drop(a);
         }
-        Ok(())
-    });
+    })
 }
 
 /// Registers the handler of jobs whose document names `operation` (at the configured path),
