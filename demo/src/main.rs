@@ -7,13 +7,19 @@
 //! 2. Compiles `examples-c/device_agent.c` with `$CC` (default `cc`) as strict C99 against
 //!    `include/iotjobs.h` and `libiotjobs.a`, linked with the system libraries listed in
 //!    `cmake/static-libs.txt`.
-//! 3. Starts the emulator (a local AWS IoT endpoint) in this process and queues three jobs for
+//! 3. Starts the emulator (a local AWS IoT endpoint) in this process and queues five jobs for
 //!    the thing `demo-device`: one that succeeds after reporting progress, one that fails at a
-//!    step, and a long one that the operator cancels (`cancel_job(id, force)`) as soon as the
-//!    emulator shows it IN_PROGRESS with progress reported.
-//! 4. Runs the C device agent against the emulator's port, streaming its output live.
+//!    step, a long one that the operator cancels (`cancel_job(id, force)`) as soon as the
+//!    emulator shows it IN_PROGRESS with progress reported, one during which the device
+//!    process is killed (SIGKILL) and restarted, and a firmware update that "reboots" the
+//!    device (the process exits) and is confirmed after the restart.
+//! 4. Runs the C device agent against the emulator's port with a journal, streaming its output
+//!    live, three times: until the demo kills it, until the firmware reboot, and until it is
+//!    idle. The second run resumes the killed job from its checkpoint; the third confirms the
+//!    firmware.
 //! 5. Prints a table of every job execution with its final status, and exits non-zero unless the
-//!    outcome is SUCCEEDED / FAILED / CANCELED and the device agent exited 0.
+//!    outcome is as listed in [`jobs`], the resumed job reported every step once, and the device
+//!    agent exited 0 where it should.
 //!
 //! Everything is bounded in time; the device process is killed (by its pid) on any failure.
 //! `IOTJOBS_EMULATOR_LOG=1` adds the emulator's per-device log on stderr.
@@ -220,7 +226,7 @@ fn compile_agent(root: &Path, lib: &Path, clock: &Clock) -> Result<PathBuf, Stri
     Ok(exe)
 }
 
-/// The three jobs: (id, document, the final status the demo expects).
+/// The jobs: (id, document, the final status the demo expects).
 fn jobs() -> Vec<(&'static str, Value, &'static str)> {
     vec![
         (
@@ -234,12 +240,30 @@ fn jobs() -> Vec<(&'static str, Value, &'static str)> {
             "FAILED",
         ),
         (
-            "firmware-3",
-            json!({"operation": "firmware-download", "steps": 40, "step_ms": 250}),
+            CANCEL_JOB,
+            json!({"operation": "download", "steps": 40, "step_ms": 250}),
             "CANCELED",
+        ),
+        (
+            KILL_JOB,
+            json!({"operation": "install", "steps": 8, "step_ms": 250}),
+            "SUCCEEDED",
+        ),
+        (
+            FIRMWARE_JOB,
+            json!({"operation": "firmware", "version": "2.0"}),
+            "SUCCEEDED",
         ),
     ]
 }
+
+/// The job the operator cancels while it runs.
+const CANCEL_JOB: &str = "download-3";
+/// The job during which the device process is killed, and the output line it is killed at.
+const KILL_JOB: &str = "update-4";
+const KILL_AT: &str = r#"update-4 IN_PROGRESS {"step":"3/8""#;
+/// The firmware update that "reboots" the device.
+const FIRMWARE_JOB: &str = "firmware-5";
 
 /// Streams a pipe line by line with a prefix, keeping the lines.
 fn stream<R: Read + Send + 'static>(
@@ -317,58 +341,40 @@ fn print_table(executions: &[Value]) {
     println!();
 }
 
-fn run(release: bool) -> Result<(), String> {
-    let start = Instant::now();
-    let clock = Clock(start);
-    let root = workspace_root();
+/// What the operator does to a running device process.
+enum Act {
+    Wait,
+    Kill,
+}
 
-    let lib = build_library(&root, release, &clock)?;
-    let exe = compile_agent(&root, &lib, &clock)?;
+/// How one device process ended: its exit code (`None`: killed by the demo) and its output.
+struct DeviceRun {
+    code: Option<i32>,
+    lines: Vec<String>,
+}
 
-    let emu = Emulator::start(EmulatorConfig {
-        record: false,
-        ..EmulatorConfig::default()
-    })
-    .map_err(|e| format!("cannot start the emulator: {e}"))?;
-    let addr = emu.mqtt_addr();
-    clock.say(
-        "demo",
-        &format!("emulator (local AWS IoT endpoint with the Jobs service) on {addr}"),
-    );
-    let plan = jobs();
-    for (id, doc, expect) in &plan {
-        emu.create_job(id, doc.clone(), &[THING])
-            .map_err(|e| format!("create_job {id}: {e}"))?;
-        clock.say(
-            "demo",
-            &format!("queued job {id} for {THING}: {doc} (expect {expect})"),
-        );
+impl DeviceRun {
+    fn has(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(needle))
     }
-    let cancel_id = plan
-        .iter()
-        .find(|p| p.2 == "CANCELED")
-        .map(|p| p.0)
-        .expect("one job is cancelled");
+}
 
-    let args = [
-        "--endpoint".to_string(),
-        addr.ip().to_string(),
-        "--port".into(),
-        addr.port().to_string(),
-        "--plain".into(),
-        "--thing".into(),
-        THING.into(),
-        "--idle-exit".into(),
-        "2".into(),
-        "--reply-timeout".into(),
-        "20".into(),
-    ];
+/// Runs the device agent once, streaming its output. Every 20 ms `operator` sees the emulator
+/// and the lines so far and may kill the process (SIGKILL to its pid). Bounded by `RUN_LIMIT`.
+fn run_device(
+    exe: &Path,
+    args: &[String],
+    start: Instant,
+    emu: &Emulator,
+    mut operator: impl FnMut(&Emulator, &[String]) -> Result<Act, String>,
+) -> Result<DeviceRun, String> {
+    let clock = Clock(start);
     clock.say(
         "demo",
         &format!("running {} {}", exe.display(), args.join(" ")),
     );
-    let mut child = Command::new(&exe)
-        .args(&args)
+    let mut child = Command::new(exe)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -388,13 +394,11 @@ fn run(release: bool) -> Result<(), String> {
         out_lines.clone(),
     );
     let mut guard = ChildGuard(child);
-
-    // The operator: cancel the long job once it runs and has reported progress.
     let end = Instant::now() + RUN_LIMIT;
-    let mut cancelled = false;
+    let lines = || out_lines.lock().map(|l| l.clone()).unwrap_or_default();
     let code = loop {
         if let Some(st) = guard.0.try_wait().map_err(|e| e.to_string())? {
-            break st.code().unwrap_or(-1);
+            break st.code();
         }
         if Instant::now() >= end {
             drop(guard); // kills the device by pid
@@ -404,8 +408,93 @@ fn run(release: bool) -> Result<(), String> {
                 "the device agent did not finish within {RUN_LIMIT:?}: killed"
             ));
         }
+        if let Act::Kill = operator(emu, &lines())? {
+            clock.say(
+                "demo",
+                &format!("operator: SIGKILL to the device process {}", guard.0.id()),
+            );
+            guard.0.kill().map_err(|e| format!("kill: {e}"))?;
+            let _ = guard.0.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = t_out.join();
+    let _ = t_err.join();
+    clock.say(
+        "demo",
+        &match code {
+            Some(c) => format!("device agent exited with {c}"),
+            None => "device agent killed".to_string(),
+        },
+    );
+    Ok(DeviceRun {
+        code,
+        lines: lines(),
+    })
+}
+
+fn run(release: bool) -> Result<(), String> {
+    let start = Instant::now();
+    let clock = Clock(start);
+    let root = workspace_root();
+
+    let lib = build_library(&root, release, &clock)?;
+    let exe = compile_agent(&root, &lib, &clock)?;
+    // The device's journal lives next to its binary, one per demo process.
+    let journal_dir = exe
+        .parent()
+        .ok_or("the device agent has no directory")?
+        .join(format!("journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&journal_dir);
+    std::fs::create_dir_all(&journal_dir).map_err(|e| format!("{}: {e}", journal_dir.display()))?;
+    let result = scenes(&exe, &journal_dir.join("journal"), start);
+    let _ = std::fs::remove_dir_all(&journal_dir);
+    result
+}
+
+/// The five scenes, over three runs of the device process.
+fn scenes(exe: &Path, journal: &Path, start: Instant) -> Result<(), String> {
+    let clock = Clock(start);
+    let emu = Emulator::start(EmulatorConfig {
+        record: false,
+        ..EmulatorConfig::default()
+    })
+    .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let addr = emu.mqtt_addr();
+    clock.say(
+        "demo",
+        &format!("emulator (local AWS IoT endpoint with the Jobs service) on {addr}"),
+    );
+    let plan = jobs();
+    for (id, doc, expect) in &plan {
+        emu.create_job(id, doc.clone(), &[THING])
+            .map_err(|e| format!("create_job {id}: {e}"))?;
+        clock.say(
+            "demo",
+            &format!("queued job {id} for {THING}: {doc} (expect {expect})"),
+        );
+    }
+    let args = [
+        "--endpoint".to_string(),
+        addr.ip().to_string(),
+        "--port".into(),
+        addr.port().to_string(),
+        "--plain".into(),
+        "--thing".into(),
+        THING.into(),
+        "--journal".into(),
+        journal.to_string_lossy().into_owned(),
+        "--idle-exit".into(),
+        "2".into(),
+    ];
+
+    // Run 1: the operator cancels the long job once it runs and has reported progress, then
+    // kills the device process during the next job.
+    let mut cancelled = false;
+    let first = run_device(exe, &args, start, &emu, |emu, lines| {
         if !cancelled {
-            if let Some(e) = emu.describe_execution(cancel_id, THING) {
+            if let Some(e) = emu.describe_execution(CANCEL_JOB, THING) {
                 let progressed = e["statusDetails"]
                     .get("progress")
                     .and_then(Value::as_str)
@@ -414,62 +503,107 @@ fn run(release: bool) -> Result<(), String> {
                     clock.say(
                         "demo",
                         &format!(
-                            "operator: {cancel_id} is IN_PROGRESS ({}, version {}): cancel_job({cancel_id}, force=true)",
+                            "operator: {CANCEL_JOB} is IN_PROGRESS ({}, version {}): cancel_job({CANCEL_JOB}, force=true)",
                             e["statusDetails"],
                             e["versionNumber"]
                         ),
                     );
-                    emu.cancel_job(cancel_id, true)
-                        .map_err(|e| format!("cancel_job {cancel_id}: {e}"))?;
+                    emu.cancel_job(CANCEL_JOB, true)
+                        .map_err(|e| format!("cancel_job {CANCEL_JOB}: {e}"))?;
                     cancelled = true;
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = t_out.join();
-    let _ = t_err.join();
-    clock.say("demo", &format!("device agent exited with {code}"));
+        Ok(if lines.iter().any(|l| l.contains(KILL_AT)) {
+            Act::Kill
+        } else {
+            Act::Wait
+        })
+    })?;
+    // Run 2: restarted on the same journal, the device resumes the killed job after its last
+    // checkpointed step, then takes the firmware update, which ends with a "reboot".
+    clock.say(
+        "demo",
+        &format!("restarting the device: it resumes {KILL_JOB} from its journal"),
+    );
+    let second = run_device(exe, &args, start, &emu, |_, _| Ok(Act::Wait))?;
+    // Run 3: after the "reboot", the device confirms the new firmware, then idles and stops.
+    clock.say(
+        "demo",
+        &format!("starting the device after the reboot: it confirms {FIRMWARE_JOB}"),
+    );
+    let third = run_device(exe, &args, start, &emu, |_, _| Ok(Act::Wait))?;
 
     let executions = emu.list_executions();
     print_table(&executions);
 
     let mut problems = Vec::new();
-    if code != 0 {
-        problems.push(format!("the device agent exited with {code}"));
-    }
     if !cancelled {
         problems.push(format!(
-            "{cancel_id} was never seen IN_PROGRESS, so never cancelled"
+            "{CANCEL_JOB} was never seen IN_PROGRESS, so never cancelled"
+        ));
+    } else if !first.has(&format!("{CANCEL_JOB} job_cancelled CANCELED")) {
+        problems.push(format!(
+            "the device agent never reported that {CANCEL_JOB} was cancelled"
         ));
     }
-    for (id, _, expect) in &plan {
-        let got = executions
+    if first.code.is_some() {
+        problems.push(format!(
+            "the first device run was not killed during {KILL_JOB} (exit {:?})",
+            first.code
+        ));
+    }
+    if second.code != Some(0) || !second.has(&format!("{KILL_JOB} resumed at step 3/8")) {
+        problems.push(format!(
+            "the second device run did not resume {KILL_JOB} at step 3/8 (exit {:?})",
+            second.code
+        ));
+    }
+    if !second.has(&format!("{FIRMWARE_JOB} firmware 2.0 written; rebooting")) {
+        problems.push(format!("{FIRMWARE_JOB} never rebooted the device"));
+    }
+    if third.code != Some(0)
+        || !third.has(&format!(
+            "{FIRMWARE_JOB} firmware 2.0 runs after the reboot: confirmed"
+        ))
+    {
+        problems.push(format!(
+            "the third device run did not confirm {FIRMWARE_JOB} (exit {:?})",
+            third.code
+        ));
+    }
+    let execution = |id: &str| {
+        executions
             .iter()
-            .find(|e| e["jobId"] == *id && e["thingName"] == THING)
-            .map(|e| field(e, "status"))
-            .unwrap_or_else(|| "missing".into());
+            .find(|e| e["jobId"] == id && e["thingName"] == THING)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    for (id, _, expect) in &plan {
+        let got = field(&execution(id), "status");
         if got != *expect {
             problems.push(format!("{id}: {got}, expected {expect}"));
         }
     }
-    let noticed = out_lines
-        .lock()
-        .map(|l| {
-            l.iter()
-                .any(|x| x.contains(cancel_id) && x.contains("CANCELED by the service"))
-        })
-        .unwrap_or(false);
-    if cancelled && !noticed {
+    // start-next (2), seven progress updates, the final one: each step reported once, across
+    // the kill.
+    if execution(KILL_JOB)["versionNumber"] != 10 {
         problems.push(format!(
-            "the device agent never reported that {cancel_id} was cancelled"
+            "{KILL_JOB}: version {}, expected 10 (one update per step)",
+            execution(KILL_JOB)["versionNumber"]
+        ));
+    }
+    if execution(FIRMWARE_JOB)["statusDetails"]["version"] != "2.0" {
+        problems.push(format!(
+            "{FIRMWARE_JOB}: no version 2.0 in its status details"
         ));
     }
     let took = start.elapsed().as_secs_f64();
     if problems.is_empty() {
         println!(
-            "demo: OK in {took:.1} s: {} SUCCEEDED, {} FAILED, {} CANCELED while running, as expected",
-            plan[0].0, plan[1].0, plan[2].0
+            "demo: OK in {took:.1} s: {} SUCCEEDED, {} FAILED, {CANCEL_JOB} CANCELED while running, \
+             {KILL_JOB} SUCCEEDED after a SIGKILL and a resume, {FIRMWARE_JOB} SUCCEEDED after a reboot",
+            plan[0].0, plan[1].0
         );
         Ok(())
     } else {
@@ -487,8 +621,9 @@ fn main() -> ExitCode {
                 println!(
                     "usage: cargo run -p iotjobs-demo [-- --release|--debug]\n\
                      Builds libiotjobs (same profile as the demo unless told), compiles\n\
-                     examples-c/device_agent.c, runs it against an in-process emulator with three\n\
-                     jobs (succeeds / fails / cancelled while running) and prints the outcome."
+                     examples-c/device_agent.c, runs it against an in-process emulator with five\n\
+                     jobs (succeeds / fails / cancelled while running / resumed after a SIGKILL /\n\
+                     firmware confirmed after a reboot) and prints the outcome."
                 );
                 return ExitCode::SUCCESS;
             }
