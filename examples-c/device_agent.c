@@ -12,7 +12,7 @@
 #include "iotjobs.h"
 
 static struct {
-    const char *endpoint, *thing, *ca, *cert, *key, *journal;
+    const char *endpoint, *thing, *client_id, *ca, *cert, *key, *journal;
     pthread_mutex_t lock; /* guards the counters (runs on), shared by main, callbacks, handlers */
     long plain, port, qos, max_jobs, idle_exit, runs, stopping, acks, beats, idle_ms;
 } A;
@@ -124,10 +124,10 @@ static void on_event(void *ud, const jobs_agent_event *e) { /* on the callback t
 static int parse_options(int argc, char **argv) {
     struct { const char *name, **text; long *num, min, max; } o[] = {
         {"--endpoint", &A.endpoint, NULL, 0, 0}, {"--thing", &A.thing, NULL, 0, 0},
+        {"--client-id", &A.client_id, NULL, 0, 0}, {"--journal", &A.journal, NULL, 0, 0},
         {"--ca", &A.ca, NULL, 0, 0}, {"--cert", &A.cert, NULL, 0, 0}, {"--key", &A.key, NULL, 0, 0},
-        {"--journal", &A.journal, NULL, 0, 0}, {"--port", NULL, &A.port, 1, 65535},
         {"--qos", NULL, &A.qos, 0, 1}, {"--max-jobs", NULL, &A.max_jobs, 0, 1000000},
-        {"--idle-exit", NULL, &A.idle_exit, -1, 86400}};
+        {"--port", NULL, &A.port, 1, 65535}, {"--idle-exit", NULL, &A.idle_exit, -1, 86400}};
     int i, k, n = (int)(sizeof o / sizeof o[0]);
     char *end = NULL;
     for (A.qos = 1, A.idle_exit = 2, i = 1; i < argc; i++) {
@@ -139,9 +139,9 @@ static int parse_options(int argc, char **argv) {
                  *end != '\0' || end == argv[i]) break;
     }
     if (i < argc || !A.endpoint || !A.thing || !(A.plain || (A.ca && A.cert && A.key))) {
-        fprintf(stderr, "usage: %s --endpoint HOST --thing NAME (--plain | --ca FILE --cert FILE "
-                "--key FILE)\n  [--port N] [--qos 0|1] [--journal PATH] [--max-jobs N] "
-                "[--idle-exit SECONDS]\n", argv[0]);
+        fprintf(stderr, "usage: %s --endpoint HOST --thing NAME (--plain | --ca F --cert F --key F)"
+                "\n  [--port N] [--client-id ID] [--qos 0|1] [--journal PATH] [--max-jobs N] "
+                "[--idle-exit S]\n", argv[0]);
         return 2;
     }
     A.port = A.port != 0 ? A.port : A.plain ? 1883 : 8883;
@@ -160,7 +160,7 @@ int main(int argc, char **argv) {
     if (setvbuf(stdout, NULL, _IOLBF, 0) != 0 || pthread_mutex_init(&A.lock, NULL) != 0) return 1;
     CALL(jobs_config_new(&cfg));
     CALL(jobs_config_set_endpoint(cfg, A.endpoint, (uint16_t)A.port));
-    CALL(jobs_config_set_client_id(cfg, A.thing));
+    CALL(jobs_config_set_client_id(cfg, A.client_id != NULL ? A.client_id : A.thing));
     CALL(jobs_config_set_thing_name(cfg, A.thing));
     CALL(jobs_config_set_jobs_qos(cfg, (uint32_t)A.qos));
     CALL(jobs_config_set_transport(cfg, A.plain ? JOBS_TRANSPORT_TCP : JOBS_TRANSPORT_TLS));
