@@ -1106,10 +1106,7 @@ impl Machine {
                 self.event(kind, Some(&key), ExecutionStatus::InProgress, String::new());
             }
         }
-        if !self.online || self.retry_at.is_some_and(|t| now < t) {
-            return;
-        }
-        self.retry_at = None;
+        // An ended job whose handler returned is done with, online or not (a stop waits for it).
         if let Some(job) = &self.job {
             if job.ended.is_some() {
                 if job.handler_running {
@@ -1119,6 +1116,10 @@ impl Machine {
                 self.want_next = true;
             }
         }
+        if !self.online || self.retry_at.is_some_and(|t| now < t) {
+            return;
+        }
+        self.retry_at = None;
         let Some(job) = self.job.as_mut() else {
             if self.want_next && !self.stopping {
                 self.send(

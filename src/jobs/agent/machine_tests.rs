@@ -904,3 +904,18 @@ fn replies_are_read_from_outcomes() {
         }
     );
 }
+
+#[test]
+fn a_job_that_ended_while_offline_leaves_the_agent_idle() {
+    let mut h = H::new();
+    h.running_job();
+    let k = key("j1", 1);
+    h.m.decide(&k, ExecutionStatus::Succeeded, StatusDetails::default(), h.now)
+        .unwrap();
+    let (id, _) = h.sent();
+    h.m.reply(id, accepted_update(), h.now);
+    h.m.offline();
+    h.m.stop();
+    h.m.handler_returned(&k, h.now);
+    assert!(!h.m.busy(), "a stop need not wait for the link");
+}
