@@ -1305,8 +1305,9 @@ jobs_result jobs_agent_set_handler(struct jobs_agent *agent,
  * Starts the agent: reads the journal (a job that was under way is resumed or failed as its
  * handler's registration says; a final status not yet acknowledged is sent again), then, once
  * the connection is up, subscribes to notify-next and takes jobs with start-next. Returns
- * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, or no handler
- * registered), `_INTERNAL` (no thread). A journal that cannot be read is reported as a
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, no handler
+ * registered, or another running agent of this process uses the same journal file),
+ * `_INTERNAL` (no thread). A journal that cannot be read is reported as a
  * `JOBS_AGENT_EVENT_KIND_JOURNAL_ERROR` event, not a failure. Does not block on the network.
  *
  * # Safety

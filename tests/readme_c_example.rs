@@ -23,7 +23,11 @@ fn c_blocks(readme: &str) -> Vec<&str> {
 fn every_readme_c_example_compiles() {
     let readme = std::fs::read_to_string(manifest_dir().join("README.md")).unwrap();
     let blocks = c_blocks(&readme);
-    assert!(blocks.len() >= 2, "the README's C examples: {}", blocks.len());
+    assert!(
+        blocks.len() >= 2,
+        "the README's C examples: {}",
+        blocks.len()
+    );
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("readme-example");
     std::fs::create_dir_all(&dir).unwrap();
     for (i, block) in blocks.iter().enumerate() {

@@ -1097,7 +1097,11 @@ fn resubscriptions_are_not_counted_as_the_users_requests_in_flight() {
         &hex("82 19 00 04")[..],
         "the resubscription first: {out:02x?}"
     );
-    assert_eq!(h.core.counters().in_flight, 2, "the user's two requests only");
+    assert_eq!(
+        h.core.counters().in_flight,
+        2,
+        "the user's two requests only"
+    );
     h.feed(&hex("90 03 00 04 01"));
     assert_eq!(h.core.counters().in_flight, 2);
 }

@@ -910,8 +910,13 @@ fn a_job_that_ended_while_offline_leaves_the_agent_idle() {
     let mut h = H::new();
     h.running_job();
     let k = key("j1", 1);
-    h.m.decide(&k, ExecutionStatus::Succeeded, StatusDetails::default(), h.now)
-        .unwrap();
+    h.m.decide(
+        &k,
+        ExecutionStatus::Succeeded,
+        StatusDetails::default(),
+        h.now,
+    )
+    .unwrap();
     let (id, _) = h.sent();
     h.m.reply(id, accepted_update(), h.now);
     h.m.offline();
