@@ -49,7 +49,8 @@
  * three forms with exactly one outcome: blocking (`Result<Reply>`), with a completion callback
  * (`*_async(args, deadline, on_done)`), and with a `std::future<Result<Reply>>`
  * (`*_async(args, deadline)`). An accepted reply is the value; a rejected one is an `Error`
- * with code `JOBS_RESULT_REJECTED` whose `reply()` holds AWS's answer.
+ * with code `JOBS_RESULT_REJECTED` whose `reply()` holds AWS's answer. Futures are completed
+ * on the callback thread: never wait for one there (the blocking forms are safe in callbacks).
  */
 #ifndef IOTJOBS_HPP
 #define IOTJOBS_HPP
@@ -1144,6 +1145,8 @@ class ConnectionRef {
 public:
     ConnectionRef() noexcept = default;
     explicit ConnectionRef(jobs_connection *connection) noexcept : connection_(connection) {}
+    // The C handle, borrowed, for the C functions not wrapped here (subscriptions, the
+    // asynchronous publish): never free it.
     jobs_connection *native() const noexcept { return connection_; }
 
     // `jobs_connection_connect`: connects and waits for CONNACK (at most the connect timeout);
@@ -1198,7 +1201,8 @@ protected:
 // its callbacks runs on the callback thread (from inside one, it does not wait for it).
 class Connection : public ConnectionRef {
 public:
-    // `jobs_connection_new`: from the config's settings and callbacks, without connecting.
+    // `jobs_connection_new`: from the config's settings and callbacks, without connecting
+    // (TLS files are read now). Does not block on the network.
     static Result<Connection> create(const Config &config) {
         if (!config.ok()) return config.error();
         jobs_connection *connection = nullptr;
@@ -1384,7 +1388,7 @@ private:
 class Client {
 public:
     // `jobs_client_new`: a client with its own connection; settings, callbacks, thing name and
-    // jobs QoS from `config`. Does not connect: call connect().
+    // jobs QoS from `config`. Does not connect (call connect()) or block on the network.
     static Result<Client> create(const Config &config) {
         if (!config.ok()) return config.error();
         jobs_client *client = nullptr;
@@ -1397,6 +1401,7 @@ public:
     // `jobs_client_new_with_connection`: a client for `thing_name` over `shared`, which the
     // caller connects and keeps until every client on it is destroyed. `client_token` (none,
     // or at most 64 bytes) goes in every request; `qos` (0 or 1) is used for jobs traffic.
+    // Does not block.
     static Result<Client> create(ConnectionRef shared, StringArg thing_name,
                                  StringArg client_token = {}, unsigned qos = 0) {
         jobs_client *client = nullptr;
@@ -1420,6 +1425,8 @@ public:
     Client &operator=(const Client &) = delete;
     ~Client() { destroy(); }
 
+    // The C handle, borrowed, for the C functions not wrapped here (the SDK-style
+    // `jobs_create_subscription`, `jobs_send_*`): never free it.
     jobs_client *native() const noexcept { return client_; }
     // `jobs_client_connection`: the client's connection, borrowed: valid until the client is
     // destroyed (for a shared one, as long as that Connection).

@@ -7,7 +7,8 @@
 //! `-Wall -Wextra -Wpedantic -Werror`, against the `libiotjobs.a` this `cargo test` built, and
 //! every build is run: the API test must pass its checks, the end-to-end program must pass its
 //! checks against its own in-process emulator and leave the job SUCCEEDED, and the example must
-//! list a queued job and print its document.
+//! list a queued job and print its document. The header alone also compiles included twice,
+//! and refuses C++14 with a clear message.
 //!
 //! Without a C++ compiler the tests pass with a note, except in CI (`CI` set), where they fail.
 //!
@@ -39,11 +40,13 @@ const SOURCES: &[(&str, &str)] = &[
     ("get_pending", "examples-cpp/get_pending.cpp"),
 ];
 
+/// The built programs by (program name, build name).
+type Programs = HashMap<(String, String), PathBuf>;
+
 /// Every program in every build, compiled once per test process, two at a time (the machines
 /// have 2 cores). `None` without a C++ compiler (outside CI only).
-fn programs() -> Option<&'static HashMap<(String, String), PathBuf>> {
-    static BUILT: OnceLock<Option<Result<HashMap<(String, String), PathBuf>, String>>> =
-        OnceLock::new();
+fn programs() -> Option<&'static Programs> {
+    static BUILT: OnceLock<Option<Result<Programs, String>>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         if !cxx_compiler_present() {
             return None;
@@ -328,4 +331,51 @@ fn example_lists_the_pending_jobs_in_every_build() {
         assert_eq!(out.code, Some(2), "{}", out.text());
         assert!(out.stderr.contains("usage:"), "{}", out.text());
     }
+}
+
+#[test]
+fn header_compiles_alone_twice_included_and_refuses_cxx14() {
+    if !cxx_compiler_present() {
+        return; // allowed outside CI only; the note says so
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cpp-wrapper");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("twice.cpp");
+    std::fs::write(
+        &src,
+        "#include \"iotjobs.hpp\"\n#include \"iotjobs.hpp\"\nint main() { return 0; }\n",
+    )
+    .unwrap();
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let syntax = |std: &str| {
+        std::process::Command::new(&cxx)
+            .arg(format!("-std={std}"))
+            .args([
+                "-Wall",
+                "-Wextra",
+                "-Wpedantic",
+                "-Werror",
+                "-fsyntax-only",
+                "-I",
+            ])
+            .arg(manifest_dir().join("include"))
+            .arg(&src)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cxx}: {e}"))
+    };
+    for std in ["c++17", "c++20"] {
+        let out = syntax(std);
+        assert!(
+            out.status.success(),
+            "iotjobs.hpp does not compile alone as {std}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let old = syntax("c++14");
+    assert!(!old.status.success(), "iotjobs.hpp compiled as C++14");
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("iotjobs.hpp needs C++17"),
+        "no clear message for C++14:\n{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
 }

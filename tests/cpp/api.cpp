@@ -77,7 +77,8 @@ void failed_value() {
     int status = 0;
     CHECK(waitpid(child, &status, 0) == child);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
-    CHECK(printed.find("iotjobs: value() of a failed Result: timed out: test") != std::string::npos);
+    CHECK(printed.find("iotjobs: value() of a failed Result: timed out: test") !=
+          std::string::npos);
 #endif
 }
 
@@ -198,7 +199,8 @@ void configs_and_connections() {
     CHECK(connection.state() == JOBS_CONNECTION_STATE_DISCONNECTED);
     CHECK(connection.client_id().rfind("iotjobs-", 0) == 0); // generated
     CHECK(connection.counter(JOBS_COUNTER_QUEUED).value_or(99) == 0);
-    CHECK_ERROR(connection.counter(static_cast<iotjobs::Counter>(77)), JOBS_RESULT_INVALID_ARGUMENT);
+    CHECK_ERROR(connection.counter(static_cast<iotjobs::Counter>(77)),
+                JOBS_RESULT_INVALID_ARGUMENT);
     // Offline, a publish is queued; a bad topic is refused with its code.
     Result<iotjobs::Delivery> queued = connection.publish("cpp/api", "{}", 1);
     CHECK_OK(queued);
@@ -289,7 +291,8 @@ void bad_request_arguments(Client &client) {
     test_sleep_ms(50);
     CHECK(calls == 0);
 
-    CHECK_ERROR(client.set_event_callback(JOBS_TOPIC_TYPE_UPDATE, [](const iotjobs::MessageView &) {}),
+    auto ignore = [](const iotjobs::MessageView &) {};
+    CHECK_ERROR(client.set_event_callback(JOBS_TOPIC_TYPE_UPDATE, ignore),
                 JOBS_RESULT_INVALID_ARGUMENT);
     printf("ok bad arguments\n");
 }
@@ -364,15 +367,17 @@ void destroyed_inside_its_own_callback() {
     if (!made) return;
     // The callback holds the last reference to its client.
     auto holder = std::make_shared<Client>(std::move(*made));
+    std::weak_ptr<Client> watch = holder;
     std::atomic<bool> destroyed{false};
     std::atomic<int> code{0};
     Client *client = holder.get();
     std::future<Result<Reply>> other = client->describe_async(iotjobs::DescribeArgs("job-2"), 20s);
-    CHECK_OK(client->get_pending_async({}, 50ms, [&destroyed, &code, holder](Result<Reply> r) mutable {
+    auto destroy_own_client = [&destroyed, &code, &watch, holder](Result<Reply> r) mutable {
         code = static_cast<int>(r.error().code());
         holder.reset(); // jobs_client_free from inside the client's own callback
-        destroyed = true;
-    }));
+        destroyed = watch.expired();
+    };
+    CHECK_OK(client->get_pending_async({}, 50ms, std::move(destroy_own_client)));
     holder.reset();
     CHECK(test_wait_until([&] { return destroyed.load(); }, 10));
     CHECK(code.load() == static_cast<int>(JOBS_RESULT_TIMEOUT));
