@@ -2,7 +2,7 @@
 //! `mod support;` (the one way; no `#[path]` includes, no copies). Each binary uses a subset,
 //! hence the `dead_code` allowance.
 //!
-//! - [`cbuild`]: compiling C programs against the library this `cargo test` built.
+//! - [`cbuild`]: compiling C and C++ programs against the library this `cargo test` built.
 //! - [`certs`]: test certificates generated with the `openssl` CLI, and an `openssl s_server`.
 //! - [`mosquitto`]: a private mosquitto per test on free loopback ports.
 //! - [`engine`]: the connection engine (`Connection`) against such a broker: configs,
