@@ -42,6 +42,11 @@
  * library lends come back as `std::string_view`, each with its lifetime stated where it is
  * returned; an absent string is an empty view.
  *
+ * The job agent. `Agent::create(client, options)` wraps `jobs_agent_*`: handlers are
+ * `JobHandler`s (a `run` lambda on the agent's worker thread, an optional `on_cancel`, a resume
+ * policy), the job is a borrowed `Job` view (`jobs_job_*`). With exceptions enabled, an
+ * exception leaving a handler fails its job with the exception's text; nothing else throws.
+ *
  * Requests. `Client::get_pending`, `start_next`, `describe` and `update` take a small C++
  * struct (`GetPendingArgs`, ...) that owns its strings and whose constructor takes its
  * defaults from the C `*_args_init` function, so the library stays the one owner of them; and
@@ -106,6 +111,8 @@ using Transport = jobs_transport;
 using Protocol = jobs_protocol;
 using DropPolicy = jobs_drop_policy;
 using Delivery = jobs_delivery;
+using AgentEventKind = jobs_agent_event_kind;
+using ResumePolicy = jobs_resume_policy;
 
 // The names of enum values, from the C `jobs_*_str` functions ("unknown" for a value this
 // version does not define). Static strings: valid for the whole program.
@@ -125,6 +132,10 @@ inline std::string_view to_string(Transport v) noexcept { return jobs_transport_
 inline std::string_view to_string(Protocol v) noexcept { return jobs_protocol_str(v); }
 inline std::string_view to_string(DropPolicy v) noexcept { return jobs_drop_policy_str(v); }
 inline std::string_view to_string(Delivery v) noexcept { return jobs_delivery_str(v); }
+inline std::string_view to_string(AgentEventKind v) noexcept {
+    return jobs_agent_event_kind_str(v);
+}
+inline std::string_view to_string(ResumePolicy v) noexcept { return jobs_resume_policy_str(v); }
 
 // The library's version and key dependencies (`jobs_version`). Static: valid for the whole
 // program.
@@ -1662,12 +1673,277 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------------
-// The job agent (jobs_agent_*, jobs_job_*): reserved.
-//
-// Its C API is being written and is not wrapped yet. Its wrapper belongs here, made like
-// Client: an owning, move-only Agent; a borrowed Job view; handlers as std::function whose
-// state the Agent owns until jobs_agent_free has returned.
-// ---------------------------------------------------------------------------------------------
+// The job agent (jobs_agent_*, jobs_job_*)
+
+// A job as its handler sees it: a borrowed view of a `jobs_job`. Calls on it are valid as long
+// as its Agent; after its handler returned they fail with JOBS_RESULT_JOB_ENDED (getters give
+// empty values). The strings and the document it lends are valid until the handler returns.
+class Job {
+public:
+    explicit Job(jobs_job *job) noexcept : job_(job) {}
+    jobs_job *native() const noexcept { return job_; }
+
+    // `jobs_job_id`, `jobs_job_operation`, `jobs_job_document_text`.
+    std::string_view id() const noexcept { return detail::view(jobs_job_id(job_)); }
+    std::string_view operation() const noexcept { return detail::view(jobs_job_operation(job_)); }
+    std::string_view document_text() const noexcept {
+        return detail::view(jobs_job_document_text(job_));
+    }
+    // `jobs_job_document`: the document for path getters; nullopt when it is not JSON.
+    std::optional<DocumentView> document() const noexcept {
+        const jobs_document *d = jobs_job_document(job_);
+        if (d == nullptr) return std::nullopt;
+        return DocumentView(d);
+    }
+    // `jobs_job_execution_number`, `jobs_job_version_number` (0: unknown).
+    std::uint64_t execution_number() const noexcept { return jobs_job_execution_number(job_); }
+    std::uint64_t version_number() const noexcept { return jobs_job_version_number(job_); }
+    // `jobs_job_resumed`: handed back after a restart.
+    bool resumed() const noexcept { return jobs_job_resumed(job_); }
+    // `jobs_job_is_cancelled`: cancelled, removed or timed out at the service.
+    bool cancelled() const noexcept { return jobs_job_is_cancelled(job_); }
+    // `jobs_job_saved_checkpoint`: the bytes saved before the restart; nullopt when none.
+    std::optional<std::string_view> saved_checkpoint() const noexcept {
+        const std::uint8_t *bytes = nullptr;
+        std::size_t length = 0;
+        if (jobs_job_saved_checkpoint(job_, &bytes, &length) != JOBS_RESULT_OK) {
+            return std::nullopt;
+        }
+        return detail::bytes_view(bytes, length);
+    }
+
+    // `jobs_job_progress`: IN_PROGRESS with `status_details` (a JSON object of strings, or
+    // none) and, when not zero, a new step timeout. Does not wait for the service.
+    Result<void> progress(StringArg status_details = {},
+                          std::chrono::minutes step_timeout = std::chrono::minutes(0)) {
+        return detail::check(
+            jobs_job_progress(job_, status_details.c_str(), step_timeout.count()));
+    }
+    // `jobs_job_succeed`, `jobs_job_fail`, `jobs_job_reject`: the final status, journaled
+    // before they return and sent until acknowledged.
+    Result<void> succeed(StringArg status_details = {}) {
+        return detail::check(jobs_job_succeed(job_, status_details.c_str()));
+    }
+    Result<void> fail(StringArg status_details = {}) {
+        return detail::check(jobs_job_fail(job_, status_details.c_str()));
+    }
+    Result<void> reject(StringArg status_details = {}) {
+        return detail::check(jobs_job_reject(job_, status_details.c_str()));
+    }
+    // `jobs_job_checkpoint`: at most 4096 bytes, written to the journal before it returns.
+    Result<void> checkpoint(std::string_view bytes) {
+        return detail::check(jobs_job_checkpoint(job_, bytes.data(), bytes.size()));
+    }
+
+private:
+    jobs_job *job_;
+};
+
+// An agent event (`jobs_agent_event`); its strings are borrowed until the callback returns.
+struct AgentEvent {
+    AgentEventKind kind;
+    std::string_view job_id;  // empty when the event concerns no job
+    std::uint64_t execution_number;
+    Status status;
+    std::string_view reason;
+};
+
+// The agent's settings (`jobs_agent_config`); the defaults are `jobs_agent_config_init`'s.
+struct AgentOptions {
+    // The journal file; nullopt: memory only (nothing survives a restart).
+    std::optional<std::string> journal_path;
+    // The document path naming the operation; nullopt: "operation".
+    std::optional<std::string> operation_path;
+    // `stepTimeoutInMinutes` sent with start-next; 0: none.
+    std::chrono::minutes step_timeout{0};
+    // The shortest time between two progress updates; 0: no limit.
+    std::chrono::milliseconds progress_interval{0};
+    // Each request's deadline and the retry backoff; 0: the library's default.
+    std::chrono::milliseconds request_timeout{0};
+    std::chrono::milliseconds backoff_base{0};
+    std::chrono::milliseconds backoff_max{0};
+    // Agent events, on the callback thread; may be empty.
+    std::function<void(const AgentEvent &)> on_event;
+};
+
+// What a handler registration holds.
+struct JobHandler {
+    // Runs the job on the agent's worker thread; may block for the whole job. Returning
+    // without succeed/fail/reject ends the job FAILED with a reason. With exceptions enabled,
+    // an exception leaving it fails the job with its what() as the reason.
+    std::function<void(Job &)> run;
+    // Told of a cancellation on the callback thread; must not block. May be empty.
+    std::function<void(Job &)> on_cancel;
+    ResumePolicy resume = JOBS_RESUME_POLICY_RESUME;
+};
+
+namespace detail {
+
+// `{"reason":"<text>"}` with the text escaped as a JSON string.
+inline std::string reason_json(std::string_view text) {
+    std::string out = "{\"reason\":\"";
+    for (char c : text.substr(0, 900)) {
+        unsigned char u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", u);
+            out += escaped;
+        } else {
+            out += c;
+        }
+    }
+    out += "\"}";
+    return out;
+}
+
+struct AgentState {
+    std::function<void(const AgentEvent &)> on_event;
+    // Stable addresses: the C side holds a pointer to each.
+    std::vector<std::unique_ptr<JobHandler>> handlers;
+
+    static void event_trampoline(void *user_data, const jobs_agent_event *e) {
+        auto *state = static_cast<AgentState *>(user_data);
+        if (!state->on_event) return;
+        AgentEvent event{static_cast<AgentEventKind>(e->kind), view(e->job_id),
+                         e->execution_number, static_cast<Status>(e->status), view(e->reason)};
+        state->on_event(event);
+    }
+    static void run_trampoline(void *user_data, jobs_job *job) {
+        auto *handler = static_cast<JobHandler *>(user_data);
+        Job view_of_job(job);
+#if IOTJOBS_HPP_EXCEPTIONS
+        try {
+            handler->run(view_of_job);
+        } catch (const std::exception &e) {
+            (void)jobs_job_fail(job, reason_json(std::string("the handler threw: ") + e.what())
+                                         .c_str());
+        } catch (...) {
+            (void)jobs_job_fail(job, reason_json("the handler threw").c_str());
+        }
+#else
+        handler->run(view_of_job);
+#endif
+    }
+    static void cancel_trampoline(void *user_data, jobs_job *job) {
+        auto *handler = static_cast<JobHandler *>(user_data);
+        Job view_of_job(job);
+        if (handler->on_cancel) handler->on_cancel(view_of_job);
+    }
+};
+
+} // namespace detail
+
+// The job agent (`jobs_agent_*`): runs each job of a client's thing through the handler of
+// its operation to one final status, once, across disconnects, cancellations and restarts.
+// Owning and move-only; the destructor is `jobs_agent_free` (which waits for a running
+// handler to return), after which the handlers are destroyed. The Client must outlive it.
+class Agent {
+public:
+    // `jobs_agent_new` for `client`'s thing and connection. Does not block.
+    static Result<Agent> create(const Client &client, AgentOptions options = {}) {
+        jobs_agent_config cfg;
+        ResultCode rc = jobs_agent_config_init(&cfg);
+        if (rc != JOBS_RESULT_OK) return Error::from_last_error(rc);
+        cfg.journal_path = options.journal_path ? options.journal_path->c_str() : nullptr;
+        cfg.operation_path = options.operation_path ? options.operation_path->c_str() : nullptr;
+        cfg.step_timeout_minutes = options.step_timeout.count();
+        cfg.progress_interval_ms = detail::to_c_milliseconds(options.progress_interval);
+        if (options.request_timeout.count() > 0) {
+            cfg.request_timeout_ms = detail::to_c_milliseconds(options.request_timeout);
+        }
+        if (options.backoff_base.count() > 0) {
+            cfg.backoff_base_ms = detail::to_c_milliseconds(options.backoff_base);
+        }
+        if (options.backoff_max.count() > 0) {
+            cfg.backoff_max_ms = detail::to_c_milliseconds(options.backoff_max);
+        }
+        auto state = std::make_unique<detail::AgentState>();
+        state->on_event = std::move(options.on_event);
+        if (state->on_event) {
+            cfg.on_event = &detail::AgentState::event_trampoline;
+            cfg.user_data = state.get();
+        }
+        jobs_agent *agent = nullptr;
+        rc = jobs_agent_new(client.native(), &cfg, &agent);
+        if (rc != JOBS_RESULT_OK) return Error::from_last_error(rc);
+        return Agent(agent, std::move(state));
+    }
+
+    Agent(Agent &&other) noexcept
+        : agent_(std::exchange(other.agent_, nullptr)), state_(std::move(other.state_)) {}
+    Agent &operator=(Agent &&other) noexcept {
+        if (this != &other) {
+            destroy();
+            agent_ = std::exchange(other.agent_, nullptr);
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    Agent(const Agent &) = delete;
+    Agent &operator=(const Agent &) = delete;
+    ~Agent() { destroy(); }
+
+    jobs_agent *native() const noexcept { return agent_; }
+
+    // `jobs_agent_set_handler` for `operation`. Refused while the agent runs and for an
+    // operation that already has a handler (JOBS_RESULT_INVALID_STATE).
+    Result<void> handle(StringArg operation, JobHandler handler) {
+        return add(operation.c_str(), std::move(handler));
+    }
+    // The default handler of every operation without its own.
+    Result<void> handle_others(JobHandler handler) { return add(nullptr, std::move(handler)); }
+
+    // `jobs_agent_start`. Does not block on the network.
+    Result<void> start() { return detail::check(jobs_agent_start(agent_)); }
+    // `jobs_agent_stop`: waits up to `wait` for the job under way; JOBS_RESULT_TIMEOUT says
+    // one is left in the journal for the next start. Blocks until a running handler returned.
+    template <class Rep, class Period>
+    Result<void> stop(std::chrono::duration<Rep, Period> wait) {
+        return detail::check(jobs_agent_stop(agent_, detail::to_c_milliseconds(wait)));
+    }
+    Result<void> stop() { return detail::check(jobs_agent_stop(agent_, 0)); }
+
+    // `jobs_agent_get_counters`.
+    Result<jobs_agent_counters> counters() const {
+        jobs_agent_counters c{};
+        c.struct_size = sizeof c;
+        ResultCode rc = jobs_agent_get_counters(agent_, &c);
+        if (rc != JOBS_RESULT_OK) return Error::from_last_error(rc);
+        return c;
+    }
+
+private:
+    Agent(jobs_agent *agent, std::unique_ptr<detail::AgentState> state) noexcept
+        : agent_(agent), state_(std::move(state)) {}
+
+    Result<void> add(const char *operation, JobHandler handler) {
+        if (state_ == nullptr) return Error(JOBS_RESULT_NULL_ARGUMENT, "a moved-from Agent");
+        if (!handler.run) return Error(JOBS_RESULT_NULL_ARGUMENT, "the handler has no run");
+        auto owned = std::make_unique<JobHandler>(std::move(handler));
+        jobs_agent_handler h;
+        ResultCode rc = jobs_agent_handler_init(&h);
+        if (rc != JOBS_RESULT_OK) return Error::from_last_error(rc);
+        h.run = &detail::AgentState::run_trampoline;
+        h.on_cancel = owned->on_cancel ? &detail::AgentState::cancel_trampoline : nullptr;
+        h.resume = owned->resume;
+        h.user_data = owned.get();
+        rc = jobs_agent_set_handler(agent_, operation, &h);
+        if (rc != JOBS_RESULT_OK) return Error::from_last_error(rc);
+        state_->handlers.push_back(std::move(owned));
+        return {};
+    }
+
+    void destroy() noexcept {
+        if (agent_ != nullptr) jobs_agent_free(std::exchange(agent_, nullptr));
+        state_.reset(); // after the free: no callback can reach it any more
+    }
+
+    jobs_agent *agent_ = nullptr;
+    std::unique_ptr<detail::AgentState> state_;
+};
 
 } // namespace iotjobs
 

@@ -38,6 +38,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("api", "tests/cpp/api.cpp"),
     ("e2e", "tests/cpp/e2e.cpp"),
     ("get_pending", "examples-cpp/get_pending.cpp"),
+    ("agent", "examples-cpp/agent.cpp"),
 ];
 
 /// The built programs by (program name, build name).
@@ -330,6 +331,67 @@ fn example_lists_the_pending_jobs_in_every_build() {
         );
         assert_eq!(out.code, Some(2), "{}", out.text());
         assert!(out.stderr.contains("usage:"), "{}", out.text());
+    }
+}
+
+#[test]
+fn the_agent_example_runs_jobs_through_lambda_handlers_in_every_build() {
+    let Some(programs) = programs() else { return };
+    for build in CxxBuild::ALL {
+        let emu = emulator();
+        let thing = "cpp-agent-thing";
+        emu.create_job(
+            "install-1",
+            json!({"operation": "install", "steps": 3}),
+            &[thing],
+        )
+        .unwrap();
+        emu.create_job("explode-2", json!({"operation": "explode"}), &[thing])
+            .unwrap();
+        emu.create_job("paint-3", json!({"operation": "paint"}), &[thing])
+            .unwrap();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cpp-agent");
+        std::fs::create_dir_all(&dir).unwrap();
+        let journal = dir.join(format!("journal-{}", build.name()));
+        let _ = std::fs::remove_file(&journal);
+        let a = emu.mqtt_addr();
+        let args: Vec<String> = [
+            "--endpoint",
+            &a.ip().to_string(),
+            "--port",
+            &a.port().to_string(),
+            "--plain",
+            "--thing",
+            thing,
+            "--jobs",
+            "3",
+            "--journal",
+            &journal.to_string_lossy(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = run(&programs[&("agent".into(), build.name())], &args, limit(90));
+        out.assert_success();
+        out.assert_has("done 3");
+        let exec = |id: &str| emu.describe_execution(id, thing).unwrap();
+        let e = exec("install-1");
+        assert_eq!(e["status"], "SUCCEEDED", "{}: {e}", build.name());
+        assert_eq!(e["statusDetails"]["step"], "done");
+        let e = exec("explode-2");
+        assert_eq!(e["status"], "FAILED", "{}: {e}", build.name());
+        let reason = e["statusDetails"]["reason"].as_str().unwrap_or("");
+        assert!(reason.contains("write-protected"), "{}: {e}", build.name());
+        if build.exceptions {
+            assert!(
+                reason.contains("the handler threw"),
+                "{}: {e}",
+                build.name()
+            );
+        }
+        let e = exec("paint-3");
+        assert_eq!(e["status"], "REJECTED", "{e}");
+        assert!(journal.is_file(), "the journal was written");
     }
 }
 
