@@ -469,6 +469,11 @@ impl Machine {
 
     /// The session is up (subscriptions restored).
     pub fn online(&mut self, now: Instant) {
+        if self.online {
+            // Told again without going offline (the agent started on a link that was already
+            // up, then heard its online hook): nothing was lost, nothing is asked again.
+            return;
+        }
         self.online = true;
         // A reply to what was in flight may have been lost with the link: ask again.
         if let Some((_, p)) = self.in_flight.take() {

@@ -117,6 +117,24 @@ fn nothing_is_sent_before_start_or_while_offline() {
 }
 
 #[test]
+fn told_online_again_without_going_offline_asks_nothing_again() {
+    // As when the agent starts on a link that is up and then hears that link's online hook.
+    let mut h = H::new();
+    let id = h.start_online();
+    h.m.online(h.now);
+    assert!(
+        h.actions().is_empty(),
+        "the start-next in flight is not sent again"
+    );
+    h.m.reply(id, Reply::Execution(None), h.now);
+    assert_eq!(
+        h.m.counters().stale_replies,
+        0,
+        "its reply is the one awaited"
+    );
+}
+
+#[test]
 fn a_job_runs_reports_progress_and_its_final_status_once_acknowledged() {
     let mut h = H::new();
     h.running_job();
