@@ -2,7 +2,9 @@
 //! their jobs to the expected final status (also through cut connections, lost replies,
 //! cancellations, throttling and mutual TLS), and the focused programs in `tests/c_e2e/` prove
 //! describe/next, rejected updates, the offline queue, blocking calls inside callbacks and bad
-//! input at every jobs entry point.
+//! input at every jobs entry point. The job agent's programs there (`agent_*.c`) are run by
+//! `agent_c.rs` and `agent_crash_matrix.rs`; this file compiles them with the others and checks
+//! every one as C++11.
 //!
 //! The C programs — the examples (`examples-c/device_agent.c`, `examples-c/gateway.c`) and the
 //! programs in `tests/c_e2e/`, which use the harness `tests/c/check.h` — are compiled once per
