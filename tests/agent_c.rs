@@ -507,8 +507,10 @@ fn a_throttled_then_failed_final_status_is_retried_and_lands_once() {
     )
     .unwrap();
     let mut run = agent(&emu, thing, &[]);
-    run.wait_line("WAIT thr-1 1", limit(20));
-    run.wait_line("event progress_sent job=thr-1", limit(20));
+    run.wait_lines(
+        &["WAIT thr-1 1", "event progress_sent job=thr-1"],
+        limit(20),
+    );
     // The next two Jobs requests, the final update and its first retry, are refused.
     emu.throttle(1);
     emu.internal_errors(1);
@@ -555,9 +557,11 @@ fn a_version_bumped_by_another_client_is_reconciled_and_the_final_status_lands()
     )
     .unwrap();
     let mut run = agent(&emu, thing, &["--other"]);
-    run.wait_line("WAIT ver-1 1", limit(20));
     // Once the progress is acknowledged, the other client's update makes the agent stale.
-    run.wait_line("event progress_sent job=ver-1", limit(20));
+    run.wait_lines(
+        &["WAIT ver-1 1", "event progress_sent job=ver-1"],
+        limit(20),
+    );
     release(&go);
     let out = run.finish(limit(60));
     out.assert_checks(5);
@@ -677,9 +681,11 @@ fn a_link_black_holed_during_progress_is_replaced_and_the_job_goes_on() {
     .unwrap();
     // A short operation timeout finds the silent link quickly (probe PINGREQ, no PINGRESP).
     let mut run = agent(&emu, thing, &["--op-timeout", "500"]);
-    run.wait_line("WAIT bh-1 2", limit(20));
-    run.wait_line(
-        "event progress_sent job=bh-1 exec=1 status=IN_PROGRESS reason={\"step\":\"2/4\"}",
+    run.wait_lines(
+        &[
+            "WAIT bh-1 2",
+            "event progress_sent job=bh-1 exec=1 status=IN_PROGRESS reason={\"step\":\"2/4\"}",
+        ],
         limit(20),
     );
     assert!(emu.blackhole(thing), "the agent was not connected");
@@ -711,8 +717,7 @@ fn a_cut_between_the_final_update_and_its_reply_is_reconciled_without_sending_it
     )
     .unwrap();
     let mut run = agent(&emu, thing, &[]);
-    run.wait_line("WAIT cf-1 1", limit(20));
-    run.wait_line("event progress_sent job=cf-1", limit(20));
+    run.wait_lines(&["WAIT cf-1 1", "event progress_sent job=cf-1"], limit(20));
     // The final update is applied, its reply lost, then the link drops.
     emu.drop_replies(1);
     release(&go);

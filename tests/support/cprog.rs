@@ -254,6 +254,28 @@ impl Running {
         }
     }
 
+    /// Waits until output lines containing each of `needles` appeared, in any order; panics
+    /// (killing the program) on timeout.
+    pub fn wait_lines(&mut self, needles: &[&str], timeout: Duration) {
+        let end = Instant::now() + timeout;
+        let mut missing: Vec<&str> = needles.to_vec();
+        while !missing.is_empty() {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => missing.retain(|n| !l.contains(n)),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!(
+                        "{}: no lines containing {missing:?} within {timeout:?}; output:\n{}",
+                        self.name,
+                        self.output_so_far()
+                    );
+                }
+            }
+        }
+    }
+
     /// Waits for an output line containing `needle`, with the instant it was read; `None`
     /// when the program ended its output or `timeout` passed first.
     pub fn try_wait_line_at(
