@@ -208,9 +208,10 @@ fn bad_input_at_every_agent_entry_point_returns_the_documented_code() {
     let thing = "agent-bad-input";
     emu.create_job("agent-bad-1", json!({"operation": "install"}), &[thing])
         .unwrap();
-    let out = PROGRAMS
-        .start("agent_bad_input", &host_port(&emu))
-        .finish(limit(60));
+    let dir = scratch("bad-input");
+    let mut args = host_port(&emu);
+    args.push(path_str(&dir));
+    let out = PROGRAMS.start("agent_bad_input", &args).finish(limit(60));
     out.assert_checks(150);
     out.assert_has("ok bad input refused at every agent entry point");
     let e = execution(&emu, "agent-bad-1", thing);

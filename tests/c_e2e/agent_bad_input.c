@@ -4,9 +4,10 @@
  * settings, a handler registered twice or while the agent runs, an oversized checkpoint, and
  * every call on a job handle after its handler returned. One real job ("agent-bad-1",
  * operation "install", created by tests/agent_c.rs) gives the handler its handle; it ends
- * SUCCEEDED with {"by":"agent_bad_input"}.
+ * SUCCEEDED with {"by":"agent_bad_input"}. Last, two agents with one journal file in DIR: the
+ * second cannot start while the first runs.
  *
- * Usage: agent_bad_input HOST PORT   (client id and thing "agent-bad-input")
+ * Usage: agent_bad_input HOST PORT DIR   (client id and thing "agent-bad-input")
  */
 #include "check.h"
 
@@ -311,6 +312,33 @@ static void enum_names(void) {
     CHECK(strcmp(jobs_resume_policy_str(2), "unknown") == 0);
 }
 
+/* One running agent per journal file in a process: each keeps the whole file's state. */
+static void shared_journal(jobs_client *client, const char *dir) {
+    char path[1024];
+    jobs_agent_config cfg;
+    jobs_agent_handler h;
+    jobs_agent *first = NULL, *second = NULL;
+    snprintf(path, sizeof path, "%s/journal", dir);
+    CHECK_RC(jobs_agent_config_init(&cfg), JOBS_RESULT_OK);
+    cfg.journal_path = path;
+    CHECK_RC(jobs_agent_handler_init(&h), JOBS_RESULT_OK);
+    h.run = noop_run;
+    CHECK_RC(jobs_agent_new(client, &cfg, &first), JOBS_RESULT_OK);
+    CHECK_RC(jobs_agent_new(client, &cfg, &second), JOBS_RESULT_OK);
+    if (first == NULL || second == NULL) return;
+    /* An operation no job names: neither agent takes the thing's jobs. */
+    CHECK_RC(jobs_agent_set_handler(first, "never-used", &h), JOBS_RESULT_OK);
+    CHECK_RC(jobs_agent_set_handler(second, "never-used", &h), JOBS_RESULT_OK);
+    CHECK_RC(jobs_agent_start(first), JOBS_RESULT_OK);
+    CHECK_FAILS(jobs_agent_start(second), JOBS_RESULT_INVALID_STATE);
+    CHECK_RC(jobs_agent_stop(first, 5000), JOBS_RESULT_OK);
+    CHECK_RC(jobs_agent_start(second), JOBS_RESULT_OK);
+    CHECK_FAILS(jobs_agent_start(first), JOBS_RESULT_INVALID_STATE);
+    CHECK_RC(jobs_agent_stop(second, 5000), JOBS_RESULT_OK);
+    jobs_agent_free(second);
+    jobs_agent_free(first);
+}
+
 int main(int argc, char **argv) {
     jobs_client *client;
     jobs_agent *agent = NULL;
@@ -318,8 +346,8 @@ int main(int argc, char **argv) {
     jobs_agent_handler h;
     jobs_agent_counters c;
     jobs_job *job;
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s HOST PORT DIR\n", argv[0]);
         return 2;
     }
     client = test_connected_client(argv[1], argv[2], THING, THING);
@@ -365,6 +393,7 @@ int main(int argc, char **argv) {
     /* Stopped, the registrations may change again. */
     CHECK_RC(jobs_agent_set_handler(agent, "other", &h), JOBS_RESULT_OK);
     jobs_agent_free(agent);
+    shared_journal(client, argv[3]);
     printf("ok bad input refused at every agent entry point\n");
     CHECK_RC(jobs_client_disconnect(client), JOBS_RESULT_OK);
     jobs_client_free(client);
