@@ -1,6 +1,7 @@
 //! Building C and C++ programs against the library this `cargo test` built: used by the C test
-//! suites (`c_api.rs`, `jobs_e2e.rs`), the C++ wrapper's tests (`cpp_wrapper.rs`), the header
-//! checks (`header.rs`) and the static-link list check (`static_libs.rs`).
+//! suites (`c_api.rs`, and the end-to-end suites through `cprog`), the C++ wrapper's tests
+//! (`cpp_wrapper.rs`), the header checks (`header.rs`) and the static-link list check
+//! (`static_libs.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -469,6 +469,11 @@ impl Machine {
 
     /// The session is up (subscriptions restored).
     pub fn online(&mut self, now: Instant) {
+        if self.online {
+            // Told again without going offline (the agent started on a link that was already
+            // up, then heard its online hook): nothing was lost, nothing is asked again.
+            return;
+        }
         self.online = true;
         // A reply to what was in flight may have been lost with the link: ask again.
         if let Some((_, p)) = self.in_flight.take() {
@@ -676,7 +681,11 @@ impl Machine {
 
     /// The operation a document names, or why it names none.
     fn operation_of(&self, document: &str) -> std::result::Result<String, String> {
-        let doc = Document::parse(document).map_err(|e| format!("the job document is {e}"))?;
+        let doc = Document::parse(document).map_err(|e| match e.strip_prefix("the document ") {
+            // The parser's own subject ("the document is N bytes, ...") becomes the job's.
+            Some(rest) => format!("the job document {rest}"),
+            None => format!("the job document is {e}"),
+        })?;
         if !doc.get("").is_ok_and(|v| v.is_object()) {
             return Err("the job document is not a JSON object".into());
         }
