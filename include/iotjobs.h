@@ -1202,7 +1202,7 @@ typedef struct jobs_update_args {
  * `_REJECTED` (`reply` says why), `_TIMEOUT`, `_PROTOCOL` (the reply came but was malformed),
  * `_CANCELLED` (the connection was disconnected by the user), `_CLOSED` (the connection was
  * freed) or `_DROPPED` (removed from a full offline queue). `reply` is NULL unless `result` is OK or REJECTED; it is borrowed and valid until
- * the callback returns.
+ * the callback returns (`jobs_reply_copy` keeps it longer).
  */
 typedef void (*jobs_reply_callback)(void *user_data,
                                     jobs_result result,
@@ -1305,8 +1305,9 @@ jobs_result jobs_agent_set_handler(struct jobs_agent *agent,
  * Starts the agent: reads the journal (a job that was under way is resumed or failed as its
  * handler's registration says; a final status not yet acknowledged is sent again), then, once
  * the connection is up, subscribes to notify-next and takes jobs with start-next. Returns
- * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, or no handler
- * registered), `_INTERNAL` (no thread). A journal that cannot be read is reported as a
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, no handler
+ * registered, or another running agent of this process uses the same journal file),
+ * `_INTERNAL` (no thread). A journal that cannot be read is reported as a
  * `JOBS_AGENT_EVENT_KIND_JOURNAL_ERROR` event, not a failure. Does not block on the network.
  *
  * # Safety
@@ -2954,8 +2955,21 @@ jobs_result jobs_update_async(struct jobs_client *client,
 const struct jobs_message *jobs_reply_message(const struct jobs_reply *reply);
 
 /**
- * Frees a reply returned by a blocking request. NULL is a no-op; never free a reply lent to a
- * callback. Does not block.
+ * Copies a reply into one the caller owns, so that the reply lent to a `jobs_reply_callback`
+ * can be kept after the callback returns: `*out` reads exactly as `reply` (the parsed message
+ * is shared, not parsed again) and is freed with `jobs_reply_free`; `reply` is unaffected.
+ * On error `*out` is untouched. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Thread-safe;
+ * does not block.
+ *
+ * # Safety
+ * `reply` NULL or a live reply (owned, or lent to the running callback); `out` NULL or writable.
+ */
+jobs_result jobs_reply_copy(const struct jobs_reply *reply,
+                            struct jobs_reply **out);
+
+/**
+ * Frees a reply returned by a blocking request or by `jobs_reply_copy`. NULL is a no-op; never
+ * free a reply lent to a callback. Does not block.
  *
  * # Safety
  * `reply` NULL or a reply owned by the caller, not used after this.
