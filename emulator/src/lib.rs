@@ -48,6 +48,7 @@ pub mod control;
 pub mod faults;
 pub mod jobs;
 pub mod server;
+pub mod sigv4;
 pub mod topic;
 pub mod transport;
 
@@ -63,6 +64,7 @@ pub use jobs::machine::{JobOptions, RetryConfig};
 pub use rumqttc::mqttbytes::v4::Packet;
 pub use rumqttc::mqttbytes::QoS;
 use server::Kind;
+pub use sigv4::SigV4Config;
 use tokio::sync::mpsc::unbounded_channel;
 
 /// TLS listener settings: the server presents `cert`/`key` (PEM) and requires a client
@@ -76,7 +78,8 @@ pub struct TlsConfig {
 }
 
 /// MQTT over secure WebSocket (AWS's SigV4 path): TLS with server authentication only, path
-/// `/mqtt`. The SigV4 query is not verified; [`Emulator::ws_requests`] shows what arrived.
+/// `/mqtt`. The SigV4 query is verified when [`EmulatorConfig::sigv4`] is set;
+/// [`Emulator::ws_requests`] shows what arrived.
 #[derive(Clone, Debug)]
 pub struct WssConfig {
     pub bind: SocketAddr,
@@ -122,6 +125,9 @@ pub struct EmulatorConfig {
     pub record: bool,
     /// A persistent session offline for longer than this is discarded (AWS default: 1 hour).
     pub session_expiry: Duration,
+    /// When set, every WebSocket upgrade (ws and wss) must carry a SigV4 presigned query
+    /// signed with one of these keys, else HTTP 403 ([`sigv4`]). `None`: anything is accepted.
+    pub sigv4: Option<sigv4::SigV4Config>,
 }
 
 impl Default for EmulatorConfig {
@@ -139,6 +145,7 @@ impl Default for EmulatorConfig {
             log: std::env::var_os("IOTJOBS_EMULATOR_LOG").is_some(),
             record: true,
             session_expiry: Duration::from_secs(3600),
+            sigv4: None,
         }
     }
 }

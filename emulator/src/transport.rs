@@ -146,6 +146,27 @@ fn ws_callback(
         *e.status_mut() = StatusCode::NOT_FOUND;
         return Err(e);
     }
+    if let Some(keys) = &shared.cfg.sigv4 {
+        let header = |n: &str| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let upgrade = crate::sigv4::Upgrade {
+            path: req.uri().path(),
+            query: req.uri().query().unwrap_or(""),
+            header: &header,
+        };
+        if let Err(why) = crate::sigv4::verify(keys, &upgrade, std::time::SystemTime::now()) {
+            shared
+                .log
+                .log("<ws>", format_args!("upgrade refused (403): {why}"));
+            let mut e = ErrorResponse::new(Some(why.to_string()));
+            *e.status_mut() = StatusCode::FORBIDDEN;
+            return Err(e);
+        }
+    }
     let offered: Vec<String> = req
         .headers()
         .get_all("Sec-WebSocket-Protocol")
