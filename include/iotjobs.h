@@ -841,6 +841,12 @@ typedef struct jobs_config jobs_config;
 typedef struct jobs_connection jobs_connection;
 
 /**
+ * Where a credentials provider puts its answer, with `jobs_credentials_set`. Owned by the
+ * library and valid only during the provider call.
+ */
+typedef struct jobs_credentials_sink jobs_credentials_sink;
+
+/**
  * A parsed JSON document. Made by `jobs_document_parse` (the caller owns it and frees it with
  * `jobs_document_free`) or lent by `jobs_message_document` (valid as long as its message or
  * reply; never free it). Safe to read from several threads at once.
@@ -1033,6 +1039,50 @@ typedef void (*jobs_event_callback)(void *user_data,
 typedef void (*jobs_log_callback)(void *user_data,
                                   uint32_t level,
                                   const char *message);
+
+/**
+ * Credentials a provider hands over with `jobs_credentials_set`. Initialize with
+ * `jobs_credentials_init`. The strings are borrowed only for the `jobs_credentials_set` call
+ * (the library copies them), so they may live on the provider's stack.
+ */
+typedef struct jobs_credentials {
+  /**
+   * `sizeof(jobs_credentials)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * Access key id (1 to 128 bytes).
+   */
+  const char *access_key_id;
+  /**
+   * Secret access key (1 to 1024 bytes).
+   */
+  const char *secret_access_key;
+  /**
+   * Session token of temporary credentials (at most 16384 bytes), or NULL or "" for none.
+   */
+  const char *session_token;
+  /**
+   * When the credentials stop being valid, in Unix seconds, or 0 if they do not expire.
+   * The connection is re-established (asking the provider again) a tenth of their
+   * lifetime, at most 60 s, before then; the application sees it as a lost connection
+   * (offline, then online), with nothing lost that a lost connection would not lose.
+   */
+  int64_t expires_at;
+} jobs_credentials;
+
+/**
+ * Asked for credentials before every WebSocket handshake (first connect and every
+ * reconnect). Call `jobs_credentials_set(sink, &creds)` and return 0; any other return
+ * value, or returning without a successful `jobs_credentials_set`, fails that connection
+ * attempt with a `JOBS_EVENT_KIND_CONNECT_FAILED` event (`JOBS_RESULT_INCOMPLETE_CONFIG`)
+ * and the usual retry with backoff. Runs on the library's network thread, which it holds
+ * up for every connection while it runs: return promptly (refresh credentials elsewhere and
+ * hand over the current ones), and call no iotjobs function but `jobs_credentials_set`.
+ * Never called once the connection's free function has returned.
+ */
+typedef int32_t (*jobs_credentials_fn)(void *user_data,
+                                       struct jobs_credentials_sink *sink);
 
 /**
  * Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
@@ -1855,6 +1905,48 @@ jobs_result jobs_config_set_iam_credentials(struct jobs_config *cfg,
  */
 jobs_result jobs_config_set_callback_queue_limit(struct jobs_config *cfg,
                                                  size_t bytes);
+
+/**
+ * Sets `creds` to empty values (NULL strings, no expiry) and its `struct_size`.
+ * Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `creds` is NULL or writable.
+ */
+jobs_result jobs_credentials_init(struct jobs_credentials *creds);
+
+/**
+ * Hands credentials to the library from inside a credentials provider: they are checked and
+ * copied (the caller's strings may be wiped or freed as soon as this returns); every copy
+ * of the secret and the token is wiped before it is freed. A later successful call replaces
+ * an earlier one; a failed call leaves nothing set. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT` (sink, creds, key id or secret), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`
+ * or `_INVALID_ARGUMENT` (empty or oversized values, an expiry before 1970 or already past).
+ *
+ * # Safety
+ * `sink` is NULL or the sink of the running provider call; `creds` NULL or an initialized
+ * `jobs_credentials` whose strings are NULL or NUL-terminated.
+ */
+jobs_result jobs_credentials_set(struct jobs_credentials_sink *sink,
+                                 const struct jobs_credentials *creds);
+
+/**
+ * Sets a credentials provider for MQTT over WebSocket with SigV4: instead of fixed
+ * credentials (`jobs_config_set_iam_credentials`, which it excludes: a connection made from
+ * a config with both fails with `JOBS_RESULT_INVALID_ARGUMENT`), `provider` is asked before
+ * every WebSocket handshake (see `jobs_credentials_fn`), with `user_data`, which must stay
+ * valid until the handle is freed. `region` NULL means "take it from the endpoint"; it is
+ * copied. NULL `provider` clears it. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+ * `_INVALID_UTF8` or `_INVALID_ARGUMENT` (an empty or oversized region, or a library built
+ * without the cargo feature `websocket`: then only clearing succeeds). Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `region` NULL or NUL-terminated.
+ */
+jobs_result jobs_config_set_credentials_provider(struct jobs_config *cfg,
+                                                 jobs_credentials_fn provider,
+                                                 void *user_data,
+                                                 const char *region);
 
 /**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without

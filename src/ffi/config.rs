@@ -1,12 +1,13 @@
 //! `jobs_config`: the builder every connection (and jobs client) is made from.
 
 use super::{
-    bytes_arg, enum_arg, guard, guard_or, handle_mut, opt_str_arg, str_arg, write_out, UserData,
+    args_arg, bytes_arg, enum_arg, guard, guard_or, handle_mut, init, opt_str_arg, str_arg,
+    write_out, UserData,
 };
 use crate::error::{jobs_result, Error, Result};
 use crate::mqtt::backoff::BackoffConfig;
 use crate::mqtt::config::{self as rules, clamp_keep_alive, ConnectionConfig, LastWill};
-use crate::mqtt::sigv4::Credentials;
+use crate::mqtt::sigv4::{Credentials, Provided};
 use crate::mqtt::tls::PemSource;
 use crate::mqtt::types::{DropPolicy, LogLevel, Protocol, TransportKind};
 use std::ffi::{c_char, c_void};
@@ -59,6 +60,8 @@ pub struct jobs_config {
     pub(crate) alpn_set: bool,
     /// IAM credentials and an optional explicit region (else taken from the endpoint).
     pub(crate) iam: Option<(Option<String>, Credentials)>,
+    /// A credentials provider, its user data and an optional explicit region.
+    pub(crate) credentials_provider: Option<(jobs_credentials_fn, UserData, Option<String>)>,
     pub(crate) user_data: UserData,
     pub(crate) on_online: jobs_state_callback,
     pub(crate) on_offline: jobs_state_callback,
@@ -101,6 +104,7 @@ pub unsafe extern "C" fn jobs_config_new(out: *mut *mut jobs_config) -> jobs_res
             conn: ConnectionConfig::default(),
             alpn_set: false,
             iam: None,
+            credentials_provider: None,
             user_data: UserData(std::ptr::null_mut()),
             on_online: None,
             on_offline: None,
@@ -750,5 +754,153 @@ pub unsafe extern "C" fn jobs_config_set_callback_queue_limit(
     guard(|| {
         cfg_mut(cfg)?.conn.callback_queue_bytes = bytes;
         Ok(())
+    })
+}
+
+/// Credentials a provider hands over with `jobs_credentials_set`. Initialize with
+/// `jobs_credentials_init`. The strings are borrowed only for the `jobs_credentials_set` call
+/// (the library copies them), so they may live on the provider's stack.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct jobs_credentials {
+    /// `sizeof(jobs_credentials)`, set by the init function.
+    pub struct_size: usize,
+    /// Access key id (1 to 128 bytes).
+    pub access_key_id: *const c_char,
+    /// Secret access key (1 to 1024 bytes).
+    pub secret_access_key: *const c_char,
+    /// Session token of temporary credentials (at most 16384 bytes), or NULL or "" for none.
+    pub session_token: *const c_char,
+    /// When the credentials stop being valid, in Unix seconds, or 0 if they do not expire.
+    /// The connection is re-established (asking the provider again) a tenth of their
+    /// lifetime, at most 60 s, before then; the application sees it as a lost connection
+    /// (offline, then online), with nothing lost that a lost connection would not lose.
+    pub expires_at: i64,
+}
+
+/// Where a credentials provider puts its answer, with `jobs_credentials_set`. Owned by the
+/// library and valid only during the provider call.
+pub struct jobs_credentials_sink {
+    provided: Option<Provided>,
+}
+
+/// Asked for credentials before every WebSocket handshake (first connect and every
+/// reconnect). Call `jobs_credentials_set(sink, &creds)` and return 0; any other return
+/// value, or returning without a successful `jobs_credentials_set`, fails that connection
+/// attempt with a `JOBS_EVENT_KIND_CONNECT_FAILED` event (`JOBS_RESULT_INCOMPLETE_CONFIG`)
+/// and the usual retry with backoff. Runs on the library's network thread, which it holds
+/// up for every connection while it runs: return promptly (refresh credentials elsewhere and
+/// hand over the current ones), and call no iotjobs function but `jobs_credentials_set`.
+/// Never called once the connection's free function has returned.
+pub type jobs_credentials_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, sink: *mut jobs_credentials_sink) -> i32>;
+
+/// Sets `creds` to empty values (NULL strings, no expiry) and its `struct_size`.
+/// Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+///
+/// # Safety
+/// `creds` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_credentials_init(creds: *mut jobs_credentials) -> jobs_result {
+    guard(|| {
+        init(creds, |size| jobs_credentials {
+            struct_size: size,
+            access_key_id: std::ptr::null(),
+            secret_access_key: std::ptr::null(),
+            session_token: std::ptr::null(),
+            expires_at: 0,
+        })
+    })
+}
+
+/// Hands credentials to the library from inside a credentials provider: they are checked and
+/// copied (the caller's strings may be wiped or freed as soon as this returns); every copy
+/// of the secret and the token is wiped before it is freed. A later successful call replaces
+/// an earlier one; a failed call leaves nothing set. Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT` (sink, creds, key id or secret), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`
+/// or `_INVALID_ARGUMENT` (empty or oversized values, an expiry before 1970 or already past).
+///
+/// # Safety
+/// `sink` is NULL or the sink of the running provider call; `creds` NULL or an initialized
+/// `jobs_credentials` whose strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_credentials_set(
+    sink: *mut jobs_credentials_sink,
+    creds: *const jobs_credentials,
+) -> jobs_result {
+    guard(|| {
+        let sink = handle_mut(sink, "sink")?;
+        sink.provided = None;
+        let c = args_arg(creds, "creds")?;
+        let key = str_arg(c.access_key_id, "access_key_id")?;
+        let secret = str_arg(c.secret_access_key, "secret_access_key")?;
+        let token = opt_str_arg(c.session_token, "session_token")?;
+        let provided = Provided {
+            credentials: Credentials {
+                access_key_id: key.to_owned(),
+                secret_access_key: secret.to_owned(),
+                session_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+            },
+            expires_at: rules::expiry_from_unix(c.expires_at)?,
+        };
+        rules::validate_provided(&provided, std::time::SystemTime::now())?;
+        sink.provided = Some(provided);
+        Ok(())
+    })
+}
+
+/// Sets a credentials provider for MQTT over WebSocket with SigV4: instead of fixed
+/// credentials (`jobs_config_set_iam_credentials`, which it excludes: a connection made from
+/// a config with both fails with `JOBS_RESULT_INVALID_ARGUMENT`), `provider` is asked before
+/// every WebSocket handshake (see `jobs_credentials_fn`), with `user_data`, which must stay
+/// valid until the handle is freed. `region` NULL means "take it from the endpoint"; it is
+/// copied. NULL `provider` clears it. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+/// `_INVALID_UTF8` or `_INVALID_ARGUMENT` (an empty or oversized region, or a library built
+/// without the cargo feature `websocket`: then only clearing succeeds). Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `region` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_credentials_provider(
+    cfg: *mut jobs_config,
+    provider: jobs_credentials_fn,
+    user_data: *mut c_void,
+    region: *const c_char,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        if provider.is_none() {
+            c.credentials_provider = None;
+            return Ok(());
+        }
+        let region = opt_str_arg(region, "region")?;
+        rules::validate_provider_settings(region)?;
+        c.credentials_provider = Some((provider, UserData(user_data), region.map(str::to_owned)));
+        Ok(())
+    })
+}
+
+/// The engine's provider for a C one: calls it with a fresh sink and takes what it set.
+pub(crate) fn credentials_provider(
+    f: unsafe extern "C" fn(*mut c_void, *mut jobs_credentials_sink) -> i32,
+    ud: UserData,
+) -> std::sync::Arc<crate::mqtt::sigv4::CredentialsProvider> {
+    std::sync::Arc::new(move || {
+        let mut sink = jobs_credentials_sink { provided: None };
+        // SAFETY: the contract of jobs_config_set_credentials_provider: a valid function and
+        // user data that lives as long as the handle; the sink outlives the call.
+        let rc = unsafe { f(ud.ptr(), &mut sink) };
+        if rc != 0 {
+            return Err(Error::new(
+                jobs_result::IncompleteConfig,
+                format!("the credentials provider failed (returned {rc})"),
+            ));
+        }
+        sink.provided.take().ok_or_else(|| {
+            Error::new(
+                jobs_result::IncompleteConfig,
+                "the credentials provider returned 0 without a successful jobs_credentials_set",
+            )
+        })
     })
 }

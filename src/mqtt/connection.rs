@@ -259,6 +259,7 @@ impl Connection {
         self.shared.shutdown();
         self.shared.each_extension(|e| e.closed());
         self.shared.callbacks.gate.close();
+        self.shared.io_gate.close();
     }
 
     /// The connection's one `T`, made on first use: state a layer above keeps per connection
