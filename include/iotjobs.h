@@ -60,6 +60,11 @@
 #define JOBS_VERSION_NUMBER (((JOBS_VERSION_MAJOR * 1000000) + (JOBS_VERSION_MINOR * 1000)) + JOBS_VERSION_PATCH)
 
 /**
+ * The room a key signer gets for one signature, in bytes (an RSA 8192-bit signature is 1024).
+ */
+#define JOBS_SIGNATURE_MAX 2048
+
+/**
  * Result of every fallible C entry point. `JOBS_RESULT_OK` is 0 so `if (rc)` tests failure.
  * Values are grouped and never reused; a retired value stays as a reserved comment.
  */
@@ -1085,6 +1090,25 @@ typedef int32_t (*jobs_credentials_fn)(void *user_data,
                                        struct jobs_credentials_sink *sink);
 
 /**
+ * Signs the TLS handshake for a key the application holds: sign `message` (`message_len`
+ * bytes, not hashed: hash it with the scheme's hash) with `scheme` (a TLS SignatureScheme
+ * code point from the list given to `jobs_config_set_key_signer`), write the signature (ECDSA
+ * in DER, as TLS wants) into `signature`, which has room for `*signature_len` bytes
+ * (`JOBS_SIGNATURE_MAX`), set `*signature_len` to its length and return 0. Any other return
+ * value, or a length of 0 or above the room, fails the handshake with `JOBS_RESULT_TLS`; a
+ * wrong signature is refused by the server, also a TLS failure. The buffers are valid only
+ * during the call. Runs on the library's network thread, which it holds up for every
+ * connection: return promptly, and call no iotjobs function. Never called once the
+ * connection's free function has returned.
+ */
+typedef int32_t (*jobs_sign_fn)(void *user_data,
+                                uint16_t scheme,
+                                const uint8_t *message,
+                                size_t message_len,
+                                uint8_t *signature,
+                                size_t *signature_len);
+
+/**
  * Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
  * (acknowledged; for a subscription `granted_qos` is 0 or 1), `_SUBSCRIBE_REFUSED`
  * (`granted_qos` 0x80), `_DROPPED` (removed from the offline queue by drop-oldest) or
@@ -1947,6 +1971,29 @@ jobs_result jobs_config_set_credentials_provider(struct jobs_config *cfg,
                                                  jobs_credentials_fn provider,
                                                  void *user_data,
                                                  const char *region);
+
+/**
+ * Sets a key signer for mutual TLS with a private key the library never sees (a secure
+ * element, a TPM, an HSM): the certificate chain still comes from `jobs_config_set_cert_file`
+ * or `_cert_pem`, and `sign` (see `jobs_sign_fn`) computes the handshake signature, with
+ * `user_data`, which must stay valid until the handle is freed. `schemes` lists the TLS
+ * SignatureScheme code points the key signs with, in order of preference (1 to 16, one
+ * algorithm; copied), for example 0x0804 0x0805 0x0806 (RSA-PSS with SHA-256/384/512; TLS 1.3
+ * needs PSS for RSA) then 0x0401 0x0501 0x0601 (RSA PKCS#1), 0x0403 (ECDSA P-256 SHA-256),
+ * 0x0503 (ECDSA P-384 SHA-384) or 0x0807 (Ed25519). It excludes a client key
+ * (`jobs_config_set_key_file`/`_pem`): a connection made from a config with both fails with
+ * `JOBS_RESULT_TLS_CONFIG`. NULL `sign` clears it. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT` (cfg, or schemes with a non-zero count) or `_INVALID_ARGUMENT` (no, too
+ * many, unknown or mixed schemes). Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `schemes` NULL or `schemes_len` readable values.
+ */
+jobs_result jobs_config_set_key_signer(struct jobs_config *cfg,
+                                       const uint16_t *schemes,
+                                       size_t schemes_len,
+                                       jobs_sign_fn sign,
+                                       void *user_data);
 
 /**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without

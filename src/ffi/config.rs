@@ -904,3 +904,109 @@ pub(crate) fn credentials_provider(
         })
     })
 }
+
+/// The room a key signer gets for one signature, in bytes (an RSA 8192-bit signature is 1024).
+pub const JOBS_SIGNATURE_MAX: usize = 2048;
+
+/// Signs the TLS handshake for a key the application holds: sign `message` (`message_len`
+/// bytes, not hashed: hash it with the scheme's hash) with `scheme` (a TLS SignatureScheme
+/// code point from the list given to `jobs_config_set_key_signer`), write the signature (ECDSA
+/// in DER, as TLS wants) into `signature`, which has room for `*signature_len` bytes
+/// (`JOBS_SIGNATURE_MAX`), set `*signature_len` to its length and return 0. Any other return
+/// value, or a length of 0 or above the room, fails the handshake with `JOBS_RESULT_TLS`; a
+/// wrong signature is refused by the server, also a TLS failure. The buffers are valid only
+/// during the call. Runs on the library's network thread, which it holds up for every
+/// connection: return promptly, and call no iotjobs function. Never called once the
+/// connection's free function has returned.
+pub type jobs_sign_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        scheme: u16,
+        message: *const u8,
+        message_len: usize,
+        signature: *mut u8,
+        signature_len: *mut usize,
+    ) -> i32,
+>;
+
+/// Sets a key signer for mutual TLS with a private key the library never sees (a secure
+/// element, a TPM, an HSM): the certificate chain still comes from `jobs_config_set_cert_file`
+/// or `_cert_pem`, and `sign` (see `jobs_sign_fn`) computes the handshake signature, with
+/// `user_data`, which must stay valid until the handle is freed. `schemes` lists the TLS
+/// SignatureScheme code points the key signs with, in order of preference (1 to 16, one
+/// algorithm; copied), for example 0x0804 0x0805 0x0806 (RSA-PSS with SHA-256/384/512; TLS 1.3
+/// needs PSS for RSA) then 0x0401 0x0501 0x0601 (RSA PKCS#1), 0x0403 (ECDSA P-256 SHA-256),
+/// 0x0503 (ECDSA P-384 SHA-384) or 0x0807 (Ed25519). It excludes a client key
+/// (`jobs_config_set_key_file`/`_pem`): a connection made from a config with both fails with
+/// `JOBS_RESULT_TLS_CONFIG`. NULL `sign` clears it. Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT` (cfg, or schemes with a non-zero count) or `_INVALID_ARGUMENT` (no, too
+/// many, unknown or mixed schemes). Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `schemes` NULL or `schemes_len` readable values.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_key_signer(
+    cfg: *mut jobs_config,
+    schemes: *const u16,
+    schemes_len: usize,
+    sign: jobs_sign_fn,
+    user_data: *mut c_void,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let Some(f) = sign else {
+            c.conn.tls.key_signer = None;
+            return Ok(());
+        };
+        let codes: &[u16] = match (schemes.is_null(), schemes_len) {
+            (_, 0) => &[],
+            (true, _) => {
+                return Err(Error::new(
+                    jobs_result::NullArgument,
+                    "schemes is NULL with a non-zero schemes_len",
+                ))
+            }
+            (false, n) => std::slice::from_raw_parts(schemes, n),
+        };
+        let schemes = rules::validate_signature_schemes(codes)?;
+        c.conn.tls.key_signer = Some(crate::mqtt::tls::KeySigner {
+            schemes,
+            sign: key_signer(f, UserData(user_data)),
+        });
+        Ok(())
+    })
+}
+
+type SignFnPtr =
+    unsafe extern "C" fn(*mut c_void, u16, *const u8, usize, *mut u8, *mut usize) -> i32;
+
+/// The engine's signer for a C one: a buffer of `JOBS_SIGNATURE_MAX` bytes per signature,
+/// and the length the callback reports checked against it.
+fn key_signer(f: SignFnPtr, ud: UserData) -> std::sync::Arc<crate::mqtt::tls::SignFn> {
+    std::sync::Arc::new(move |scheme, message| {
+        let mut signature = vec![0u8; JOBS_SIGNATURE_MAX];
+        let mut len = signature.len();
+        // SAFETY: the contract of jobs_config_set_key_signer: a valid function and user data
+        // that lives as long as the handle; both buffers outlive the call.
+        let rc = unsafe {
+            f(
+                ud.ptr(),
+                u16::from(scheme),
+                message.as_ptr(),
+                message.len(),
+                signature.as_mut_ptr(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(format!("the signing callback failed (returned {rc})"));
+        }
+        if len == 0 || len > JOBS_SIGNATURE_MAX {
+            return Err(format!(
+                "the signing callback reported a signature of {len} bytes: it must be 1 to {JOBS_SIGNATURE_MAX}"
+            ));
+        }
+        signature.truncate(len);
+        Ok(signature)
+    })
+}

@@ -205,6 +205,37 @@ pub fn validate_iam(credentials: &Credentials, region: Option<&str>) -> Result<(
     Ok(())
 }
 
+/// The most signature schemes a key signer may list.
+pub const KEY_SIGNER_SCHEMES_MAX: usize = 16;
+
+/// Checks the TLS signature schemes (IANA code points) of a key signer: 1 to
+/// [`KEY_SIGNER_SCHEMES_MAX`], each one rustls offers, all of one algorithm (one key).
+pub fn validate_signature_schemes(schemes: &[u16]) -> Result<Vec<rustls::SignatureScheme>> {
+    if schemes.is_empty() || schemes.len() > KEY_SIGNER_SCHEMES_MAX {
+        return Err(invalid(format!(
+            "a key signer lists {} signature schemes: it must list 1 to {KEY_SIGNER_SCHEMES_MAX}",
+            schemes.len()
+        )));
+    }
+    let mut algorithm = None;
+    let mut out = Vec::with_capacity(schemes.len());
+    for &code in schemes {
+        let scheme = rustls::SignatureScheme::from(code);
+        let Some(a) = super::tls::scheme_algorithm(scheme) else {
+            return Err(invalid(format!(
+                "signature scheme 0x{code:04x} is not one TLS 1.2/1.3 signs with here (RSA PKCS#1 or PSS with SHA-256/384/512, ECDSA P-256/P-384/P-521, Ed25519)"
+            )));
+        };
+        if *algorithm.get_or_insert(a) != a {
+            return Err(invalid(
+                "the signature schemes of a key signer are of one algorithm (one key): RSA, ECDSA or Ed25519",
+            ));
+        }
+        out.push(scheme);
+    }
+    Ok(out)
+}
+
 /// Checks an explicit SigV4 region: 1 to [`REGION_MAX_LEN`] bytes.
 pub fn validate_region(region: &str) -> Result<()> {
     if region.is_empty() || region.len() > REGION_MAX_LEN {

@@ -37,7 +37,7 @@ pub struct Shared {
     pub callbacks: Callbacks,
     budget: Arc<Budget>,
     extensions: Mutex<Vec<Extended>>,
-    /// Application code the I/O thread calls (the credentials provider): closed when the
+    /// Application code the I/O thread calls (credentials provider, key signer): closed when the
     /// connection closes, so none runs after that returns.
     pub io_gate: Arc<runtime::Gate>,
 }
@@ -71,6 +71,7 @@ impl Shared {
         cfg: ConnectionConfig,
         tls: Option<Arc<rustls::ClientConfig>>,
         callbacks: Callbacks,
+        io_gate: Arc<runtime::Gate>,
     ) -> Shared {
         let debug_log =
             callbacks.on_log.is_some() && callbacks.log_level.is_some_and(|l| l >= LogLevel::Debug);
@@ -82,7 +83,7 @@ impl Shared {
             wake: Notify::new(),
             callbacks,
             extensions: Mutex::new(Vec::new()),
-            io_gate: runtime::Gate::new(),
+            io_gate,
         }
     }
 
