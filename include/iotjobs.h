@@ -1738,9 +1738,13 @@ jobs_result jobs_config_set_ca_pem(struct jobs_config *cfg,
 
 /**
  * Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
- * copied; read when the connection is created; a regular file of at most 1 MiB, as for
- * `jobs_config_set_ca_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`;
- * a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+ * copied; read when the connection is created, and again before every reconnect, so a
+ * certificate replaced on disk is used from the next connection on (replace the file and its
+ * key by renaming over them); a regular file of at most 1 MiB, as for
+ * `jobs_config_set_ca_file`). A file that then cannot be used fails that attempt with a
+ * `JOBS_EVENT_KIND_CONNECT_FAILED` event (`JOBS_RESULT_TLS_CONFIG`) and the usual retry.
+ * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad file is reported by
+ * the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *
  * # Safety
  * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -1763,8 +1767,8 @@ jobs_result jobs_config_set_cert_pem(struct jobs_config *cfg,
 /**
  * Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
  * AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
- * file is read when the connection is created (a regular file of at most 1 MiB, as for
- * `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
+ * file is read when the connection is created and again before every reconnect, like the
+ * certificate (a regular file of at most 1 MiB, as for `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
  * its memory is freed. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad
  * file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *

@@ -177,6 +177,7 @@ pub struct Emulator {
     ws: Option<SocketAddr>,
     wss: Option<SocketAddr>,
     control: Option<SocketAddr>,
+    accept: Arc<transport::AcceptCtx>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -240,11 +241,11 @@ impl Emulator {
         let mut ctx = transport::AcceptCtx::default();
         let tls_l = match &cfg.tls {
             Some(t) => {
-                ctx.tls = Some(transport::tls_acceptor(
+                ctx.tls = std::sync::Mutex::new(Some(transport::tls_acceptor(
                     &t.cert,
                     &t.key,
                     Some(&t.client_ca),
-                )?);
+                )?));
                 Some(bind(t.bind, "MQTT over TLS")?)
             }
             None => None,
@@ -265,6 +266,7 @@ impl Emulator {
         let control = ctl_l.as_ref().map(|l| l.local_addr()).transpose()?;
         let shared = Arc::new(Shared::new(cfg));
         let ctx = Arc::new(ctx);
+        let accept = ctx.clone();
         let mut listeners = Vec::new();
         for (kind, l) in [
             (Kind::Tcp, Some(mqtt_l)),
@@ -287,7 +289,7 @@ impl Emulator {
             .spawn(move || {
                 rt.block_on(async move {
                     for (kind, l, rx) in listeners {
-                        tokio::spawn(server::listen(sh.clone(), kind, l, rx, ctx.clone()));
+                        tokio::spawn(server::listen(sh.clone(), kind, l, rx, accept.clone()));
                     }
                     if let Some(l) = ctl_l {
                         tokio::spawn(control::serve(sh.clone(), l));
@@ -303,6 +305,7 @@ impl Emulator {
             ws,
             wss,
             control,
+            accept: ctx,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -323,6 +326,18 @@ impl Emulator {
     /// The secure WebSocket listener, when configured (URL `wss://localhost:PORT/mqtt`).
     pub fn wss_addr(&self) -> Option<SocketAddr> {
         self.wss
+    }
+
+    /// From now on the TLS listener accepts only client certificates that chain to
+    /// `client_ca` (PEM), e.g. after a certificate rotation; open connections are kept (cut
+    /// them to force a new handshake). An error leaves the listener as it was.
+    pub fn set_tls_client_ca(&self, client_ca: &std::path::Path) -> std::io::Result<()> {
+        let t = self.shared.cfg.tls.as_ref().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no TLS listener")
+        })?;
+        let acceptor = transport::tls_acceptor(&t.cert, &t.key, Some(client_ca))?;
+        *lock(&self.accept.tls) = Some(acceptor);
+        Ok(())
     }
 
     /// Every WebSocket upgrade request received (ws and wss; the last 1000).

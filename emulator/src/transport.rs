@@ -21,7 +21,9 @@ use crate::server::{serve, Kind};
 /// What the accept path needs besides the socket.
 #[derive(Default)]
 pub(crate) struct AcceptCtx {
-    pub tls: Option<TlsAcceptor>,
+    /// Replaceable: [`crate::Emulator::set_tls_client_ca`] changes which client certificates
+    /// new connections may present.
+    pub tls: std::sync::Mutex<Option<TlsAcceptor>>,
     pub wss: Option<TlsAcceptor>,
 }
 
@@ -89,7 +91,7 @@ pub(crate) async fn accept(
     let acceptor = match kind {
         Kind::Tcp => return serve(shared, sock, peer, kind).await,
         Kind::Ws => return websocket(shared, sock, peer, kind).await,
-        Kind::Tls => ctx.tls.clone(),
+        Kind::Tls => crate::broker::lock(&ctx.tls).clone(),
         Kind::Wss => ctx.wss.clone(),
     };
     let Some(acc) = acceptor else { return };

@@ -352,7 +352,16 @@ fn open(shared: &Arc<Shared>) -> Opening {
         // The configuration refuses SigV4 credentials in a build without WebSocket.
         #[cfg(not(feature = "websocket"))]
         let (hook, refresh): (Option<Box<super::transport::RequestHook>>, _) = (None, None);
-        Stream::connect(&ep, shared.tls.clone(), hook.as_deref())
+        // Certificate and key files are read again before every attempt: a certificate
+        // rotated on disk is used from the next reconnect on.
+        let tls = if cfg.transport.uses_tls() && cfg.tls.reloads() {
+            let built = super::tls::build_client_config(&cfg.tls)
+                .map_err(|e| Error::new(jobs_result::TlsConfig, e.to_string()))?;
+            Some(built)
+        } else {
+            shared.tls.clone()
+        };
+        Stream::connect(&ep, tls, hook.as_deref())
             .await
             .map(|s| (s, refresh))
             .map_err(|e| {

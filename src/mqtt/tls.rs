@@ -288,6 +288,16 @@ pub struct TlsSettings {
     pub alpn: Vec<Vec<u8>>,
 }
 
+impl TlsSettings {
+    /// True when the client certificate or key is read from a file, so that building the
+    /// configuration again picks up a rotated one.
+    pub fn reloads(&self) -> bool {
+        [&self.client_cert, &self.client_key]
+            .iter()
+            .any(|p| matches!(p, Some(PemSource::File(_))))
+    }
+}
+
 /// What went wrong while building a TLS configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsErrorKind {
