@@ -872,6 +872,12 @@ typedef struct jobs_job jobs_job;
 typedef struct jobs_message jobs_message;
 
 /**
+ * Where a certificate provider puts the PEM it hands over, with `jobs_pem_set`. Owned by
+ * the library and valid only during the provider call.
+ */
+typedef struct jobs_pem_sink jobs_pem_sink;
+
+/**
  * The reply to a request: AWS's accepted or rejected message. Owned by whoever the API says
  * (the caller of a blocking request; the library, for the one lent to a `jobs_reply_callback`).
  */
@@ -1107,6 +1113,20 @@ typedef int32_t (*jobs_sign_fn)(void *user_data,
                                 size_t message_len,
                                 uint8_t *signature,
                                 size_t *signature_len);
+
+/**
+ * Asked for the client certificate (chain) and key as PEM when the connection is created
+ * and before every connection attempt, so a rotated certificate is used from the next
+ * reconnect on. Call `jobs_pem_set(sink, ...)` and return 0; any other return value, or
+ * returning without a successful `jobs_pem_set`, fails with `JOBS_RESULT_TLS_CONFIG`: from
+ * `jobs_connection_new` at creation, else as a `JOBS_EVENT_KIND_CONNECT_FAILED` event and
+ * the usual retry. At creation it runs on the caller's thread; before an attempt on the
+ * library's network thread, which it holds up for every connection: return promptly, and
+ * call no iotjobs function but `jobs_pem_set`. Never called once the connection's free
+ * function has returned.
+ */
+typedef int32_t (*jobs_pem_fn)(void *user_data,
+                               struct jobs_pem_sink *sink);
 
 /**
  * Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
@@ -1998,6 +2018,42 @@ jobs_result jobs_config_set_key_signer(struct jobs_config *cfg,
                                        size_t schemes_len,
                                        jobs_sign_fn sign,
                                        void *user_data);
+
+/**
+ * Hands the client certificate chain (leaf first) and its private key, as PEM, to the
+ * library from inside a certificate provider: copied (the caller's buffers may be wiped or
+ * freed once this returns), the key copy wiped before it is freed. `key_pem` NULL with
+ * `key_len` 0 means no key: a key signer (`jobs_config_set_key_signer`) stands for it.
+ * They are parsed when the TLS configuration is built, right after the provider returns.
+ * A later successful call replaces an earlier one; a failed one leaves nothing set.
+ * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (sink, cert_pem, or key_pem with a non-zero
+ * length) or `_INVALID_ARGUMENT` (empty, or over 1 MiB each).
+ *
+ * # Safety
+ * `sink` is NULL or the sink of the running provider call; `cert_pem` NULL or `cert_len`
+ * readable bytes; `key_pem` NULL or `key_len` readable bytes.
+ */
+jobs_result jobs_pem_set(struct jobs_pem_sink *sink,
+                         const uint8_t *cert_pem,
+                         size_t cert_len,
+                         const uint8_t *key_pem,
+                         size_t key_len);
+
+/**
+ * Sets a certificate provider (see `jobs_pem_fn`): the client certificate and key are
+ * asked from `provider`, with `user_data` (valid until the handle is freed), instead of
+ * being set once; this is how a certificate rotated by the application is picked up (files
+ * set with `jobs_config_set_cert_file`/`_key_file` are read again before every reconnect
+ * too). It excludes the certificate and key setters: a connection made from a config with
+ * both fails with `JOBS_RESULT_TLS_CONFIG`. NULL `provider` clears it. Returns
+ * `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config.
+ */
+jobs_result jobs_config_set_cert_provider(struct jobs_config *cfg,
+                                          jobs_pem_fn provider,
+                                          void *user_data);
 
 /**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without

@@ -1014,3 +1014,99 @@ fn key_signer(f: SignFnPtr, ud: UserData) -> std::sync::Arc<crate::mqtt::tls::Si
         Ok(signature)
     })
 }
+
+/// Where a certificate provider puts the PEM it hands over, with `jobs_pem_set`. Owned by
+/// the library and valid only during the provider call.
+pub struct jobs_pem_sink {
+    provided: Option<(PemSource, Option<PemSource>)>,
+}
+
+/// Asked for the client certificate (chain) and key as PEM when the connection is created
+/// and before every connection attempt, so a rotated certificate is used from the next
+/// reconnect on. Call `jobs_pem_set(sink, ...)` and return 0; any other return value, or
+/// returning without a successful `jobs_pem_set`, fails with `JOBS_RESULT_TLS_CONFIG`: from
+/// `jobs_connection_new` at creation, else as a `JOBS_EVENT_KIND_CONNECT_FAILED` event and
+/// the usual retry. At creation it runs on the caller's thread; before an attempt on the
+/// library's network thread, which it holds up for every connection: return promptly, and
+/// call no iotjobs function but `jobs_pem_set`. Never called once the connection's free
+/// function has returned.
+pub type jobs_pem_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, sink: *mut jobs_pem_sink) -> i32>;
+
+/// Hands the client certificate chain (leaf first) and its private key, as PEM, to the
+/// library from inside a certificate provider: copied (the caller's buffers may be wiped or
+/// freed once this returns), the key copy wiped before it is freed. `key_pem` NULL with
+/// `key_len` 0 means no key: a key signer (`jobs_config_set_key_signer`) stands for it.
+/// They are parsed when the TLS configuration is built, right after the provider returns.
+/// A later successful call replaces an earlier one; a failed one leaves nothing set.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (sink, cert_pem, or key_pem with a non-zero
+/// length) or `_INVALID_ARGUMENT` (empty, or over 1 MiB each).
+///
+/// # Safety
+/// `sink` is NULL or the sink of the running provider call; `cert_pem` NULL or `cert_len`
+/// readable bytes; `key_pem` NULL or `key_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_pem_set(
+    sink: *mut jobs_pem_sink,
+    cert_pem: *const u8,
+    cert_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+) -> jobs_result {
+    guard(|| {
+        let sink = handle_mut(sink, "sink")?;
+        sink.provided = None;
+        let cert = PemSource::memory_capped(bytes_arg(cert_pem, cert_len, "cert_pem")?)?;
+        let key = match (key_pem.is_null(), key_len) {
+            (true, 0) => None,
+            _ => Some(PemSource::memory_capped(bytes_arg(
+                key_pem, key_len, "key_pem",
+            )?)?),
+        };
+        sink.provided = Some((cert, key));
+        Ok(())
+    })
+}
+
+/// Sets a certificate provider (see `jobs_pem_fn`): the client certificate and key are
+/// asked from `provider`, with `user_data` (valid until the handle is freed), instead of
+/// being set once; this is how a certificate rotated by the application is picked up (files
+/// set with `jobs_config_set_cert_file`/`_key_file` are read again before every reconnect
+/// too). It excludes the certificate and key setters: a connection made from a config with
+/// both fails with `JOBS_RESULT_TLS_CONFIG`. NULL `provider` clears it. Returns
+/// `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_cert_provider(
+    cfg: *mut jobs_config,
+    provider: jobs_pem_fn,
+    user_data: *mut c_void,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        c.conn.tls.pem_provider = provider.map(|f| pem_provider(f, UserData(user_data)));
+        Ok(())
+    })
+}
+
+/// The engine's certificate provider for a C one: calls it with a fresh sink and takes what
+/// it set.
+fn pem_provider(
+    f: unsafe extern "C" fn(*mut c_void, *mut jobs_pem_sink) -> i32,
+    ud: UserData,
+) -> crate::mqtt::tls::PemProvider {
+    crate::mqtt::tls::PemProvider(std::sync::Arc::new(move || {
+        let mut sink = jobs_pem_sink { provided: None };
+        // SAFETY: the contract of jobs_config_set_cert_provider: a valid function and user
+        // data that lives as long as the handle; the sink outlives the call.
+        let rc = unsafe { f(ud.ptr(), &mut sink) };
+        if rc != 0 {
+            return Err(format!("it failed (returned {rc})"));
+        }
+        sink.provided
+            .take()
+            .ok_or_else(|| "it returned 0 without a successful jobs_pem_set".to_owned())
+    }))
+}

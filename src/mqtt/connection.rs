@@ -42,6 +42,13 @@ impl Connection {
                     .unwrap_or_else(|| Err("the connection is closed".into()))
             });
         }
+        if let Some(p) = &mut cfg.tls.pem_provider {
+            let (inner, gate) = (p.0.clone(), io_gate.clone());
+            p.0 = Arc::new(move || {
+                gate.run(|| inner())
+                    .unwrap_or_else(|| Err("the connection is closed".into()))
+            });
+        }
         let tls = match cfg.transport {
             TransportKind::Tls | TransportKind::WebsocketTls => Some(
                 tls::build_client_config(&cfg.tls)

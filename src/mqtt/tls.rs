@@ -72,6 +72,21 @@ impl PemSource {
         Ok(PemSource::Memory(bytes.to_vec()))
     }
 
+    /// In-memory PEM from a provider: as [`PemSource::memory`], and at most
+    /// [`PEM_FILE_MAX_BYTES`], like a file.
+    pub fn memory_capped(bytes: &[u8]) -> Result<PemSource, Error> {
+        if bytes.len() > PEM_FILE_MAX_BYTES {
+            return Err(Error::new(
+                jobs_result::InvalidArgument,
+                format!(
+                    "in-memory PEM of {} bytes: at most {PEM_FILE_MAX_BYTES}, as for a file",
+                    bytes.len()
+                ),
+            ));
+        }
+        PemSource::memory(bytes)
+    }
+
     /// Short description for error messages: the path, or "in-memory PEM".
     fn describe(&self) -> String {
         match self {
@@ -211,6 +226,30 @@ impl PartialEq for KeySigner {
 
 impl Eq for KeySigner {}
 
+/// The client certificate chain and (unless a key signer stands for it) its key, as PEM,
+/// from the application: or why there are none.
+pub type PemFn = dyn Fn() -> Result<(PemSource, Option<PemSource>), String> + Send + Sync;
+
+/// Asked for the client certificate and key each time the TLS configuration is built: when
+/// the connection is created and before every connection attempt (certificate rotation).
+#[derive(Clone)]
+pub struct PemProvider(pub Arc<PemFn>);
+
+impl fmt::Debug for PemProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PemProvider")
+    }
+}
+
+impl PartialEq for PemProvider {
+    // The same provider: a function has no other equality.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for PemProvider {}
+
 /// The algorithm a scheme signs with, or `None` for schemes ring cannot verify and rustls
 /// does not offer (SHA-1, SHA-224 and the legacy ones).
 pub fn scheme_algorithm(scheme: rustls::SignatureScheme) -> Option<rustls::SignatureAlgorithm> {
@@ -284,17 +323,20 @@ pub struct TlsSettings {
     pub client_key: Option<PemSource>,
     /// Instead of `client_key`: the application signs for the key; needs `client_cert`.
     pub key_signer: Option<KeySigner>,
+    /// Instead of `client_cert` and `client_key`: asked for both on every build.
+    pub pem_provider: Option<PemProvider>,
     /// ALPN protocols to offer, e.g. [`ALPN_AWS_MQTT_CA`] for AWS IoT on port 443.
     pub alpn: Vec<Vec<u8>>,
 }
 
 impl TlsSettings {
-    /// True when the client certificate or key is read from a file, so that building the
-    /// configuration again picks up a rotated one.
+    /// True when the client certificate or key is read from a file or asked from a provider,
+    /// so that building the configuration again picks up a rotated one.
     pub fn reloads(&self) -> bool {
-        [&self.client_cert, &self.client_key]
-            .iter()
-            .any(|p| matches!(p, Some(PemSource::File(_))))
+        self.pem_provider.is_some()
+            || [&self.client_cert, &self.client_key]
+                .iter()
+                .any(|p| matches!(p, Some(PemSource::File(_))))
     }
 }
 
@@ -534,14 +576,33 @@ pub fn build_client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, TlsErro
         .map_err(|e| TlsError::new(TlsErrorKind::Config, format!("TLS versions: {e}")))?
         .with_root_certificates(roots);
 
-    if s.key_signer.is_some() && s.client_key.is_some() {
+    let provided;
+    let (client_cert, client_key) = match &s.pem_provider {
+        Some(p) => {
+            if s.client_cert.is_some() || s.client_key.is_some() {
+                return Err(TlsError::new(
+                    TlsErrorKind::IncompleteClientAuth,
+                    "a certificate provider and a client certificate or key exclude each other",
+                ));
+            }
+            provided = (p.0)().map_err(|e| {
+                TlsError::new(
+                    TlsErrorKind::Config,
+                    format!("the certificate provider: {e}"),
+                )
+            })?;
+            (Some(&provided.0), provided.1.as_ref())
+        }
+        None => (s.client_cert.as_ref(), s.client_key.as_ref()),
+    };
+    if s.key_signer.is_some() && client_key.is_some() {
         return Err(TlsError::new(
             TlsErrorKind::IncompleteClientAuth,
             "a client key and a key signer exclude each other: the signer stands for the key",
         ));
     }
     if let Some(signer) = &s.key_signer {
-        let cert_src = s.client_cert.as_ref().ok_or_else(|| {
+        let cert_src = client_cert.ok_or_else(|| {
             TlsError::new(
                 TlsErrorKind::IncompleteClientAuth,
                 "a key signer was configured without its client certificate",
@@ -554,7 +615,7 @@ pub fn build_client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, TlsErro
         config.alpn_protocols = s.alpn.clone();
         return Ok(Arc::new(config));
     }
-    let mut config = match (&s.client_cert, &s.client_key) {
+    let mut config = match (client_cert, client_key) {
         (None, None) => builder.with_no_client_auth(),
         (Some(_), None) => {
             return Err(TlsError::new(
