@@ -856,8 +856,8 @@ fn device_agent_gets_through_lost_replies_and_cut_connections() {
         "device_agent",
         &agent_args(&emu, thing, &["--idle-exit", "3"]),
     );
-    // The agent found no job (the job comes later, so the scenes below do not depend on how
-    // many start-next requests the agent sends as it starts).
+    // The agent found no job; the job comes later, so the lost reply below is the one to the
+    // start-next that notify-next prompts, whatever the agent asked as it started.
     wait("the first start-next reply", &|| {
         replies_out(&emu, thing, "start-next/accepted") >= 1
     });
@@ -1085,8 +1085,7 @@ fn device_agent_retries_throttled_and_internal_error_rejections() {
         &[thing],
     )
     .unwrap();
-    // The first requests are throttled: two, since the agent may send its first start-next
-    // twice (it is told the link is up once more as it starts) and drop the first answer.
+    // The first two requests (start-next, then its retry) are throttled.
     emu.throttle(2);
     let mut run = start(
         "device_agent",
