@@ -908,10 +908,9 @@ fn device_agent_gets_through_lost_replies_and_cut_connections() {
     assert_eq!(e["status"], "SUCCEEDED", "{e}");
     assert_eq!(e["statusDetails"]["step"], "6/6", "{e}");
     // start-next (2), five progress updates, the final one (8). The progress whose reply was
-    // lost had been applied; after describing the job the library sends it once more (it
-    // does not compare the described statusDetails with it), so step 2 counts twice: 9. Once
-    // the library drops a progress update the description shows applied, this is 8.
-    assert_eq!(e["versionNumber"], 9, "{e}");
+    // lost had been applied: the describe after the reconnect shows it, so it is not sent
+    // again and no step counts twice.
+    assert_eq!(e["versionNumber"], 8, "{e}");
 }
 
 #[test]
@@ -1029,9 +1028,11 @@ fn device_agent_finishes_its_jobs_through_repeated_connection_cuts() {
         let e = execution(&emu, id, thing);
         assert_eq!(e["status"], "SUCCEEDED", "{e}\n{}", out.text());
         assert_eq!(e["statusDetails"]["step"], "8/8", "{e}");
-        // start-next (2), seven progress updates, the final one (10). A progress update whose
-        // reply a cut lost after the service applied it goes once more after the reconnect (see
-        // device_agent_gets_through_lost_replies_and_cut_connections): at most one per cut.
+        // start-next (2), seven progress updates, the final one (10). An applied update whose
+        // reply a cut lost is not sent again (the describe shows it), but a cut can also land
+        // while an update is on its way, before the service saw it: it is sent once, after the
+        // describe. The bound allows one extra version per cut so a timing the test cannot
+        // control never fails it; the lost-reply test above pins the exact count.
         let v = e["versionNumber"].as_u64().unwrap_or(0);
         assert!((10..=10 + cuts).contains(&v), "{e}\n{}", out.text());
     }

@@ -98,6 +98,8 @@ pub struct ExecInfo {
     /// 0: not given.
     pub version: u64,
     pub document: Option<String>,
+    /// The execution's status details as the service has them.
+    pub details: Vec<(String, String)>,
 }
 
 /// A request's outcome, as the machine needs it.
@@ -159,6 +161,7 @@ pub fn exec_info(ev: &crate::jobs::event::JobsEvent) -> Option<ExecInfo> {
         status: e.status,
         version: counter(e.version_number),
         document: e.job_document.clone(),
+        details: e.status_details.clone(),
     })
 }
 
@@ -723,11 +726,31 @@ impl Machine {
                     job.document = e.document;
                 }
                 job.needs_check = job.check_seq != check;
+                // Progress whose update landed before its reply was lost is not sent again.
+                let applied = job
+                    .progress
+                    .as_ref()
+                    .is_some_and(|(d, _)| same_details(d.pairs(), &e.details));
+                let mut acknowledged = None;
+                if applied && e.status == ExecutionStatus::InProgress {
+                    acknowledged = job.progress.take().map(|(d, _)| d);
+                    job.progress_sent_at = Some(now);
+                }
                 match e.status {
                     ExecutionStatus::Queued | ExecutionStatus::InProgress => {}
                     s if job.decided.as_ref().is_some_and(|(d, _)| *d == s) => self.finish(s),
                     s if is_terminal(s) => self.gone(s),
                     _ => {}
+                }
+                if let Some(d) = acknowledged {
+                    // The service has it: as good as an acknowledgement.
+                    self.counters.progress_sent += 1;
+                    self.event(
+                        AgentEventKind::ProgressSent,
+                        Some(&key),
+                        ExecutionStatus::InProgress,
+                        d.to_json(),
+                    );
                 }
             }
             Reply::Execution(None) => self.gone(ExecutionStatus::Removed),
@@ -1220,6 +1243,15 @@ fn update(
         include_job_document: false,
         step_timeout,
     }
+}
+
+/// The same key/value pairs, whatever their order.
+fn same_details(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let mut a: Vec<_> = a.iter().collect();
+    let mut b: Vec<_> = b.iter().collect();
+    a.sort();
+    b.sort();
+    a == b
 }
 
 fn purpose_key_opt(p: &Purpose) -> Option<Key> {

@@ -15,6 +15,7 @@ fn exec(id: &str, n: u64, doc: &str) -> ExecInfo {
         status: ExecutionStatus::InProgress,
         version: 2,
         document: Some(doc.into()),
+        details: Vec::new(),
     }
 }
 
@@ -955,4 +956,47 @@ fn a_job_that_ended_while_offline_leaves_the_agent_idle() {
     h.m.stop();
     h.m.handler_returned(&k, h.now);
     assert!(!h.m.busy(), "a stop need not wait for the link");
+}
+
+#[test]
+fn progress_that_landed_before_its_reply_was_lost_is_not_sent_again() {
+    let mut h = H::new();
+    h.running_job();
+    let k = key("j1", 1);
+    h.m.progress(&k, details("step", "2/6"), None, h.now)
+        .unwrap();
+    let (_, _) = h.sent();
+    // The link drops before the reply; the update had been applied.
+    h.m.offline();
+    h.m.online(h.now);
+    let (id, req) = h.sent();
+    assert!(matches!(req, JobsRequest::Describe { .. }));
+    let mut e = exec("j1", 1, "{}");
+    e.version = 3;
+    e.details = vec![("step".into(), "2/6".into())];
+    h.m.reply(id, Reply::Execution(Some(e)), h.now);
+    let acts = h.actions();
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Send { .. })),
+        "nothing to send: the service has that progress"
+    );
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Event(e) if e.kind == AgentEventKind::ProgressSent)),
+        "reported as sent: a handler waiting for it goes on"
+    );
+    // Progress the service does not have yet is sent after the describe.
+    h.m.progress(&k, details("step", "3/6"), None, h.now)
+        .unwrap();
+    let (_, req) = h.sent();
+    assert!(
+        matches!(
+            req,
+            JobsRequest::Update {
+                expected_version: 3,
+                ..
+            }
+        ),
+        "{req:?}"
+    );
 }
