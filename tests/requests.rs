@@ -219,6 +219,33 @@ fn a_malformed_reply_completes_its_request_at_once_with_a_protocol_error() {
 }
 
 #[test]
+fn first_requests_from_several_threads_at_once_all_get_their_replies() {
+    // The first request of a thing subscribes its reply filters; requests racing it from other
+    // threads must not go out before those SUBSCRIBEs.
+    let emu = emulator();
+    let conn = connection(&emu, "race-dev");
+    conn.connect().unwrap();
+    for round in 0..20 {
+        let c = Arc::new(client(&conn, &format!("race-{round}")));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (c, barrier) = (c.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    c.request_blocking(&JobsRequest::GetPending, &opts(5000))
+                        .map(|o| code(&o))
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap().unwrap(), jobs_result::Ok, "round {round}");
+        }
+    }
+    conn.close();
+}
+
+#[test]
 fn offline_reads_fail_fast_or_wait_within_their_deadline() {
     let emu = emulator();
     let conn = connection(&emu, "off-dev");

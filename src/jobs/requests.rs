@@ -387,39 +387,40 @@ impl Router {
         qos: u8,
         set: FilterSet,
     ) -> Result<()> {
-        let (filters, replaced) = {
-            let mut f = lock(&self.filters);
-            let known = f.things.iter().any(|t| t == thing);
-            if !known && !f.wildcard {
-                if f.things.len() < PER_THING_FILTER_THINGS {
-                    f.things.push(thing.to_owned());
-                } else {
-                    f.wildcard = true;
+        // The lock is held until the subscriptions are submitted: another thread that finds
+        // the set marked subscribed must not send a request before its SUBSCRIBE is queued,
+        // or the reply could come before the subscription and be lost.
+        let mut f = lock(&self.filters);
+        let known = f.things.iter().any(|t| t == thing);
+        if !known && !f.wildcard {
+            if f.things.len() < PER_THING_FILTER_THINGS {
+                f.things.push(thing.to_owned());
+            } else {
+                f.wildcard = true;
+            }
+        }
+        let scope = if f.wildcard { "+" } else { thing };
+        if f.subscribed
+            .iter()
+            .any(|(sc, st)| sc == scope && *st == set)
+        {
+            return Ok(());
+        }
+        let scope = scope.to_owned();
+        f.subscribed.push((scope.clone(), set));
+        // The `+` filters replace the per-thing ones of the same set, which are unsubscribed
+        // after them (the server applies both in order: no gap, no overlap, so no message
+        // arrives twice).
+        let mut replaced = Vec::new();
+        if scope == "+" {
+            f.subscribed.retain(|(sc, st)| {
+                let old = sc != "+" && *st == set;
+                if old {
+                    replaced.extend(set.filters(sc));
                 }
-            }
-            let scope = if f.wildcard { "+" } else { thing };
-            if f.subscribed
-                .iter()
-                .any(|(sc, st)| sc == scope && *st == set)
-            {
-                return Ok(());
-            }
-            f.subscribed.push((scope.to_owned(), set));
-            // The `+` filters replace the per-thing ones of the same set, which are
-            // unsubscribed after them (the server applies both in order: no gap, no overlap,
-            // so no message arrives twice).
-            let mut replaced = Vec::new();
-            if scope == "+" {
-                f.subscribed.retain(|(sc, st)| {
-                    let old = sc != "+" && *st == set;
-                    if old {
-                        replaced.extend(set.filters(sc));
-                    }
-                    !old
-                });
-            }
-            (set.filters(scope), replaced)
-        };
+                !old
+            });
+        }
         let me = Arc::downgrade(self);
         let handler = Handler::on_io_thread(Arc::new(move |m: &Message| {
             if let Some(router) = me.upgrade() {
@@ -429,13 +430,14 @@ impl Router {
                 }
             }
         }));
-        for filter in filters {
+        for filter in set.filters(&scope) {
             // Queued with the request when offline, so they go out before it, in order.
             conn.subscribe(&filter, qos, Some(handler.clone()), Completion::None)?;
         }
         for filter in replaced {
             conn.unsubscribe(&filter, Completion::None)?;
         }
+        drop(f);
         Ok(())
     }
 
