@@ -350,7 +350,11 @@ class Agent:
         return self._guard is None or self._guard.closed
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, *exc):
