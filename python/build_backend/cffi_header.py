@@ -43,7 +43,7 @@ def _evaluate(expr, macros, line_no):
     expr = _IDENT.sub(name, expr)
     expr = expr.replace("||", " or ").replace("&&", " and ")
     expr = re.sub(r"!(?!=)", " not ", expr)
-    if not re.fullmatch(r"[\d\s()+\-*/<>=!%notandr]*", expr):
+    if not re.fullmatch(r"[\d\s()+\-*/<>=!%notandr]*", expr) or re.search(r"\)\s*\(", expr):
         raise HeaderError("line %d: cannot evaluate %r" % (line_no, expr))
     try:
         value = eval(expr.replace("/", "//"), {"__builtins__": {}}, {})
