@@ -297,3 +297,12 @@ def test_close_fails_requests_still_waiting(emulator):
     with pytest.raises(Error) as e:
         conn.connect()
     assert e.value.code == Result.CLOSED
+
+
+def test_a_future_outlives_a_client_nobody_holds(emulator):
+    import gc
+    with connect(emulator, "dev-g") as conn:
+        emulator.ctl("reply-delay", ms=300)
+        f = iotjobs.Client(conn, "dev-g").get_pending_async()
+        gc.collect()
+        assert f.result(10).queued == []

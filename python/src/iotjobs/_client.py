@@ -13,6 +13,11 @@ from ._types import (NextJobChanged, PendingJobsChanged, optional_execution_of, 
 
 _U64 = 2**64 - 1
 
+# Requests under way, process-wide: each keeps its client alive until it ends, so a future
+# outlives a client the caller no longer holds instead of failing CLOSED when it is collected.
+_inflight = set()
+_inflight_lock = threading.Lock()
+
 
 class Future(concurrent.futures.Future):
     """A request's outcome. Waiting for it inside a library callback raises Error
@@ -149,6 +154,8 @@ class Client:
             left, self._pending = list(self._pending.values()), {}
         for req in left:
             req.handle = None
+            with _inflight_lock:
+                _inflight.discard(req)
             if not req.future.done():
                 req.future.set_exception(
                     Error(Result.CLOSED, "the client was closed before the request ended"))
@@ -237,6 +244,8 @@ class Client:
         req.handle = ffi.new_handle(req)
         with self._pending_lock:
             self._pending[id(req)] = req
+        with _inflight_lock:
+            _inflight.add(req)
         try:
             with self._guard as c:
                 check(fn(c, args, _on_reply, req.handle))
@@ -250,6 +259,8 @@ class Client:
         with self._pending_lock:
             self._pending.pop(id(req), None)
             req.handle = None
+        with _inflight_lock:
+            _inflight.discard(req)
 
     def get_pending(self, *, timeout=10.0, offline="wait", client_token=None):
         """GetPendingJobExecutions: the thing's `PendingJobs` (in_progress, queued)."""

@@ -242,9 +242,14 @@ class Connection:
                     cfg, cstring(topic, "last will topic", keep), data, n,
                     integer(qos, "last will qos", 0, 1), bool(retain)))
             check(lib.jobs_config_set_user_data(cfg, self._dispatch))
-            check(lib.jobs_config_set_on_online_offline(cfg, _on_online, _on_offline))
-            check(lib.jobs_config_set_on_message(cfg, _on_message))
-            check(lib.jobs_config_set_on_event(cfg, _on_event))
+            # Only the callbacks asked for: each one costs a GIL round trip per message or event.
+            check(lib.jobs_config_set_on_online_offline(
+                cfg, _on_online if on_online is not None else NULL,
+                _on_offline if on_offline is not None else NULL))
+            if on_message is not None:
+                check(lib.jobs_config_set_on_message(cfg, _on_message))
+            if on_event is not None:
+                check(lib.jobs_config_set_on_event(cfg, _on_event))
             level = _level_for(_liblog) if log_level is None else log_level
             check(lib.jobs_config_set_log(cfg, _on_log, integer(int(level), "log_level", 0, 4)))
             conn = ffi.new("jobs_connection **")

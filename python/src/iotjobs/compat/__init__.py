@@ -18,12 +18,14 @@ Where v1 would publish something broken (a topic `None`, an empty update payload
 only AWS sets) or something AWS rejects, the call raises `iotjobs.Error` with the reason
 instead. v1 uses TLS only once `configureCredentials` is called, and so does this layer
 (plain TCP otherwise, for local brokers). Settings are read when the connection is made: at
-`connect()`, or at the first subscribe or publish before it. `Ciphers` and
+`connect()`, or at the first subscribe or publish before it; a later configure call is
+logged (logger "iotjobs.compat") and has no effect. `Ciphers` and
 `configureSocketFactory` have no equivalent (TLS is rustls's, the socket the library's own);
 metrics collection (a user name suffix in v1) is not sent.
 """
 
 import logging
+import sys
 import threading
 
 from .._lib import (Delivery, Error, Result, callback_scope, check, cstring, details_json, ffi,
@@ -250,11 +252,15 @@ class AWSIoTMQTTClient(object):
     # ---- configuration (read when the connection is made)
 
     def _set(self, **kw):
+        """Records settings for the connection; once it is made they cannot change (v1 says
+        to configure before connect), so a late call is logged and has no effect."""
         with self._lock:
             if self._conn is not None:
-                raise Error(Result.INVALID_STATE,
-                            "configure the client before it connects (or first subscribes or publishes)")
+                _log.warning("%s: the connection is already made; configure before connect "
+                             "(or the first subscribe or publish)", sys._getframe(1).f_code.co_name)
+                return False
             self._settings.update(kw)
+            return True
 
     def configureLastWill(self, topic, payload, QoS, retain=False):
         self._set(last_will=(topic, payload, integer(QoS, "QoS", 0, 1), bool(retain)))
@@ -265,8 +271,9 @@ class AWSIoTMQTTClient(object):
     def configureEndpoint(self, hostName, portNumber):
         if not isinstance(hostName, str):
             raise TypeError("hostName must be a str, not %s" % type(hostName).__name__)
-        self._set()
-        self._host, self._port = hostName, integer(portNumber, "portNumber", 1, 65535)
+        port = integer(portNumber, "portNumber", 1, 65535)
+        if self._set():
+            self._host, self._port = hostName, port
 
     def configureIAMCredentials(self, AWSAccessKeyID, AWSSecretAccessKey, AWSSessionToken=""):
         self._set(iam_credentials=(AWSAccessKeyID, AWSSecretAccessKey, AWSSessionToken or None))
@@ -275,8 +282,8 @@ class AWSIoTMQTTClient(object):
         if Ciphers is not None:
             _log.warning("configureCredentials: Ciphers=%r is ignored (TLS 1.2/1.3 with the "
                          "library's cipher suites)", Ciphers)
-        self._set(ca=CAFilePath, key=KeyPath or None, cert=CertificatePath or None)
-        self._credentials = True
+        if self._set(ca=CAFilePath, key=KeyPath or None, cert=CertificatePath or None):
+            self._credentials = True
 
     def configureAutoReconnectBackoffTime(self, baseReconnectQuietTimeSecond,
                                           maxReconnectQuietTimeSecond, stableConnectionTimeSecond):
