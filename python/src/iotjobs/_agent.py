@@ -43,8 +43,9 @@ class Job:
     The handler ends the job with `succeed`, `fail` or `reject`; returning without one ends
     it FAILED. `progress` reports IN_PROGRESS details. `is_cancelled` turns true when the
     service cancelled, removed or timed out the job (the handler should return);
-    `wait(seconds)` sleeps, returning True early when the job is cancelled or the agent is
-    stopping. Calls on an ended job raise Error (JOBS_RESULT_JOB_ENDED)."""
+    `wait(seconds)` sleeps, returning True early when the job is cancelled. Calls on an
+    ended job raise Error (JOBS_RESULT_JOB_ENDED), calls after the agent stopped
+    JOBS_RESULT_CLOSED."""
 
     def __init__(self, agent, ptr):
         self._agent = agent
@@ -78,19 +79,11 @@ class Job:
         with self._agent._guard:
             return bool(lib.jobs_job_is_cancelled(self._ptr))
 
-    @property
-    def stop_requested(self):
-        """True once the agent is closing, or its `stop` has waited its timeout for this job:
-        a long handler should return soon (the job then stays in the journal and resumes at
-        the next start)."""
-        return self._agent._stopping.is_set()
-
     def wait(self, seconds):
-        """Sleeps up to `seconds`; True (early) if the job was cancelled or the agent is
-        stopping, False after the full time."""
+        """Sleeps up to `seconds`; True (early) if the job was cancelled, else False."""
         if self._interrupted.wait(seconds):
             return True
-        return self.is_cancelled or self.stop_requested
+        return self.is_cancelled
 
     def progress(self, details=None, step_timeout=None):
         """Reports IN_PROGRESS with `details` (a dict of str to str); queued, not awaited
@@ -213,8 +206,11 @@ class Agent:
     `resume` policy says, and a final status not yet acknowledged is sent again.
 
     `on_event(AgentEvent)` hears what the agent does. Times are in seconds; `step_timeout`
-    in minutes. As a context manager it starts on entry, and stops and closes on exit.
+    in minutes. As a context manager it starts on entry; on exit it stops (waiting up to
+    `exit_timeout`, default 10 s, for the job under way) and closes.
     """
+
+    exit_timeout = 10.0
 
     def __init__(self, client, journal=None, *, operation_path=None, step_timeout=None,
                  progress_interval=None, request_timeout=10.0, backoff=(0.5, 30.0),
@@ -230,7 +226,6 @@ class Agent:
         self._holder = Holder()
         self._jobs = {}
         self._jobs_lock = threading.Lock()
-        self._stopping = threading.Event()
         keep = []
         cfg = ffi.new("jobs_agent_config *")
         check(lib.jobs_agent_config_init(cfg))
@@ -289,34 +284,21 @@ class Agent:
 
     def start(self):
         """Reads the journal and starts taking jobs once the connection is up."""
-        self._stopping.clear()
         with self._guard as a:
             check(lib.jobs_agent_start(a))
 
-    def _wake_jobs(self):
-        self._stopping.set()
-        with self._jobs_lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job._interrupted.set()
-
     def stop(self, timeout=10.0):
         """Stops taking jobs and waits up to `timeout` seconds for the job under way to reach
-        its acknowledged final status, then for its handler to return. True when nothing is
-        left under way; False when a job stays in the journal for the next start."""
+        its acknowledged final status. True when nothing is left under way; False when a job
+        stays in the journal for the next start. Either way it then waits for a running
+        handler to return (the library gives a handler no stop signal, and a handler that
+        returns without a final status ends its job FAILED)."""
         if _lib.in_callback():
             raise Error(Result.INVALID_STATE,
                         "Agent.stop must not be called from a handler or library callback")
         ms = millis(timeout, "timeout", 0)
         with self._guard as a:
-            # A handler sees `stop_requested` only once the wait for its final status is over.
-            waiter = threading.Timer(ms / 1000.0, self._wake_jobs)
-            waiter.daemon = True
-            waiter.start()
-            try:
-                rc = lib.jobs_agent_stop(a, ms)
-            finally:
-                waiter.cancel()
+            rc = lib.jobs_agent_stop(a, ms)
         if rc == lib.JOBS_RESULT_TIMEOUT:
             return False
         check(rc)
@@ -341,7 +323,6 @@ class Agent:
         if _lib.in_callback():
             raise Error(Result.INVALID_STATE,
                         "Agent.close must not be called from a handler or library callback")
-        self._wake_jobs()
         if self._guard.close():
             self._holder.clear()
 
@@ -358,7 +339,13 @@ class Agent:
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        try:
+            self.stop(self.exit_timeout)
+        except Error as e:
+            if e.code != Result.INVALID_STATE:  # not running: nothing to stop
+                raise
+        finally:
+            self.close()
 
     def __del__(self):
         if getattr(self, "_guard", None) is not None and not _lib.in_callback():
