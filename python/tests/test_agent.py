@@ -174,7 +174,7 @@ def test_resume_after_the_process_was_killed(emulator, tmp_path, python_env):
             lines.append(first.stdout.readline().strip())
         assert "checkpointed" in lines, lines + [first.stderr.read() if first.poll() else ""]
         emulator.wait_status("j-fw", thing, "IN_PROGRESS")
-        wait_for(lambda: emulator.execution("j-fw", thing)["statusDetails"] == {"step": "flashed"},
+        wait_for(lambda: emulator.execution("j-fw", thing).get("statusDetails") == {"step": "flashed"},
                  10, "the progress update")
     finally:
         os.kill(first.pid, signal.SIGKILL)

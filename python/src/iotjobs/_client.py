@@ -13,6 +13,9 @@ from ._types import (NextJobChanged, PendingJobsChanged, optional_execution_of, 
 
 _U64 = 2**64 - 1
 
+# Outcomes of a request the library made (sent or queued), as opposed to one it refused.
+_MADE = (Result.REJECTED, Result.TIMEOUT, Result.CANCELLED, Result.DROPPED, Result.PROTOCOL)
+
 # Requests under way, process-wide: each keeps its client alive until it ends, so a future
 # outlives a client the caller no longer holds instead of failing CLOSED when it is collected.
 _inflight = set()
@@ -125,6 +128,7 @@ class Client:
         self._pending = {}
         self._pending_lock = threading.Lock()
         self._agents = weakref.WeakSet()
+        self._warm = False
         self.connection = connection
         self.thing_name = thing_name
         keep = []
@@ -225,7 +229,39 @@ class Client:
         self._options(args.options, timeout, "wait", client_token, keep)
         return args
 
-    def _call(self, fn, args, convert):
+    def _call(self, fn, fn_async, args, convert):
+        if not self._warm:
+            return self._first_call(fn, fn_async, args, convert)
+        return self._sync_call(fn, args, convert)
+
+    # The library subscribes a thing's reply filters during its first request, and marks
+    # them subscribed before their handlers exist: a request made meanwhile from another
+    # thread can have its reply arrive unrouted and end JOBS_RESULT_TIMEOUT. So a client's
+    # first request is made alone on its connection, up to the point where the library has
+    # sent it (the filters are in place by then); later requests run concurrently.
+
+    def _first_call(self, fn, fn_async, args, convert):
+        lock = self.connection._first_request_lock
+        if _lib.on_callback_thread():
+            # A future cannot complete while its callback thread waits: block in the library.
+            with lock:
+                if not self._warm:
+                    try:
+                        value = self._sync_call(fn, args, convert)
+                    except Error as e:
+                        self._warm = e.code in _MADE
+                        raise
+                    self._warm = True
+                    return value
+            return self._sync_call(fn, args, convert)
+        with lock:
+            future = None if self._warm else self._submit(fn_async, args, convert)
+            self._warm = True
+        if future is None:
+            return self._sync_call(fn, args, convert)
+        return future.result()
+
+    def _sync_call(self, fn, args, convert):
         reply = ffi.new("jobs_reply **")
         with self._guard as c:
             rc = fn(c, args, reply)
@@ -240,6 +276,14 @@ class Client:
         return value
 
     def _call_async(self, fn, args, convert):
+        if not self._warm:
+            with self.connection._first_request_lock:
+                future = self._submit(fn, args, convert)
+                self._warm = True
+            return future
+        return self._submit(fn, args, convert)
+
+    def _submit(self, fn, args, convert):
         req = _Request(self, convert)
         req.handle = ffi.new_handle(req)
         with self._pending_lock:
@@ -266,7 +310,7 @@ class Client:
         """GetPendingJobExecutions: the thing's `PendingJobs` (in_progress, queued)."""
         keep = []
         args = self._get_pending_args(keep, timeout, offline, client_token)
-        return self._call(lib.jobs_get_pending, args, pending_jobs_of)
+        return self._call(lib.jobs_get_pending, lib.jobs_get_pending_async, args, pending_jobs_of)
 
     def get_pending_async(self, *, timeout=10.0, offline="wait", client_token=None):
         keep = []
@@ -280,7 +324,7 @@ class Client:
         `step_timeout` is in minutes (1 to 10080)."""
         keep = []
         args = self._start_next_args(keep, details, step_timeout, timeout, offline, client_token)
-        return self._call(lib.jobs_start_next, args, optional_execution_of)
+        return self._call(lib.jobs_start_next, lib.jobs_start_next_async, args, optional_execution_of)
 
     def start_next_async(self, *, details=None, step_timeout=None, timeout=10.0, offline="wait",
                          client_token=None):
@@ -295,7 +339,7 @@ class Client:
         keep = []
         args = self._describe_args(keep, job_id, execution_number, include_document, timeout,
                                    offline, client_token)
-        return self._call(lib.jobs_describe, args, optional_execution_of)
+        return self._call(lib.jobs_describe, lib.jobs_describe_async, args, optional_execution_of)
 
     def describe_async(self, job_id, *, execution_number=None, include_document=True,
                        timeout=10.0, offline="wait", client_token=None):
@@ -316,7 +360,7 @@ class Client:
         args = self._update_args(keep, job_id, status, details, expected_version,
                                  execution_number, include_state, include_document,
                                  step_timeout, timeout, client_token)
-        return self._call(lib.jobs_update, args, update_of)
+        return self._call(lib.jobs_update, lib.jobs_update_async, args, update_of)
 
     def update_async(self, job_id, status, *, details=None, expected_version=None,
                      execution_number=None, include_state=False, include_document=False,

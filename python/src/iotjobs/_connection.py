@@ -139,8 +139,11 @@ class Connection:
     `iam_credentials=(key_id, secret[, session_token[, region]])` for SigV4.
 
     Times are in seconds. `backoff` is (base, max, stable) of the reconnect backoff;
-    `offline_queue` the offline queue's size (None unbounded, 0 disabled); `last_will` a
-    (topic, payload, qos, retain) tuple. Callbacks run on the library's callback thread:
+    `offline_queue` the offline queue's size (None unbounded, 0 disabled; `drop_oldest` makes
+    room instead of refusing), drained at `draining_rate` requests per second; `last_will` a
+    (topic, payload, qos, retain) tuple; `max_packet_size` and `callback_queue_limit` are in
+    bytes (the library's defaults: 128 KiB, and 256 KiB of messages waiting for callbacks
+    before the socket is no longer read). Callbacks run on the library's callback thread:
     `on_online()`, `on_offline()`, `on_message(topic, payload)` for every message,
     `on_event(ConnectionEvent)`. The library's log lines go to the `iotjobs.lib` logger, at
     the levels that logger enables when the connection is made (or `log_level`).
@@ -162,6 +165,7 @@ class Connection:
         self._oneshots = {}
         self._oneshot_lock = threading.Lock()
         self._clients = weakref.WeakSet()
+        self._first_request_lock = threading.Lock()
         self._on_online = _callable(on_online, "on_online")
         self._on_offline = _callable(on_offline, "on_offline")
         self._on_message = _callable(on_message, "on_message")
