@@ -60,6 +60,11 @@
 #define JOBS_VERSION_NUMBER (((JOBS_VERSION_MAJOR * 1000000) + (JOBS_VERSION_MINOR * 1000)) + JOBS_VERSION_PATCH)
 
 /**
+ * The room a key signer gets for one signature, in bytes (an RSA 8192-bit signature is 1024).
+ */
+#define JOBS_SIGNATURE_MAX 2048
+
+/**
  * Result of every fallible C entry point. `JOBS_RESULT_OK` is 0 so `if (rc)` tests failure.
  * Values are grouped and never reused; a retired value stays as a reserved comment.
  */
@@ -841,6 +846,12 @@ typedef struct jobs_config jobs_config;
 typedef struct jobs_connection jobs_connection;
 
 /**
+ * Where a credentials provider puts its answer, with `jobs_credentials_set`. Owned by the
+ * library and valid only during the provider call.
+ */
+typedef struct jobs_credentials_sink jobs_credentials_sink;
+
+/**
  * A parsed JSON document. Made by `jobs_document_parse` (the caller owns it and frees it with
  * `jobs_document_free`) or lent by `jobs_message_document` (valid as long as its message or
  * reply; never free it). Safe to read from several threads at once.
@@ -859,6 +870,12 @@ typedef struct jobs_job jobs_job;
  * once, however many of the client's subscriptions it matches; the getters only read it.
  */
 typedef struct jobs_message jobs_message;
+
+/**
+ * Where a certificate provider puts the PEM it hands over, with `jobs_pem_set`. Owned by
+ * the library and valid only during the provider call.
+ */
+typedef struct jobs_pem_sink jobs_pem_sink;
 
 /**
  * The reply to a request: AWS's accepted or rejected message. Owned by whoever the API says
@@ -1035,6 +1052,83 @@ typedef void (*jobs_log_callback)(void *user_data,
                                   const char *message);
 
 /**
+ * Credentials a provider hands over with `jobs_credentials_set`. Initialize with
+ * `jobs_credentials_init`. The strings are borrowed only for the `jobs_credentials_set` call
+ * (the library copies them), so they may live on the provider's stack.
+ */
+typedef struct jobs_credentials {
+  /**
+   * `sizeof(jobs_credentials)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * Access key id (1 to 128 bytes).
+   */
+  const char *access_key_id;
+  /**
+   * Secret access key (1 to 1024 bytes).
+   */
+  const char *secret_access_key;
+  /**
+   * Session token of temporary credentials (at most 16384 bytes), or NULL or "" for none.
+   */
+  const char *session_token;
+  /**
+   * When the credentials stop being valid, in Unix seconds, or 0 if they do not expire.
+   * The connection is re-established (asking the provider again) a tenth of their
+   * lifetime, at most 60 s, before then; the application sees it as a lost connection
+   * (offline, then online), with nothing lost that a lost connection would not lose.
+   */
+  int64_t expires_at;
+} jobs_credentials;
+
+/**
+ * Asked for credentials before every WebSocket handshake (first connect and every
+ * reconnect). Call `jobs_credentials_set(sink, &creds)` and return 0; any other return
+ * value, or returning without a successful `jobs_credentials_set`, fails that connection
+ * attempt with a `JOBS_EVENT_KIND_CONNECT_FAILED` event (`JOBS_RESULT_INCOMPLETE_CONFIG`)
+ * and the usual retry with backoff. Runs on the library's network thread, which it holds
+ * up for every connection while it runs: return promptly (refresh credentials elsewhere and
+ * hand over the current ones), and call no iotjobs function but `jobs_credentials_set`.
+ * Never called once the connection's free function has returned.
+ */
+typedef int32_t (*jobs_credentials_fn)(void *user_data,
+                                       struct jobs_credentials_sink *sink);
+
+/**
+ * Signs the TLS handshake for a key the application holds: sign `message` (`message_len`
+ * bytes, not hashed: hash it with the scheme's hash) with `scheme` (a TLS SignatureScheme
+ * code point from the list given to `jobs_config_set_key_signer`), write the signature (ECDSA
+ * in DER, as TLS wants) into `signature`, which has room for `*signature_len` bytes
+ * (`JOBS_SIGNATURE_MAX`), set `*signature_len` to its length and return 0. Any other return
+ * value, or a length of 0 or above the room, fails the handshake with `JOBS_RESULT_TLS`; a
+ * wrong signature is refused by the server, also a TLS failure. The buffers are valid only
+ * during the call. Runs on the library's network thread, which it holds up for every
+ * connection: return promptly, and call no iotjobs function. Never called once the
+ * connection's free function has returned.
+ */
+typedef int32_t (*jobs_sign_fn)(void *user_data,
+                                uint16_t scheme,
+                                const uint8_t *message,
+                                size_t message_len,
+                                uint8_t *signature,
+                                size_t *signature_len);
+
+/**
+ * Asked for the client certificate (chain) and key as PEM when the connection is created
+ * and before every connection attempt, so a rotated certificate is used from the next
+ * reconnect on. Call `jobs_pem_set(sink, ...)` and return 0; any other return value, or
+ * returning without a successful `jobs_pem_set`, fails with `JOBS_RESULT_TLS_CONFIG`: from
+ * `jobs_connection_new` at creation, else as a `JOBS_EVENT_KIND_CONNECT_FAILED` event and
+ * the usual retry. At creation it runs on the caller's thread; before an attempt on the
+ * library's network thread, which it holds up for every connection: return promptly, and
+ * call no iotjobs function but `jobs_pem_set`. Never called once the connection's free
+ * function has returned.
+ */
+typedef int32_t (*jobs_pem_fn)(void *user_data,
+                               struct jobs_pem_sink *sink);
+
+/**
  * Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
  * (acknowledged; for a subscription `granted_qos` is 0 or 1), `_SUBSCRIBE_REFUSED`
  * (`granted_qos` 0x80), `_DROPPED` (removed from the offline queue by drop-oldest) or
@@ -1202,7 +1296,7 @@ typedef struct jobs_update_args {
  * `_REJECTED` (`reply` says why), `_TIMEOUT`, `_PROTOCOL` (the reply came but was malformed),
  * `_CANCELLED` (the connection was disconnected by the user), `_CLOSED` (the connection was
  * freed) or `_DROPPED` (removed from a full offline queue). `reply` is NULL unless `result` is OK or REJECTED; it is borrowed and valid until
- * the callback returns.
+ * the callback returns (`jobs_reply_copy` keeps it longer).
  */
 typedef void (*jobs_reply_callback)(void *user_data,
                                     jobs_result result,
@@ -1305,8 +1399,9 @@ jobs_result jobs_agent_set_handler(struct jobs_agent *agent,
  * Starts the agent: reads the journal (a job that was under way is resumed or failed as its
  * handler's registration says; a final status not yet acknowledged is sent again), then, once
  * the connection is up, subscribes to notify-next and takes jobs with start-next. Returns
- * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, or no handler
- * registered), `_INTERNAL` (no thread). A journal that cannot be read is reported as a
+ * `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, no handler
+ * registered, or another running agent of this process uses the same journal file),
+ * `_INTERNAL` (no thread). A journal that cannot be read is reported as a
  * `JOBS_AGENT_EVENT_KIND_JOURNAL_ERROR` event, not a failure. Does not block on the network.
  *
  * # Safety
@@ -1664,9 +1759,13 @@ jobs_result jobs_config_set_ca_pem(struct jobs_config *cfg,
 
 /**
  * Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
- * copied; read when the connection is created; a regular file of at most 1 MiB, as for
- * `jobs_config_set_ca_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`;
- * a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+ * copied; read when the connection is created, and again before every reconnect, so a
+ * certificate replaced on disk is used from the next connection on (replace the file and its
+ * key by renaming over them); a regular file of at most 1 MiB, as for
+ * `jobs_config_set_ca_file`). A file that then cannot be used fails that attempt with a
+ * `JOBS_EVENT_KIND_CONNECT_FAILED` event (`JOBS_RESULT_TLS_CONFIG`) and the usual retry.
+ * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad file is reported by
+ * the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *
  * # Safety
  * `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -1689,8 +1788,8 @@ jobs_result jobs_config_set_cert_pem(struct jobs_config *cfg,
 /**
  * Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
  * AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
- * file is read when the connection is created (a regular file of at most 1 MiB, as for
- * `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
+ * file is read when the connection is created and again before every reconnect, like the
+ * certificate (a regular file of at most 1 MiB, as for `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
  * its memory is freed. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad
  * file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
  *
@@ -1855,6 +1954,107 @@ jobs_result jobs_config_set_iam_credentials(struct jobs_config *cfg,
  */
 jobs_result jobs_config_set_callback_queue_limit(struct jobs_config *cfg,
                                                  size_t bytes);
+
+/**
+ * Sets `creds` to empty values (NULL strings, no expiry) and its `struct_size`.
+ * Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `creds` is NULL or writable.
+ */
+jobs_result jobs_credentials_init(struct jobs_credentials *creds);
+
+/**
+ * Hands credentials to the library from inside a credentials provider: they are checked and
+ * copied (the caller's strings may be wiped or freed as soon as this returns); every copy
+ * of the secret and the token is wiped before it is freed. A later successful call replaces
+ * an earlier one; a failed call leaves nothing set. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT` (sink, creds, key id or secret), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`
+ * or `_INVALID_ARGUMENT` (empty or oversized values, an expiry before 1970 or already past).
+ *
+ * # Safety
+ * `sink` is NULL or the sink of the running provider call; `creds` NULL or an initialized
+ * `jobs_credentials` whose strings are NULL or NUL-terminated.
+ */
+jobs_result jobs_credentials_set(struct jobs_credentials_sink *sink,
+                                 const struct jobs_credentials *creds);
+
+/**
+ * Sets a credentials provider for MQTT over WebSocket with SigV4: instead of fixed
+ * credentials (`jobs_config_set_iam_credentials`, which it excludes: a connection made from
+ * a config with both fails with `JOBS_RESULT_INVALID_ARGUMENT`), `provider` is asked before
+ * every WebSocket handshake (see `jobs_credentials_fn`), with `user_data`, which must stay
+ * valid until the handle is freed. `region` NULL means "take it from the endpoint"; it is
+ * copied. NULL `provider` clears it. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+ * `_INVALID_UTF8` or `_INVALID_ARGUMENT` (an empty or oversized region, or a library built
+ * without the cargo feature `websocket`: then only clearing succeeds). Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `region` NULL or NUL-terminated.
+ */
+jobs_result jobs_config_set_credentials_provider(struct jobs_config *cfg,
+                                                 jobs_credentials_fn provider,
+                                                 void *user_data,
+                                                 const char *region);
+
+/**
+ * Sets a key signer for mutual TLS with a private key the library never sees (a secure
+ * element, a TPM, an HSM): the certificate chain still comes from `jobs_config_set_cert_file`
+ * or `_cert_pem`, and `sign` (see `jobs_sign_fn`) computes the handshake signature, with
+ * `user_data`, which must stay valid until the handle is freed. `schemes` lists the TLS
+ * SignatureScheme code points the key signs with, in order of preference (1 to 16, one
+ * algorithm; copied), for example 0x0804 0x0805 0x0806 (RSA-PSS with SHA-256/384/512; TLS 1.3
+ * needs PSS for RSA) then 0x0401 0x0501 0x0601 (RSA PKCS#1), 0x0403 (ECDSA P-256 SHA-256),
+ * 0x0503 (ECDSA P-384 SHA-384) or 0x0807 (Ed25519). It excludes a client key
+ * (`jobs_config_set_key_file`/`_pem`): a connection made from a config with both fails with
+ * `JOBS_RESULT_TLS_CONFIG`. NULL `sign` clears it. Returns `JOBS_RESULT_OK`,
+ * `_NULL_ARGUMENT` (cfg, or schemes with a non-zero count) or `_INVALID_ARGUMENT` (no, too
+ * many, unknown or mixed schemes). Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `schemes` NULL or `schemes_len` readable values.
+ */
+jobs_result jobs_config_set_key_signer(struct jobs_config *cfg,
+                                       const uint16_t *schemes,
+                                       size_t schemes_len,
+                                       jobs_sign_fn sign,
+                                       void *user_data);
+
+/**
+ * Hands the client certificate chain (leaf first) and its private key, as PEM, to the
+ * library from inside a certificate provider: copied (the caller's buffers may be wiped or
+ * freed once this returns), the key copy wiped before it is freed. `key_pem` NULL with
+ * `key_len` 0 means no key: a key signer (`jobs_config_set_key_signer`) stands for it.
+ * They are parsed when the TLS configuration is built, right after the provider returns.
+ * A later successful call replaces an earlier one; a failed one leaves nothing set.
+ * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (sink, cert_pem, or key_pem with a non-zero
+ * length) or `_INVALID_ARGUMENT` (empty, or over 1 MiB each).
+ *
+ * # Safety
+ * `sink` is NULL or the sink of the running provider call; `cert_pem` NULL or `cert_len`
+ * readable bytes; `key_pem` NULL or `key_len` readable bytes.
+ */
+jobs_result jobs_pem_set(struct jobs_pem_sink *sink,
+                         const uint8_t *cert_pem,
+                         size_t cert_len,
+                         const uint8_t *key_pem,
+                         size_t key_len);
+
+/**
+ * Sets a certificate provider (see `jobs_pem_fn`): the client certificate and key are
+ * asked from `provider`, with `user_data` (valid until the handle is freed), instead of
+ * being set once; this is how a certificate rotated by the application is picked up (files
+ * set with `jobs_config_set_cert_file`/`_key_file` are read again before every reconnect
+ * too). It excludes the certificate and key setters: a connection made from a config with
+ * both fails with `JOBS_RESULT_TLS_CONFIG`. NULL `provider` clears it. Returns
+ * `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config.
+ */
+jobs_result jobs_config_set_cert_provider(struct jobs_config *cfg,
+                                          jobs_pem_fn provider,
+                                          void *user_data);
 
 /**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without
@@ -2954,8 +3154,21 @@ jobs_result jobs_update_async(struct jobs_client *client,
 const struct jobs_message *jobs_reply_message(const struct jobs_reply *reply);
 
 /**
- * Frees a reply returned by a blocking request. NULL is a no-op; never free a reply lent to a
- * callback. Does not block.
+ * Copies a reply into one the caller owns, so that the reply lent to a `jobs_reply_callback`
+ * can be kept after the callback returns: `*out` reads exactly as `reply` (the parsed message
+ * is shared, not parsed again) and is freed with `jobs_reply_free`; `reply` is unaffected.
+ * On error `*out` is untouched. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Thread-safe;
+ * does not block.
+ *
+ * # Safety
+ * `reply` NULL or a live reply (owned, or lent to the running callback); `out` NULL or writable.
+ */
+jobs_result jobs_reply_copy(const struct jobs_reply *reply,
+                            struct jobs_reply **out);
+
+/**
+ * Frees a reply returned by a blocking request or by `jobs_reply_copy`. NULL is a no-op; never
+ * free a reply lent to a callback. Does not block.
  *
  * # Safety
  * `reply` NULL or a reply owned by the caller, not used after this.

@@ -199,6 +199,16 @@ impl Gate {
         }
     }
 
+    /// Runs `f` now, on this thread, unless the gate is closed (then `None`). For application
+    /// code called on the I/O thread: a gate of its own, since `running` tracks one caller.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        if !self.enter() {
+            return None;
+        }
+        let _exit = GateExit(self);
+        Some(f())
+    }
+
     /// Closes the gate. Off the callback thread, waits until a running callback has returned.
     pub fn close(&self) {
         let Ok(mut s) = self.state.lock() else { return };

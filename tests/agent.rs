@@ -583,6 +583,35 @@ fn registration_rules_are_enforced() {
         agent.stop(Duration::ZERO).unwrap_err().code,
         jobs_result::InvalidState
     );
+    // One running agent per journal file.
+    let dir = temp_dir("shared-journal");
+    let journal = dir.join("journal");
+    let first = Agent::new(
+        conn.clone(),
+        "agent-rules",
+        None,
+        1,
+        config(Some(journal.clone())),
+    )
+    .unwrap();
+    let second = Agent::new(
+        conn.clone(),
+        "agent-rules-2",
+        None,
+        1,
+        config(Some(dir.join(".").join("journal"))),
+    )
+    .unwrap();
+    for a in [&first, &second] {
+        a.set_handler(None, Some(handler(|_| {}))).unwrap();
+    }
+    first.start().unwrap();
+    assert_eq!(second.start().unwrap_err().code, jobs_result::InvalidState);
+    assert!(first.stop(Duration::from_secs(1)).unwrap());
+    second.start().unwrap();
+    second.close();
+    first.close();
+    let _ = std::fs::remove_dir_all(&dir);
     let bad = AgentConfig {
         operation_path: "a[".into(),
         ..AgentConfig::default()

@@ -148,3 +148,65 @@ fn rust_built_configs_meet_the_same_rules() {
         assert_eq!(cfg.validate().err(), expected.err());
     }
 }
+
+#[test]
+fn the_credentials_provider_setter_reports_the_rule_owners_errors() {
+    unsafe extern "C" fn provider(_: *mut std::ffi::c_void, _: *mut jobs_credentials_sink) -> i32 {
+        1
+    }
+    unsafe {
+        let mut cfg = ptr::null_mut();
+        assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+        let long = format!("{}\0", "r".repeat(65));
+        assert_reported(
+            jobs_config_set_credentials_provider(
+                cfg,
+                Some(provider),
+                ptr::null_mut(),
+                long.as_ptr() as *const c_char,
+            ),
+            rules::validate_provider_settings(Some(&long[..65])).unwrap_err(),
+        );
+        assert_reported(
+            jobs_config_set_credentials_provider(
+                cfg,
+                Some(provider),
+                ptr::null_mut(),
+                c"".as_ptr(),
+            ),
+            rules::validate_provider_settings(Some("")).unwrap_err(),
+        );
+        jobs_config_free(cfg);
+    }
+}
+
+#[test]
+fn the_key_signer_setter_reports_the_rule_owners_errors() {
+    unsafe extern "C" fn sign(
+        _: *mut std::ffi::c_void,
+        _: u16,
+        _: *const u8,
+        _: usize,
+        _: *mut u8,
+        _: *mut usize,
+    ) -> i32 {
+        1
+    }
+    unsafe {
+        let mut cfg = ptr::null_mut();
+        assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+        for schemes in [&[][..], &[0x0201][..], &[0x0403, 0x0807][..]] {
+            assert_reported(
+                jobs_config_set_key_signer(
+                    cfg,
+                    schemes.as_ptr(),
+                    schemes.len(),
+                    Some(sign),
+                    ptr::null_mut(),
+                ),
+                rules::validate_signature_schemes(schemes).unwrap_err(),
+            );
+        }
+        jobs_config_free(cfg);
+    }
+}

@@ -2,7 +2,9 @@
 //! their jobs to the expected final status (also through cut connections, lost replies,
 //! cancellations, throttling and mutual TLS), and the focused programs in `tests/c_e2e/` prove
 //! describe/next, rejected updates, the offline queue, blocking calls inside callbacks and bad
-//! input at every jobs entry point.
+//! input at every jobs entry point. The job agent's programs there (`agent_*.c`) are run by
+//! `agent_c.rs` and `agent_crash_matrix.rs`; this file compiles them with the others and checks
+//! every one as C++11.
 //!
 //! The C programs — the examples (`examples-c/device_agent.c`, `examples-c/gateway.c`) and the
 //! programs in `tests/c_e2e/`, which use the harness `tests/c/check.h` — are compiled once per
@@ -25,16 +27,12 @@ mod support;
 
 use iotjobs_emulator::{Dir, Emulator, EmulatorConfig, Packet, TlsConfig};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::Command;
 use std::time::{Duration, Instant};
-use support::cbuild::{
-    c_files, check_summary, compile, cxx_compiler_present, manifest_dir, wrapped_command, wrapper,
-    Lang, STRICT,
+use support::cbuild::{c_files, cxx_compiler_present, manifest_dir, STRICT};
+use support::cprog::{
+    create_jobs, emulator, execution, host_port, limit, publishes_in, status_of, Programs, Running,
 };
 
 // ---------------------------------------------------------------- building the C programs
@@ -48,260 +46,11 @@ fn sources() -> Vec<PathBuf> {
     v
 }
 
-fn compile_c99(src: &Path, out_dir: &Path) -> Result<PathBuf, String> {
-    let exe = out_dir.join(src.file_stem().unwrap());
-    compile(src, Lang::C99, &exe)?;
-    Ok(exe)
-}
-
-/// Every C program, compiled once per test process (two at a time: the machines have 2 cores).
-fn programs() -> &'static HashMap<String, PathBuf> {
-    static BUILT: OnceLock<Result<HashMap<String, PathBuf>, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("jobs-e2e");
-        std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-        let srcs = sources();
-        let mut map = HashMap::new();
-        let mut errors = Vec::new();
-        for pair in srcs.chunks(2) {
-            let handles: Vec<_> = pair
-                .iter()
-                .map(|src| {
-                    let (src, out_dir) = (src.clone(), out_dir.clone());
-                    std::thread::spawn(move || (src.clone(), compile_c99(&src, &out_dir)))
-                })
-                .collect();
-            for h in handles {
-                let (src, r) = h.join().expect("compiler thread");
-                match r {
-                    Ok(exe) => {
-                        map.insert(src.file_stem().unwrap().to_string_lossy().into_owned(), exe);
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(map)
-        } else {
-            Err(errors.join("\n\n"))
-        }
-    });
-    match built {
-        Ok(m) => m,
-        Err(e) => panic!("building the C programs failed:\n{e}"),
-    }
-}
-
-fn program(name: &str) -> PathBuf {
-    programs()
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no C program named {name}"))
-}
-
-// ---------------------------------------------------------------- running them
-
-/// A time limit, 10× longer under a wrapper such as valgrind.
-fn limit(secs: u64) -> Duration {
-    let scale = if wrapper().is_empty() { 1 } else { 10 };
-    Duration::from_secs(secs * scale)
-}
-
-/// A running C program. Dropping it kills the process (by pid) if it still runs.
-struct Running {
-    name: String,
-    child: Child,
-    lines: Receiver<String>,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-struct Finished {
-    code: Option<i32>,
-    stdout: Vec<String>,
-    stderr: String,
-}
-
-impl Finished {
-    fn text(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code,
-            self.stdout.join("\n"),
-            self.stderr
-        )
-    }
-
-    fn has(&self, needle: &str) -> bool {
-        self.stdout.iter().any(|l| l.contains(needle))
-    }
-
-    /// Asserts exit status 0 and, for the tests/c_e2e programs, their check summary.
-    /// Fails, showing the whole output, unless it contains `needle`.
-    fn assert_has(&self, needle: &str) {
-        assert!(self.has(needle), "missing {needle:?} in:\n{}", self.text());
-    }
-
-    /// Fails, showing the whole output, if it contains `needle`.
-    fn assert_lacks(&self, needle: &str) {
-        assert!(
-            !self.has(needle),
-            "unexpected {needle:?} in:\n{}",
-            self.text()
-        );
-    }
-
-    fn assert_success(&self) {
-        assert_eq!(self.code, Some(0), "the C program failed:\n{}", self.text());
-    }
-
-    fn assert_checks(&self, min_checks: usize) {
-        self.assert_success();
-        let (passed, failed) = check_summary(&self.stdout.join("\n"))
-            .unwrap_or_else(|e| panic!("{e}:\n{}", self.text()));
-        assert_eq!(failed, 0, "failed checks:\n{}", self.text());
-        assert!(
-            passed >= min_checks,
-            "only {passed} checks ran (expected at least {min_checks}):\n{}",
-            self.text()
-        );
-    }
-}
+/// Every C program, compiled once per test process.
+static PROGRAMS: Programs = Programs::new("jobs-e2e", sources);
 
 fn start(name: &str, args: &[String]) -> Running {
-    let mut cmd = wrapped_command(&program(name));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let (tx, rx) = channel();
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let so = child.stdout.take().expect("piped stdout");
-    let se = child.stderr.take().expect("piped stderr");
-    let keep = stdout.clone();
-    let t_out = std::thread::spawn(move || {
-        for line in BufReader::new(so).lines() {
-            let Ok(line) = line else { break };
-            keep.lock().unwrap().push(line.clone());
-            let _ = tx.send(line);
-        }
-    });
-    let keep_err = stderr.clone();
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = BufReader::new(se).read_to_string(&mut s);
-        keep_err.lock().unwrap().push_str(&s);
-    });
-    Running {
-        name: name.to_owned(),
-        child,
-        lines: rx,
-        stdout,
-        stderr,
-        readers: vec![t_out, t_err],
-    }
-}
-
-impl Running {
-    /// Waits for an output line containing `needle`; panics (killing the program) on timeout.
-    fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
-        let end = Instant::now() + timeout;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.contains(needle) => return l,
-                Ok(_) => continue,
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!(
-                        "{}: no line containing {needle:?} within {timeout:?}; output:\n{}\n{}",
-                        self.name,
-                        self.stdout.lock().unwrap().join("\n"),
-                        self.stderr.lock().unwrap()
-                    );
-                }
-            }
-        }
-    }
-
-    /// What the program printed so far (for a failure message).
-    fn output_so_far(&self) -> String {
-        format!(
-            "--- stdout\n{}\n--- stderr\n{}",
-            self.stdout.lock().unwrap().join("\n"),
-            self.stderr.lock().unwrap()
-        )
-    }
-
-    /// Waits for the exit (bounded; killed by pid on timeout).
-    fn finish(mut self, timeout: Duration) -> Finished {
-        let end = Instant::now() + timeout;
-        let code = loop {
-            match self.child.try_wait() {
-                Ok(Some(st)) => break st.code(),
-                Ok(None) if Instant::now() >= end => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    for r in self.readers.drain(..) {
-                        let _ = r.join();
-                    }
-                    panic!(
-                        "{} did not finish within {timeout:?}: killed; output:\n{}\n{}",
-                        self.name,
-                        self.stdout.lock().unwrap().join("\n"),
-                        self.stderr.lock().unwrap()
-                    );
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Err(e) => panic!("waiting for {}: {e}", self.name),
-            }
-        };
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        let stdout = self.stdout.lock().unwrap().clone();
-        let stderr = self.stderr.lock().unwrap().clone();
-        Finished {
-            code,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn emulator() -> Emulator {
-    let emu = Emulator::start(EmulatorConfig::default()).expect("start the emulator");
-    assert!(emu.mqtt_addr().ip().is_loopback());
-    emu
-}
-
-fn host_port(emu: &Emulator) -> Vec<String> {
-    let a = emu.mqtt_addr();
-    vec![a.ip().to_string(), a.port().to_string()]
-}
-
-/// Creates each (job id, document, target things) in the emulator, in order.
-fn create_jobs(emu: &Emulator, jobs: &[(&str, Value, &[&str])]) {
-    for (id, document, things) in jobs {
-        emu.create_job(id, document.clone(), things)
-            .unwrap_or_else(|e| panic!("create job {id}: {e:?}"));
-    }
+    PROGRAMS.start(name, args)
 }
 
 fn agent_args(emu: &Emulator, thing: &str, extra: &[&str]) -> Vec<String> {
@@ -319,32 +68,6 @@ fn agent_args(emu: &Emulator, thing: &str, extra: &[&str]) -> Vec<String> {
     ];
     v.extend(extra.iter().map(|s| s.to_string()));
     v
-}
-
-fn execution(emu: &Emulator, job: &str, thing: &str) -> Value {
-    emu.describe_execution(job, thing)
-        .unwrap_or_else(|| panic!("no execution of {job} on {thing}"))
-}
-
-fn status_of(emu: &Emulator, job: &str, thing: &str) -> String {
-    execution(emu, job, thing)["status"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
-}
-
-/// Client ids that published to a topic containing `needle` with a payload containing `body`.
-fn publishes_in(emu: &Emulator, client: &str, topic_part: &str, body: &str) -> usize {
-    emu.records()
-        .iter()
-        .filter(|r| r.dir == Dir::In && r.client_id == client)
-        .filter(|r| match &r.packet {
-            Packet::Publish(p) => {
-                p.topic.contains(topic_part) && String::from_utf8_lossy(&p.payload).contains(body)
-            }
-            _ => false,
-        })
-        .count()
 }
 
 // ---------------------------------------------------------------- device_agent

@@ -272,6 +272,86 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
             "IAM credentials"
         );
 
+        // IAM credentials from a provider: the copy jobs_credentials_set makes and the one
+        // each attempt signs with. The port is closed: the provider runs, TCP is refused.
+        unsafe extern "C" fn provide(
+            _: *mut std::ffi::c_void,
+            sink: *mut jobs_credentials_sink,
+        ) -> i32 {
+            let mut creds = std::mem::zeroed::<jobs_credentials>();
+            jobs_credentials_init(&mut creds);
+            creds.access_key_id = c(b"AKIDEXAMPLE\0");
+            creds.secret_access_key = c(SECRET_TEXT);
+            creds.session_token = c(TOKEN_TEXT);
+            jobs_credentials_set(sink, &creds) as i32
+        }
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let mut cfg = ptr::null_mut();
+        assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+        assert_eq!(
+            jobs_config_set_endpoint(cfg, c"127.0.0.1".as_ptr(), closed_port),
+            jobs_result::Ok
+        );
+        assert_eq!(
+            jobs_config_set_transport(cfg, jobs_transport::Websocket.as_u32()),
+            jobs_result::Ok
+        );
+        assert_eq!(
+            jobs_config_set_credentials_provider(
+                cfg,
+                Some(provide),
+                ptr::null_mut(),
+                c"us-east-1".as_ptr()
+            ),
+            jobs_result::Ok
+        );
+        let conn = new_connection(cfg);
+        jobs_config_free(cfg);
+        assert_eq!(jobs_connection_connect(conn), jobs_result::Network);
+        jobs_connection_free(conn);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            (hits(IAM_SECRET), hits(IAM_TOKEN)),
+            (0, 0),
+            "IAM credentials from a provider"
+        );
+
+        // A key handed over by a certificate provider: its copy and the parsed key.
+        static MARKED: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+        let (cert, _, marked, der_slot, label) = &keys[0];
+        let _ = MARKED.set((std::fs::read(cert).unwrap(), marked.to_vec()));
+        unsafe extern "C" fn provide_pem(
+            _: *mut std::ffi::c_void,
+            sink: *mut jobs_pem_sink,
+        ) -> i32 {
+            let (cert, key) = MARKED.get().unwrap();
+            jobs_pem_set(sink, cert.as_ptr(), cert.len(), key.as_ptr(), key.len()) as i32
+        }
+        // A provider excludes a certificate file: not tls_config.
+        let mut cfg2 = ptr::null_mut();
+        assert_eq!(jobs_config_new(&mut cfg2), jobs_result::Ok);
+        assert_eq!(
+            jobs_config_set_endpoint(cfg2, c"127.0.0.1".as_ptr(), 8883),
+            jobs_result::Ok
+        );
+        let ca = path(&certs.ca);
+        assert_eq!(jobs_config_set_ca_file(cfg2, ca.as_ptr()), jobs_result::Ok);
+        assert_eq!(
+            jobs_config_set_cert_provider(cfg2, Some(provide_pem), ptr::null_mut()),
+            jobs_result::Ok
+        );
+        let conn = new_connection(cfg2);
+        jobs_connection_free(conn);
+        jobs_config_free(cfg2);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            (hits(PEM_MARKER), hits(*der_slot)),
+            (0, 0),
+            "{label}: key from a certificate provider"
+        );
+
         // The MQTT password used on the wire: the CONNECT the connection encodes and writes
         // holds it too. The server reads into a stack buffer, so only the library's heap
         // copies are scanned.

@@ -151,7 +151,7 @@ fn wrong_ca_is_refused_with_a_tls_error() {
             ca: load(&c.other_ca),
             client_cert: load(&c.client_ec_cert),
             client_key: load(&c.client_ec_pkcs8_key),
-            alpn: Vec::new(),
+            ..TlsSettings::default()
         };
         let raw = client_tls(tls.clone());
         for e in [

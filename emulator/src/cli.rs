@@ -27,7 +27,10 @@ SERVE OPTIONS:
     --client-ca FILE      CA (PEM) that client certificates must chain to (required)
     --ws-port PORT        also listen for MQTT over WebSocket (ws://HOST:PORT/mqtt)
     --wss-port PORT       also listen for MQTT over secure WebSocket (wss://localhost:PORT/mqtt,
-                          server certificate only, SigV4 query not checked); needs --cert, --key
+                          server certificate only); needs --cert, --key
+    --sigv4-key ID:SECRET an access key the WebSocket listeners accept (repeatable; test keys
+                          only, the command line is visible to other users): with it, every
+                          upgrade needs a valid SigV4 presigned query, else HTTP 403
     --minute-ms N         length of a step-timer minute in milliseconds (default 60000)
     --aws-keepalive       clamp keep-alive to AWS's 30..1200 s instead of the client's value
     --max-payload BYTES   largest PUBLISH payload (default 131072, AWS's 128 KiB)
@@ -144,6 +147,20 @@ impl Args {
     }
 }
 
+/// Every `--sigv4-key ID:SECRET`, or `None` when there is none (upgrades are not checked).
+fn sigv4_keys(args: &mut Args) -> Result<Option<crate::SigV4Config>, String> {
+    let mut cfg = crate::SigV4Config::default();
+    while let Some(v) = args.value("--sigv4-key")? {
+        match v.split_once(':') {
+            Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                cfg.keys.insert(id.to_owned(), secret.to_owned());
+            }
+            _ => return Err("--sigv4-key takes ID:SECRET, both non-empty".into()),
+        }
+    }
+    Ok((!cfg.keys.is_empty()).then_some(cfg))
+}
+
 fn host(args: &mut Args) -> Result<IpAddr, String> {
     let h = args.value("--host")?.unwrap_or_else(|| "127.0.0.1".into());
     let ip: IpAddr = if h == "localhost" {
@@ -224,6 +241,7 @@ fn serve(mut args: Args) -> Result<(), Stop> {
         .transpose()?;
     let aws_keepalive = args.switch("--aws-keepalive");
     let quiet = args.switch("--quiet");
+    let sigv4 = sigv4_keys(&mut args)?;
     args.finish()?;
     let wss = match (wss_port, &cert, &key) {
         (None, _, _) => None,
@@ -266,6 +284,7 @@ fn serve(mut args: Args) -> Result<(), Stop> {
     if let Some(m) = max_payload {
         cfg.max_payload = m;
     }
+    cfg.sigv4 = sigv4;
     let emu = Emulator::start(cfg).map_err(|e| e.to_string())?;
     let mut line = format!("listening mqtt={}", emu.mqtt_addr());
     if let Some(c) = emu.control_addr() {
@@ -740,6 +759,32 @@ mod tests {
             items: vec!["--port".into(), "x".into()],
         };
         assert!(a.port("--port").is_err());
+    }
+
+    #[test]
+    fn sigv4_key_options() {
+        let mut a = Args {
+            items: [
+                "--sigv4-key",
+                "AKID1:s/1+",
+                "--quiet",
+                "--sigv4-key",
+                "AKID2:s:2",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let c = sigv4_keys(&mut a).unwrap().unwrap();
+        assert_eq!(c.keys["AKID1"], "s/1+");
+        assert_eq!(c.keys["AKID2"], "s:2");
+        assert_eq!(a.items, ["--quiet"]);
+        assert_eq!(sigv4_keys(&mut Args { items: vec![] }).unwrap(), None);
+        for bad in ["AKID", ":s", "AKID:"] {
+            let mut a = Args {
+                items: vec!["--sigv4-key".into(), bad.into()],
+            };
+            assert!(sigv4_keys(&mut a).is_err(), "{bad}");
+        }
     }
 
     #[test]

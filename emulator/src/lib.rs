@@ -48,6 +48,7 @@ pub mod control;
 pub mod faults;
 pub mod jobs;
 pub mod server;
+pub mod sigv4;
 pub mod topic;
 pub mod transport;
 
@@ -63,6 +64,7 @@ pub use jobs::machine::{JobOptions, RetryConfig};
 pub use rumqttc::mqttbytes::v4::Packet;
 pub use rumqttc::mqttbytes::QoS;
 use server::Kind;
+pub use sigv4::SigV4Config;
 use tokio::sync::mpsc::unbounded_channel;
 
 /// TLS listener settings: the server presents `cert`/`key` (PEM) and requires a client
@@ -76,7 +78,8 @@ pub struct TlsConfig {
 }
 
 /// MQTT over secure WebSocket (AWS's SigV4 path): TLS with server authentication only, path
-/// `/mqtt`. The SigV4 query is not verified; [`Emulator::ws_requests`] shows what arrived.
+/// `/mqtt`. The SigV4 query is verified when [`EmulatorConfig::sigv4`] is set;
+/// [`Emulator::ws_requests`] shows what arrived.
 #[derive(Clone, Debug)]
 pub struct WssConfig {
     pub bind: SocketAddr,
@@ -122,6 +125,9 @@ pub struct EmulatorConfig {
     pub record: bool,
     /// A persistent session offline for longer than this is discarded (AWS default: 1 hour).
     pub session_expiry: Duration,
+    /// When set, every WebSocket upgrade (ws and wss) must carry a SigV4 presigned query
+    /// signed with one of these keys, else HTTP 403 ([`sigv4`]). `None`: anything is accepted.
+    pub sigv4: Option<sigv4::SigV4Config>,
 }
 
 impl Default for EmulatorConfig {
@@ -139,6 +145,7 @@ impl Default for EmulatorConfig {
             log: std::env::var_os("IOTJOBS_EMULATOR_LOG").is_some(),
             record: true,
             session_expiry: Duration::from_secs(3600),
+            sigv4: None,
         }
     }
 }
@@ -170,6 +177,7 @@ pub struct Emulator {
     ws: Option<SocketAddr>,
     wss: Option<SocketAddr>,
     control: Option<SocketAddr>,
+    accept: Arc<transport::AcceptCtx>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -233,11 +241,11 @@ impl Emulator {
         let mut ctx = transport::AcceptCtx::default();
         let tls_l = match &cfg.tls {
             Some(t) => {
-                ctx.tls = Some(transport::tls_acceptor(
+                ctx.tls = std::sync::Mutex::new(Some(transport::tls_acceptor(
                     &t.cert,
                     &t.key,
                     Some(&t.client_ca),
-                )?);
+                )?));
                 Some(bind(t.bind, "MQTT over TLS")?)
             }
             None => None,
@@ -258,6 +266,7 @@ impl Emulator {
         let control = ctl_l.as_ref().map(|l| l.local_addr()).transpose()?;
         let shared = Arc::new(Shared::new(cfg));
         let ctx = Arc::new(ctx);
+        let accept = ctx.clone();
         let mut listeners = Vec::new();
         for (kind, l) in [
             (Kind::Tcp, Some(mqtt_l)),
@@ -280,7 +289,7 @@ impl Emulator {
             .spawn(move || {
                 rt.block_on(async move {
                     for (kind, l, rx) in listeners {
-                        tokio::spawn(server::listen(sh.clone(), kind, l, rx, ctx.clone()));
+                        tokio::spawn(server::listen(sh.clone(), kind, l, rx, accept.clone()));
                     }
                     if let Some(l) = ctl_l {
                         tokio::spawn(control::serve(sh.clone(), l));
@@ -296,6 +305,7 @@ impl Emulator {
             ws,
             wss,
             control,
+            accept: ctx,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -316,6 +326,18 @@ impl Emulator {
     /// The secure WebSocket listener, when configured (URL `wss://localhost:PORT/mqtt`).
     pub fn wss_addr(&self) -> Option<SocketAddr> {
         self.wss
+    }
+
+    /// From now on the TLS listener accepts only client certificates that chain to
+    /// `client_ca` (PEM), e.g. after a certificate rotation; open connections are kept (cut
+    /// them to force a new handshake). An error leaves the listener as it was.
+    pub fn set_tls_client_ca(&self, client_ca: &std::path::Path) -> std::io::Result<()> {
+        let t = self.shared.cfg.tls.as_ref().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no TLS listener")
+        })?;
+        let acceptor = transport::tls_acceptor(&t.cert, &t.key, Some(client_ca))?;
+        *lock(&self.accept.tls) = Some(acceptor);
+        Ok(())
     }
 
     /// Every WebSocket upgrade request received (ws and wss; the last 1000).

@@ -21,7 +21,9 @@ use crate::server::{serve, Kind};
 /// What the accept path needs besides the socket.
 #[derive(Default)]
 pub(crate) struct AcceptCtx {
-    pub tls: Option<TlsAcceptor>,
+    /// Replaceable: [`crate::Emulator::set_tls_client_ca`] changes which client certificates
+    /// new connections may present.
+    pub tls: std::sync::Mutex<Option<TlsAcceptor>>,
     pub wss: Option<TlsAcceptor>,
 }
 
@@ -89,7 +91,7 @@ pub(crate) async fn accept(
     let acceptor = match kind {
         Kind::Tcp => return serve(shared, sock, peer, kind).await,
         Kind::Ws => return websocket(shared, sock, peer, kind).await,
-        Kind::Tls => ctx.tls.clone(),
+        Kind::Tls => crate::broker::lock(&ctx.tls).clone(),
         Kind::Wss => ctx.wss.clone(),
     };
     let Some(acc) = acceptor else { return };
@@ -145,6 +147,27 @@ fn ws_callback(
         let mut e = ErrorResponse::new(Some("MQTT over WebSocket lives at /mqtt".into()));
         *e.status_mut() = StatusCode::NOT_FOUND;
         return Err(e);
+    }
+    if let Some(keys) = &shared.cfg.sigv4 {
+        let header = |n: &str| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let upgrade = crate::sigv4::Upgrade {
+            path: req.uri().path(),
+            query: req.uri().query().unwrap_or(""),
+            header: &header,
+        };
+        if let Err(why) = crate::sigv4::verify(keys, &upgrade, std::time::SystemTime::now()) {
+            shared
+                .log
+                .log("<ws>", format_args!("upgrade refused (403): {why}"));
+            let mut e = ErrorResponse::new(Some(why.to_string()));
+            *e.status_mut() = StatusCode::FORBIDDEN;
+            return Err(e);
+        }
     }
     let offered: Vec<String> = req
         .headers()

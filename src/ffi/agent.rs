@@ -14,6 +14,7 @@ use crate::error::{jobs_result, Error, Result};
 use crate::jobs::agent::machine::{AgentCounters, AgentEvent};
 use crate::jobs::agent::{Agent, AgentConfig, Job, Registration};
 use crate::jobs::document::Document;
+use crate::jobs::journal::MAX_CHECKPOINT_BYTES;
 use crate::jobs::types::{ExecutionStatus, ResumePolicy};
 use std::ffi::{c_char, c_void, CString};
 use std::sync::{Arc, Mutex};
@@ -370,8 +371,9 @@ fn view_of(job: &Arc<Job>) -> JobView {
 /// Starts the agent: reads the journal (a job that was under way is resumed or failed as its
 /// handler's registration says; a final status not yet acknowledged is sent again), then, once
 /// the connection is up, subscribes to notify-next and takes jobs with start-next. Returns
-/// `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, or no handler
-/// registered), `_INTERNAL` (no thread). A journal that cannot be read is reported as a
+/// `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_STATE` (already running, no handler
+/// registered, or another running agent of this process uses the same journal file),
+/// `_INTERNAL` (no thread). A journal that cannot be read is reported as a
 /// `JOBS_AGENT_EVENT_KIND_JOURNAL_ERROR` event, not a failure. Does not block on the network.
 ///
 /// # Safety
@@ -653,6 +655,13 @@ pub unsafe extern "C" fn jobs_job_checkpoint(
     len: usize,
 ) -> jobs_result {
     guard(|| {
+        // Any length over the limit is too large, also one no buffer can have.
+        if len > MAX_CHECKPOINT_BYTES {
+            return Err(Error::new(
+                jobs_result::PayloadTooLarge,
+                format!("the checkpoint is {len} bytes, over the limit of {MAX_CHECKPOINT_BYTES}"),
+            ));
+        }
         let data = super::bytes_arg(bytes as *const u8, len, "bytes")?;
         let j = view(job, |v| Ok(v.job.clone()))?;
         j.checkpoint(data)
@@ -685,6 +694,11 @@ mod tests {
             assert_eq!(
                 jobs_job_checkpoint(p, std::ptr::null(), 0),
                 jobs_result::JobEnded
+            );
+            assert_eq!(
+                jobs_job_checkpoint(p, c"x".as_ptr().cast(), usize::MAX),
+                jobs_result::PayloadTooLarge,
+                "a length over the limit, whatever it is"
             );
             assert!(jobs_job_document(p).is_null());
             let (mut b, mut n) = (std::ptr::null(), 0usize);

@@ -1,12 +1,13 @@
 //! `jobs_config`: the builder every connection (and jobs client) is made from.
 
 use super::{
-    bytes_arg, enum_arg, guard, guard_or, handle_mut, opt_str_arg, str_arg, write_out, UserData,
+    args_arg, bytes_arg, enum_arg, guard, guard_or, handle_mut, init, opt_str_arg, str_arg,
+    write_out, UserData,
 };
 use crate::error::{jobs_result, Error, Result};
 use crate::mqtt::backoff::BackoffConfig;
 use crate::mqtt::config::{self as rules, clamp_keep_alive, ConnectionConfig, LastWill};
-use crate::mqtt::sigv4::Credentials;
+use crate::mqtt::sigv4::{Credentials, Provided};
 use crate::mqtt::tls::PemSource;
 use crate::mqtt::types::{DropPolicy, LogLevel, Protocol, TransportKind};
 use std::ffi::{c_char, c_void};
@@ -59,6 +60,8 @@ pub struct jobs_config {
     pub(crate) alpn_set: bool,
     /// IAM credentials and an optional explicit region (else taken from the endpoint).
     pub(crate) iam: Option<(Option<String>, Credentials)>,
+    /// A credentials provider, its user data and an optional explicit region.
+    pub(crate) credentials_provider: Option<(jobs_credentials_fn, UserData, Option<String>)>,
     pub(crate) user_data: UserData,
     pub(crate) on_online: jobs_state_callback,
     pub(crate) on_offline: jobs_state_callback,
@@ -101,6 +104,7 @@ pub unsafe extern "C" fn jobs_config_new(out: *mut *mut jobs_config) -> jobs_res
             conn: ConnectionConfig::default(),
             alpn_set: false,
             iam: None,
+            credentials_provider: None,
             user_data: UserData(std::ptr::null_mut()),
             on_online: None,
             on_offline: None,
@@ -433,9 +437,13 @@ pub unsafe extern "C" fn jobs_config_set_ca_pem(
 }
 
 /// Sets the client certificate (or chain, leaf first) for mutual TLS from a PEM file (path
-/// copied; read when the connection is created; a regular file of at most 1 MiB, as for
-/// `jobs_config_set_ca_file`). Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`;
-/// a bad file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
+/// copied; read when the connection is created, and again before every reconnect, so a
+/// certificate replaced on disk is used from the next connection on (replace the file and its
+/// key by renaming over them); a regular file of at most 1 MiB, as for
+/// `jobs_config_set_ca_file`). A file that then cannot be used fails that attempt with a
+/// `JOBS_EVENT_KIND_CONNECT_FAILED` event (`JOBS_RESULT_TLS_CONFIG`) and the usual retry.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad file is reported by
+/// the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
 /// # Safety
 /// `cfg` is NULL or a live config; `path` NULL or NUL-terminated.
@@ -468,8 +476,8 @@ pub unsafe extern "C" fn jobs_config_set_cert_pem(
 
 /// Sets the client private key from a PEM file: RSA (PKCS#1 `BEGIN RSA PRIVATE KEY`, as the
 /// AWS console issues, or PKCS#8) or EC (SEC1 or PKCS#8); unencrypted. The path is copied; the
-/// file is read when the connection is created (a regular file of at most 1 MiB, as for
-/// `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
+/// file is read when the connection is created and again before every reconnect, like the
+/// certificate (a regular file of at most 1 MiB, as for `jobs_config_set_ca_file`), and every copy of the key the library holds is wiped before
 /// its memory is freed. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` or `_INVALID_UTF8`; a bad
 /// file is reported by the constructor as `JOBS_RESULT_TLS_CONFIG`. Does not block.
 ///
@@ -751,4 +759,354 @@ pub unsafe extern "C" fn jobs_config_set_callback_queue_limit(
         cfg_mut(cfg)?.conn.callback_queue_bytes = bytes;
         Ok(())
     })
+}
+
+/// Credentials a provider hands over with `jobs_credentials_set`. Initialize with
+/// `jobs_credentials_init`. The strings are borrowed only for the `jobs_credentials_set` call
+/// (the library copies them), so they may live on the provider's stack.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct jobs_credentials {
+    /// `sizeof(jobs_credentials)`, set by the init function.
+    pub struct_size: usize,
+    /// Access key id (1 to 128 bytes).
+    pub access_key_id: *const c_char,
+    /// Secret access key (1 to 1024 bytes).
+    pub secret_access_key: *const c_char,
+    /// Session token of temporary credentials (at most 16384 bytes), or NULL or "" for none.
+    pub session_token: *const c_char,
+    /// When the credentials stop being valid, in Unix seconds, or 0 if they do not expire.
+    /// The connection is re-established (asking the provider again) a tenth of their
+    /// lifetime, at most 60 s, before then; the application sees it as a lost connection
+    /// (offline, then online), with nothing lost that a lost connection would not lose.
+    pub expires_at: i64,
+}
+
+/// Where a credentials provider puts its answer, with `jobs_credentials_set`. Owned by the
+/// library and valid only during the provider call.
+pub struct jobs_credentials_sink {
+    provided: Option<Provided>,
+}
+
+/// Asked for credentials before every WebSocket handshake (first connect and every
+/// reconnect). Call `jobs_credentials_set(sink, &creds)` and return 0; any other return
+/// value, or returning without a successful `jobs_credentials_set`, fails that connection
+/// attempt with a `JOBS_EVENT_KIND_CONNECT_FAILED` event (`JOBS_RESULT_INCOMPLETE_CONFIG`)
+/// and the usual retry with backoff. Runs on the library's network thread, which it holds
+/// up for every connection while it runs: return promptly (refresh credentials elsewhere and
+/// hand over the current ones), and call no iotjobs function but `jobs_credentials_set`.
+/// Never called once the connection's free function has returned.
+pub type jobs_credentials_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, sink: *mut jobs_credentials_sink) -> i32>;
+
+/// Sets `creds` to empty values (NULL strings, no expiry) and its `struct_size`.
+/// Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+///
+/// # Safety
+/// `creds` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_credentials_init(creds: *mut jobs_credentials) -> jobs_result {
+    guard(|| {
+        init(creds, |size| jobs_credentials {
+            struct_size: size,
+            access_key_id: std::ptr::null(),
+            secret_access_key: std::ptr::null(),
+            session_token: std::ptr::null(),
+            expires_at: 0,
+        })
+    })
+}
+
+/// Hands credentials to the library from inside a credentials provider: they are checked and
+/// copied (the caller's strings may be wiped or freed as soon as this returns); every copy
+/// of the secret and the token is wiped before it is freed. A later successful call replaces
+/// an earlier one; a failed call leaves nothing set. Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT` (sink, creds, key id or secret), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8`
+/// or `_INVALID_ARGUMENT` (empty or oversized values, an expiry before 1970 or already past).
+///
+/// # Safety
+/// `sink` is NULL or the sink of the running provider call; `creds` NULL or an initialized
+/// `jobs_credentials` whose strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_credentials_set(
+    sink: *mut jobs_credentials_sink,
+    creds: *const jobs_credentials,
+) -> jobs_result {
+    guard(|| {
+        let sink = handle_mut(sink, "sink")?;
+        sink.provided = None;
+        let c = args_arg(creds, "creds")?;
+        let key = str_arg(c.access_key_id, "access_key_id")?;
+        let secret = str_arg(c.secret_access_key, "secret_access_key")?;
+        let token = opt_str_arg(c.session_token, "session_token")?;
+        let provided = Provided {
+            credentials: Credentials {
+                access_key_id: key.to_owned(),
+                secret_access_key: secret.to_owned(),
+                session_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+            },
+            expires_at: rules::expiry_from_unix(c.expires_at)?,
+        };
+        rules::validate_provided(&provided, std::time::SystemTime::now())?;
+        sink.provided = Some(provided);
+        Ok(())
+    })
+}
+
+/// Sets a credentials provider for MQTT over WebSocket with SigV4: instead of fixed
+/// credentials (`jobs_config_set_iam_credentials`, which it excludes: a connection made from
+/// a config with both fails with `JOBS_RESULT_INVALID_ARGUMENT`), `provider` is asked before
+/// every WebSocket handshake (see `jobs_credentials_fn`), with `user_data`, which must stay
+/// valid until the handle is freed. `region` NULL means "take it from the endpoint"; it is
+/// copied. NULL `provider` clears it. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`,
+/// `_INVALID_UTF8` or `_INVALID_ARGUMENT` (an empty or oversized region, or a library built
+/// without the cargo feature `websocket`: then only clearing succeeds). Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `region` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_credentials_provider(
+    cfg: *mut jobs_config,
+    provider: jobs_credentials_fn,
+    user_data: *mut c_void,
+    region: *const c_char,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        if provider.is_none() {
+            c.credentials_provider = None;
+            return Ok(());
+        }
+        let region = opt_str_arg(region, "region")?;
+        rules::validate_provider_settings(region)?;
+        c.credentials_provider = Some((provider, UserData(user_data), region.map(str::to_owned)));
+        Ok(())
+    })
+}
+
+/// The engine's provider for a C one: calls it with a fresh sink and takes what it set.
+pub(crate) fn credentials_provider(
+    f: unsafe extern "C" fn(*mut c_void, *mut jobs_credentials_sink) -> i32,
+    ud: UserData,
+) -> std::sync::Arc<crate::mqtt::sigv4::CredentialsProvider> {
+    std::sync::Arc::new(move || {
+        let mut sink = jobs_credentials_sink { provided: None };
+        // SAFETY: the contract of jobs_config_set_credentials_provider: a valid function and
+        // user data that lives as long as the handle; the sink outlives the call.
+        let rc = unsafe { f(ud.ptr(), &mut sink) };
+        if rc != 0 {
+            return Err(Error::new(
+                jobs_result::IncompleteConfig,
+                format!("the credentials provider failed (returned {rc})"),
+            ));
+        }
+        sink.provided.take().ok_or_else(|| {
+            Error::new(
+                jobs_result::IncompleteConfig,
+                "the credentials provider returned 0 without a successful jobs_credentials_set",
+            )
+        })
+    })
+}
+
+/// The room a key signer gets for one signature, in bytes (an RSA 8192-bit signature is 1024).
+pub const JOBS_SIGNATURE_MAX: usize = 2048;
+
+/// Signs the TLS handshake for a key the application holds: sign `message` (`message_len`
+/// bytes, not hashed: hash it with the scheme's hash) with `scheme` (a TLS SignatureScheme
+/// code point from the list given to `jobs_config_set_key_signer`), write the signature (ECDSA
+/// in DER, as TLS wants) into `signature`, which has room for `*signature_len` bytes
+/// (`JOBS_SIGNATURE_MAX`), set `*signature_len` to its length and return 0. Any other return
+/// value, or a length of 0 or above the room, fails the handshake with `JOBS_RESULT_TLS`; a
+/// wrong signature is refused by the server, also a TLS failure. The buffers are valid only
+/// during the call. Runs on the library's network thread, which it holds up for every
+/// connection: return promptly, and call no iotjobs function. Never called once the
+/// connection's free function has returned.
+pub type jobs_sign_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        scheme: u16,
+        message: *const u8,
+        message_len: usize,
+        signature: *mut u8,
+        signature_len: *mut usize,
+    ) -> i32,
+>;
+
+/// Sets a key signer for mutual TLS with a private key the library never sees (a secure
+/// element, a TPM, an HSM): the certificate chain still comes from `jobs_config_set_cert_file`
+/// or `_cert_pem`, and `sign` (see `jobs_sign_fn`) computes the handshake signature, with
+/// `user_data`, which must stay valid until the handle is freed. `schemes` lists the TLS
+/// SignatureScheme code points the key signs with, in order of preference (1 to 16, one
+/// algorithm; copied), for example 0x0804 0x0805 0x0806 (RSA-PSS with SHA-256/384/512; TLS 1.3
+/// needs PSS for RSA) then 0x0401 0x0501 0x0601 (RSA PKCS#1), 0x0403 (ECDSA P-256 SHA-256),
+/// 0x0503 (ECDSA P-384 SHA-384) or 0x0807 (Ed25519). It excludes a client key
+/// (`jobs_config_set_key_file`/`_pem`): a connection made from a config with both fails with
+/// `JOBS_RESULT_TLS_CONFIG`. NULL `sign` clears it. Returns `JOBS_RESULT_OK`,
+/// `_NULL_ARGUMENT` (cfg, or schemes with a non-zero count) or `_INVALID_ARGUMENT` (no, too
+/// many, unknown or mixed schemes). Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `schemes` NULL or `schemes_len` readable values.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_key_signer(
+    cfg: *mut jobs_config,
+    schemes: *const u16,
+    schemes_len: usize,
+    sign: jobs_sign_fn,
+    user_data: *mut c_void,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let Some(f) = sign else {
+            c.conn.tls.key_signer = None;
+            return Ok(());
+        };
+        let codes: &[u16] = match (schemes.is_null(), schemes_len) {
+            (_, 0) => &[],
+            (true, _) => {
+                return Err(Error::new(
+                    jobs_result::NullArgument,
+                    "schemes is NULL with a non-zero schemes_len",
+                ))
+            }
+            (false, n) => std::slice::from_raw_parts(schemes, n),
+        };
+        let schemes = rules::validate_signature_schemes(codes)?;
+        c.conn.tls.key_signer = Some(crate::mqtt::tls::KeySigner {
+            schemes,
+            sign: key_signer(f, UserData(user_data)),
+        });
+        Ok(())
+    })
+}
+
+type SignFnPtr =
+    unsafe extern "C" fn(*mut c_void, u16, *const u8, usize, *mut u8, *mut usize) -> i32;
+
+/// The engine's signer for a C one: a buffer of `JOBS_SIGNATURE_MAX` bytes per signature,
+/// and the length the callback reports checked against it.
+fn key_signer(f: SignFnPtr, ud: UserData) -> std::sync::Arc<crate::mqtt::tls::SignFn> {
+    std::sync::Arc::new(move |scheme, message| {
+        let mut signature = vec![0u8; JOBS_SIGNATURE_MAX];
+        let mut len = signature.len();
+        // SAFETY: the contract of jobs_config_set_key_signer: a valid function and user data
+        // that lives as long as the handle; both buffers outlive the call.
+        let rc = unsafe {
+            f(
+                ud.ptr(),
+                u16::from(scheme),
+                message.as_ptr(),
+                message.len(),
+                signature.as_mut_ptr(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(format!("the signing callback failed (returned {rc})"));
+        }
+        if len == 0 || len > JOBS_SIGNATURE_MAX {
+            return Err(format!(
+                "the signing callback reported a signature of {len} bytes: it must be 1 to {JOBS_SIGNATURE_MAX}"
+            ));
+        }
+        signature.truncate(len);
+        Ok(signature)
+    })
+}
+
+/// Where a certificate provider puts the PEM it hands over, with `jobs_pem_set`. Owned by
+/// the library and valid only during the provider call.
+pub struct jobs_pem_sink {
+    provided: Option<(PemSource, Option<PemSource>)>,
+}
+
+/// Asked for the client certificate (chain) and key as PEM when the connection is created
+/// and before every connection attempt, so a rotated certificate is used from the next
+/// reconnect on. Call `jobs_pem_set(sink, ...)` and return 0; any other return value, or
+/// returning without a successful `jobs_pem_set`, fails with `JOBS_RESULT_TLS_CONFIG`: from
+/// `jobs_connection_new` at creation, else as a `JOBS_EVENT_KIND_CONNECT_FAILED` event and
+/// the usual retry. At creation it runs on the caller's thread; before an attempt on the
+/// library's network thread, which it holds up for every connection: return promptly, and
+/// call no iotjobs function but `jobs_pem_set`. Never called once the connection's free
+/// function has returned.
+pub type jobs_pem_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, sink: *mut jobs_pem_sink) -> i32>;
+
+/// Hands the client certificate chain (leaf first) and its private key, as PEM, to the
+/// library from inside a certificate provider: copied (the caller's buffers may be wiped or
+/// freed once this returns), the key copy wiped before it is freed. `key_pem` NULL with
+/// `key_len` 0 means no key: a key signer (`jobs_config_set_key_signer`) stands for it.
+/// They are parsed when the TLS configuration is built, right after the provider returns.
+/// A later successful call replaces an earlier one; a failed one leaves nothing set.
+/// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (sink, cert_pem, or key_pem with a non-zero
+/// length) or `_INVALID_ARGUMENT` (empty, or over 1 MiB each).
+///
+/// # Safety
+/// `sink` is NULL or the sink of the running provider call; `cert_pem` NULL or `cert_len`
+/// readable bytes; `key_pem` NULL or `key_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_pem_set(
+    sink: *mut jobs_pem_sink,
+    cert_pem: *const u8,
+    cert_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+) -> jobs_result {
+    guard(|| {
+        let sink = handle_mut(sink, "sink")?;
+        sink.provided = None;
+        let cert = PemSource::memory_capped(bytes_arg(cert_pem, cert_len, "cert_pem")?)?;
+        let key = match (key_pem.is_null(), key_len) {
+            (true, 0) => None,
+            _ => Some(PemSource::memory_capped(bytes_arg(
+                key_pem, key_len, "key_pem",
+            )?)?),
+        };
+        sink.provided = Some((cert, key));
+        Ok(())
+    })
+}
+
+/// Sets a certificate provider (see `jobs_pem_fn`): the client certificate and key are
+/// asked from `provider`, with `user_data` (valid until the handle is freed), instead of
+/// being set once; this is how a certificate rotated by the application is picked up (files
+/// set with `jobs_config_set_cert_file`/`_key_file` are read again before every reconnect
+/// too). It excludes the certificate and key setters: a connection made from a config with
+/// both fails with `JOBS_RESULT_TLS_CONFIG`. NULL `provider` clears it. Returns
+/// `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+///
+/// # Safety
+/// `cfg` is NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_cert_provider(
+    cfg: *mut jobs_config,
+    provider: jobs_pem_fn,
+    user_data: *mut c_void,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        c.conn.tls.pem_provider = provider.map(|f| pem_provider(f, UserData(user_data)));
+        Ok(())
+    })
+}
+
+/// The engine's certificate provider for a C one: calls it with a fresh sink and takes what
+/// it set.
+fn pem_provider(
+    f: unsafe extern "C" fn(*mut c_void, *mut jobs_pem_sink) -> i32,
+    ud: UserData,
+) -> crate::mqtt::tls::PemProvider {
+    crate::mqtt::tls::PemProvider(std::sync::Arc::new(move || {
+        let mut sink = jobs_pem_sink { provided: None };
+        // SAFETY: the contract of jobs_config_set_cert_provider: a valid function and user
+        // data that lives as long as the handle; the sink outlives the call.
+        let rc = unsafe { f(ud.ptr(), &mut sink) };
+        if rc != 0 {
+            return Err(format!("it failed (returned {rc})"));
+        }
+        sink.provided
+            .take()
+            .ok_or_else(|| "it returned 0 without a successful jobs_pem_set".to_owned())
+    }))
 }

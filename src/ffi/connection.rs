@@ -121,22 +121,30 @@ pub(crate) fn connection_config(
     if !cfg.alpn_set && conn.port == 443 && conn.transport == TransportKind::Tls {
         conn.tls.alpn = vec![crate::mqtt::tls::ALPN_AWS_MQTT_CA.to_vec()];
     }
+    let region_for = |region: &Option<String>| {
+        match region {
+        Some(r) => Ok(r.clone()),
+        None => crate::mqtt::sigv4::region_from_endpoint(&conn.host)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::new(
+                    jobs_result::IncompleteConfig,
+                    format!(
+                        "no region given and none in the endpoint '{}' (expected xxx.iot.REGION.amazonaws.com)",
+                        conn.host
+                    ),
+                )
+            }),
+    }
+    };
     if let Some((region, creds)) = &cfg.iam {
-        let region = match region {
-            Some(r) => r.clone(),
-            None => crate::mqtt::sigv4::region_from_endpoint(&conn.host)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    Error::new(
-                        jobs_result::IncompleteConfig,
-                        format!(
-                            "no region given and none in the endpoint '{}' (expected xxx.iot.REGION.amazonaws.com)",
-                            conn.host
-                        ),
-                    )
-                })?,
-        };
-        conn.sigv4 = Some((region, creds.clone()));
+        conn.sigv4 = Some((region_for(region)?, creds.clone()));
+    }
+    if let Some((Some(f), ud, region)) = &cfg.credentials_provider {
+        conn.credentials_provider = Some((
+            region_for(region)?,
+            super::config::credentials_provider(*f, *ud),
+        ));
     }
     Ok(conn)
 }

@@ -70,6 +70,12 @@ impl jobs_message {
             texts: Texts::default(),
         }
     }
+
+    /// A fresh view of the same message: the parse is shared, the C strings are made again
+    /// on first use.
+    pub(crate) fn share(&self) -> jobs_message {
+        jobs_message::new(&self.event)
+    }
 }
 
 /// The C value of a rejection code.

@@ -8,7 +8,7 @@ use super::jobs::jobs_client;
 use super::message::jobs_message;
 use super::{
     args_arg, details_arg, enum_arg, guard, guard_or, handle_arg, init, opt_str_arg,
-    step_timeout_arg, str_arg, UserData,
+    step_timeout_arg, str_arg, write_out, UserData,
 };
 use crate::error::{jobs_result, Error, Result};
 use crate::jobs::requests::{Deliver, JobsRequest, Outcome, RequestOptions};
@@ -106,7 +106,7 @@ pub struct jobs_reply {
 /// `_REJECTED` (`reply` says why), `_TIMEOUT`, `_PROTOCOL` (the reply came but was malformed),
 /// `_CANCELLED` (the connection was disconnected by the user), `_CLOSED` (the connection was
 /// freed) or `_DROPPED` (removed from a full offline queue). `reply` is NULL unless `result` is OK or REJECTED; it is borrowed and valid until
-/// the callback returns.
+/// the callback returns (`jobs_reply_copy` keeps it longer).
 pub type jobs_reply_callback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, result: jobs_result, reply: *const jobs_reply),
 >;
@@ -490,8 +490,34 @@ pub unsafe extern "C" fn jobs_reply_message(reply: *const jobs_reply) -> *const 
     })
 }
 
-/// Frees a reply returned by a blocking request. NULL is a no-op; never free a reply lent to a
-/// callback. Does not block.
+/// Copies a reply into one the caller owns, so that the reply lent to a `jobs_reply_callback`
+/// can be kept after the callback returns: `*out` reads exactly as `reply` (the parsed message
+/// is shared, not parsed again) and is freed with `jobs_reply_free`; `reply` is unaffected.
+/// On error `*out` is untouched. Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Thread-safe;
+/// does not block.
+///
+/// # Safety
+/// `reply` NULL or a live reply (owned, or lent to the running callback); `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_reply_copy(
+    reply: *const jobs_reply,
+    out: *mut *mut jobs_reply,
+) -> jobs_result {
+    guard(|| {
+        let r = handle_arg(reply, "reply")?;
+        if out.is_null() {
+            return Err(Error::new(jobs_result::NullArgument, "out is NULL"));
+        }
+        let copy = Box::new(jobs_reply {
+            message: r.message.share(),
+        });
+        write_out(out, Box::into_raw(copy));
+        Ok(())
+    })
+}
+
+/// Frees a reply returned by a blocking request or by `jobs_reply_copy`. NULL is a no-op; never
+/// free a reply lent to a callback. Does not block.
 ///
 /// # Safety
 /// `reply` NULL or a reply owned by the caller, not used after this.

@@ -6,12 +6,13 @@
 
 use super::backoff::BackoffConfig;
 use super::queue::QueueLimit;
-use super::sigv4::Credentials;
+use super::sigv4::{Credentials, CredentialsProvider, Provided};
 use super::tls::TlsSettings;
 use super::topic;
 use crate::error::{jobs_result, Error, Result};
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zeroize::Zeroize;
 
 use super::types::{DropPolicy, TransportKind};
@@ -152,7 +153,17 @@ pub fn validate_alpn(protocol: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Checks IAM credentials and an explicit region for SigV4: none of them empty.
+/// The longest access key id (IAM's documented limit).
+pub const ACCESS_KEY_ID_MAX_LEN: usize = 128;
+/// The longest secret access key accepted (IAM's are 40 characters).
+pub const SECRET_ACCESS_KEY_MAX_LEN: usize = 1024;
+/// The longest session token accepted (STS tokens are a few hundred to a few thousand bytes).
+pub const SESSION_TOKEN_MAX_LEN: usize = 16 * 1024;
+/// The longest region name accepted.
+pub const REGION_MAX_LEN: usize = 64;
+
+/// Checks IAM credentials and an explicit region for SigV4: none of them empty, none longer
+/// than its limit.
 pub fn validate_iam(credentials: &Credentials, region: Option<&str>) -> Result<()> {
     if !WEBSOCKET_BUILT {
         return Err(invalid(
@@ -167,7 +178,110 @@ pub fn validate_iam(credentials: &Credentials, region: Option<&str>) -> Result<(
             "access key id, secret and region must not be empty",
         ));
     }
+    let too_long = |what: &str, len: usize, max: usize| {
+        (len > max).then(|| invalid(format!("the {what} is {len} bytes: at most {max}")))
+    };
+    let token_len = credentials.session_token.as_ref().map_or(0, String::len);
+    if let Some(e) = [
+        too_long(
+            "access key id",
+            credentials.access_key_id.len(),
+            ACCESS_KEY_ID_MAX_LEN,
+        ),
+        too_long(
+            "secret access key",
+            credentials.secret_access_key.len(),
+            SECRET_ACCESS_KEY_MAX_LEN,
+        ),
+        too_long("session token", token_len, SESSION_TOKEN_MAX_LEN),
+        too_long("region", region.map_or(0, str::len), REGION_MAX_LEN),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    {
+        return Err(e);
+    }
     Ok(())
+}
+
+/// The most signature schemes a key signer may list.
+pub const KEY_SIGNER_SCHEMES_MAX: usize = 16;
+
+/// Checks the TLS signature schemes (IANA code points) of a key signer: 1 to
+/// [`KEY_SIGNER_SCHEMES_MAX`], each one rustls offers, all of one algorithm (one key).
+pub fn validate_signature_schemes(schemes: &[u16]) -> Result<Vec<rustls::SignatureScheme>> {
+    if schemes.is_empty() || schemes.len() > KEY_SIGNER_SCHEMES_MAX {
+        return Err(invalid(format!(
+            "a key signer lists {} signature schemes: it must list 1 to {KEY_SIGNER_SCHEMES_MAX}",
+            schemes.len()
+        )));
+    }
+    let mut algorithm = None;
+    let mut out = Vec::with_capacity(schemes.len());
+    for &code in schemes {
+        let scheme = rustls::SignatureScheme::from(code);
+        let Some(a) = super::tls::scheme_algorithm(scheme) else {
+            return Err(invalid(format!(
+                "signature scheme 0x{code:04x} is not one TLS 1.2/1.3 signs with here (RSA PKCS#1 or PSS with SHA-256/384/512, ECDSA P-256/P-384/P-521, Ed25519)"
+            )));
+        };
+        if *algorithm.get_or_insert(a) != a {
+            return Err(invalid(
+                "the signature schemes of a key signer are of one algorithm (one key): RSA, ECDSA or Ed25519",
+            ));
+        }
+        out.push(scheme);
+    }
+    Ok(out)
+}
+
+/// Checks an explicit SigV4 region: 1 to [`REGION_MAX_LEN`] bytes.
+pub fn validate_region(region: &str) -> Result<()> {
+    if region.is_empty() || region.len() > REGION_MAX_LEN {
+        return Err(invalid(format!(
+            "the region is {} bytes: it must be 1 to {REGION_MAX_LEN}",
+            region.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the settings of a credentials provider: this build has SigV4, and an explicit
+/// region (none: taken from the endpoint) follows [`validate_region`].
+pub fn validate_provider_settings(region: Option<&str>) -> Result<()> {
+    if !WEBSOCKET_BUILT {
+        return Err(invalid(
+            "a credentials provider needs the WebSocket transports, and this build of iotjobs has none (built without the cargo feature `websocket`)",
+        ));
+    }
+    region.map_or(Ok(()), validate_region)
+}
+
+/// Checks credentials a provider returned, at `now`: the rules of [`validate_iam`], and an
+/// expiry (if any) still ahead.
+pub fn validate_provided(provided: &Provided, now: SystemTime) -> Result<()> {
+    validate_iam(&provided.credentials, None)?;
+    if let Some(at) = provided.expires_at {
+        if at <= now {
+            let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            return Err(invalid(format!(
+                "the credentials expired at {secs} (Unix seconds), before they were used"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks an expiry given as Unix seconds (0: none) and converts it.
+pub fn expiry_from_unix(secs: i64) -> Result<Option<SystemTime>> {
+    match secs {
+        0 => Ok(None),
+        s if s < 0 => Err(invalid(format!(
+            "an expiry of {s} Unix seconds is before 1970: use 0 for none"
+        ))),
+        s => Ok(Some(UNIX_EPOCH + Duration::from_secs(s as u64))),
+    }
 }
 
 /// True when this build has the WebSocket transports and SigV4 (the cargo feature `websocket`,
@@ -261,6 +375,9 @@ pub struct ConnectionConfig {
     /// SigV4 signing of the WebSocket upgrade (AWS IoT over WSS): region and credentials,
     /// signed afresh on every connect.
     pub sigv4: Option<(String, Credentials)>,
+    /// SigV4 signing with credentials asked from the application before every WebSocket
+    /// handshake (region, provider); excludes `sigv4`.
+    pub credentials_provider: Option<(String, Arc<CredentialsProvider>)>,
     /// Bytes of messages, events and log lines waiting for the callback thread, past which the
     /// connection stops reading the socket until callbacks catch up (TCP backpressure).
     pub callback_queue_bytes: usize,
@@ -292,6 +409,7 @@ impl Default for ConnectionConfig {
             drop_policy: DropPolicy::DropNewest,
             drain_rate_hz: 2.0,
             sigv4: None,
+            credentials_provider: None,
             callback_queue_bytes: DEFAULT_CALLBACK_QUEUE_BYTES,
         }
     }
@@ -322,6 +440,10 @@ impl fmt::Debug for ConnectionConfig {
             .field("drop_policy", &self.drop_policy)
             .field("drain_rate_hz", &self.drain_rate_hz)
             .field("sigv4", &self.sigv4)
+            .field(
+                "credentials_provider",
+                &self.credentials_provider.as_ref().map(|(r, _)| r),
+            )
             .finish()
     }
 }
@@ -388,6 +510,19 @@ impl ConnectionConfig {
             if !self.transport.is_websocket() {
                 return Err(invalid(
                     "IAM (SigV4) credentials apply to the WebSocket transports only",
+                ));
+            }
+        }
+        if let Some((region, _)) = &self.credentials_provider {
+            if self.sigv4.is_some() {
+                return Err(invalid(
+                    "fixed IAM credentials and a credentials provider exclude each other: set one",
+                ));
+            }
+            validate_provider_settings(Some(region))?;
+            if !self.transport.is_websocket() {
+                return Err(invalid(
+                    "a credentials provider (SigV4) applies to the WebSocket transports only",
                 ));
             }
         }

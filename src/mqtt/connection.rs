@@ -31,7 +31,24 @@ impl Connection {
     /// Validates `cfg`, loads its TLS material and starts the (idle) engine task.
     /// Errors: `InvalidArgument`, `IncompleteConfig`, `InvalidTopic`, `TlsConfig`.
     pub fn new(cfg: ConnectionConfig, callbacks: Callbacks) -> Result<Connection> {
-        let cfg = cfg.validate()?;
+        let mut cfg = cfg.validate()?;
+        // Application code the handshake calls goes through this connection's I/O gate, so
+        // none runs once the connection is closed.
+        let io_gate = runtime::Gate::new();
+        if let Some(k) = &mut cfg.tls.key_signer {
+            let (inner, gate) = (k.sign.clone(), io_gate.clone());
+            k.sign = Arc::new(move |scheme, message| {
+                gate.run(|| inner(scheme, message))
+                    .unwrap_or_else(|| Err("the connection is closed".into()))
+            });
+        }
+        if let Some(p) = &mut cfg.tls.pem_provider {
+            let (inner, gate) = (p.0.clone(), io_gate.clone());
+            p.0 = Arc::new(move || {
+                gate.run(|| inner())
+                    .unwrap_or_else(|| Err("the connection is closed".into()))
+            });
+        }
         let tls = match cfg.transport {
             TransportKind::Tls | TransportKind::WebsocketTls => Some(
                 tls::build_client_config(&cfg.tls)
@@ -39,7 +56,7 @@ impl Connection {
             ),
             TransportKind::Tcp | TransportKind::Websocket => None,
         };
-        let shared = Arc::new(Shared::new(cfg, tls, callbacks));
+        let shared = Arc::new(Shared::new(cfg, tls, callbacks, io_gate));
         runtime::handle().spawn(driver::run(shared.clone()));
         Ok(Connection { shared })
     }
@@ -259,6 +276,7 @@ impl Connection {
         self.shared.shutdown();
         self.shared.each_extension(|e| e.closed());
         self.shared.callbacks.gate.close();
+        self.shared.io_gate.close();
     }
 
     /// The connection's one `T`, made on first use: state a layer above keeps per connection

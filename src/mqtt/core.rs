@@ -428,7 +428,8 @@ impl Core {
     pub fn counters(&self) -> Counters {
         Counters {
             queued: self.queue.len() as u64,
-            in_flight: self.inflight.len() as u64,
+            // The user's requests only: resubscriptions are the core's own packets.
+            in_flight: self.inflight.iter().filter(|f| !f.resubscribe).count() as u64,
             ..self.counters
         }
     }

@@ -1059,3 +1059,49 @@ fn the_librarys_own_subscription_leaves_messages_to_the_fallback_routes() {
         "the library's and the user's, no fallback"
     );
 }
+
+#[test]
+fn resubscriptions_are_not_counted_as_the_users_requests_in_flight() {
+    // Found by the session-core fuzz target: after a clean-session reconnect the core re-sends
+    // the acknowledged subscription itself, and the in-flight counter counted it as a request.
+    let mut h = Harness::new(ConnectionConfig {
+        clean_session: true,
+        ..cfg()
+    });
+    h.core.connect(None, h.now).unwrap();
+    h.come_up(false);
+    h.io();
+    let mut open = Vec::new();
+    for op in [
+        publish("a/b", b"q1", 1),
+        subscribe("a/#", 1),
+        subscribe("$aws/things/t/jobs/#", 1),
+    ] {
+        let (c, rx) = waiter();
+        h.submit(op, c).unwrap();
+        open.push(rx);
+    }
+    h.feed(&hex("90 03 00 03 01"));
+    h.io();
+    assert_eq!(h.core.counters().in_flight, 2);
+    h.core
+        .link_lost(Error::new(jobs_result::Network, "cut"), h.now);
+    h.io();
+    h.now = h.core.next_deadline().expect("a reconnect is due");
+    h.timer();
+    h.come_up(false);
+    let out = h.written();
+    // The acknowledged filter is resubscribed by the core (packet id 4), the rest re-sent.
+    assert_eq!(
+        &out[..4],
+        &hex("82 19 00 04")[..],
+        "the resubscription first: {out:02x?}"
+    );
+    assert_eq!(
+        h.core.counters().in_flight,
+        2,
+        "the user's two requests only"
+    );
+    h.feed(&hex("90 03 00 04 01"));
+    assert_eq!(h.core.counters().in_flight, 2);
+}

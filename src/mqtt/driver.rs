@@ -37,6 +37,9 @@ pub struct Shared {
     pub callbacks: Callbacks,
     budget: Arc<Budget>,
     extensions: Mutex<Vec<Extended>>,
+    /// Application code the I/O thread calls (credentials provider, key signer): closed when the
+    /// connection closes, so none runs after that returns.
+    pub io_gate: Arc<runtime::Gate>,
 }
 
 /// State a layer above keeps per connection (see [`Shared::extension`]).
@@ -68,6 +71,7 @@ impl Shared {
         cfg: ConnectionConfig,
         tls: Option<Arc<rustls::ClientConfig>>,
         callbacks: Callbacks,
+        io_gate: Arc<runtime::Gate>,
     ) -> Shared {
         let debug_log =
             callbacks.on_log.is_some() && callbacks.log_level.is_some_and(|l| l >= LogLevel::Debug);
@@ -79,6 +83,7 @@ impl Shared {
             wake: Notify::new(),
             callbacks,
             extensions: Mutex::new(Vec::new()),
+            io_gate,
         }
     }
 
@@ -293,7 +298,31 @@ impl Drop for Shared {
     }
 }
 
-type Opening = Pin<Box<dyn Future<Output = Result<Stream>> + Send>>;
+/// An opened link, and when to replace it because its credentials expire.
+type Opened = (Stream, Option<Duration>);
+type Opening = Pin<Box<dyn Future<Output = Result<Opened>> + Send>>;
+
+/// Asks the application's provider for credentials (on this thread, behind the I/O gate) and
+/// checks them; returns them with the delay after which to reconnect with fresh ones.
+#[cfg(feature = "websocket")]
+fn provided_credentials(
+    shared: &Shared,
+    provide: &super::sigv4::CredentialsProvider,
+) -> Result<(sigv4::Credentials, Option<Duration>)> {
+    let p = shared
+        .io_gate
+        .run(provide)
+        .unwrap_or_else(|| Err(Error::new(jobs_result::Closed, "the connection is closed")))?;
+    let now = std::time::SystemTime::now();
+    super::config::validate_provided(&p, now).map_err(|e| {
+        Error::new(
+            jobs_result::IncompleteConfig,
+            format!("the credentials provider: {}", e.message),
+        )
+    })?;
+    let refresh = p.expires_at.and_then(|at| sigv4::refresh_after(now, at));
+    Ok((p.credentials.clone(), refresh))
+}
 
 /// Opens the transport (TCP, TLS, WebSocket); the core does the MQTT handshake.
 fn open(shared: &Arc<Shared>) -> Opening {
@@ -308,20 +337,40 @@ fn open(shared: &Arc<Shared>) -> Opening {
         };
         // Signed afresh on every attempt: a presigned URL carries its time and credentials.
         #[cfg(feature = "websocket")]
-        let hook = cfg
-            .sigv4
-            .as_ref()
-            .map(|(region, creds)| sigv4::request_hook(region.clone(), creds.clone()));
+        let (hook, refresh) = match &cfg.credentials_provider {
+            Some((region, provide)) => {
+                let (creds, refresh) = provided_credentials(&shared, provide.as_ref())?;
+                (Some(sigv4::request_hook(region.clone(), creds)), refresh)
+            }
+            None => (
+                cfg.sigv4
+                    .as_ref()
+                    .map(|(region, creds)| sigv4::request_hook(region.clone(), creds.clone())),
+                None,
+            ),
+        };
         // The configuration refuses SigV4 credentials in a build without WebSocket.
         #[cfg(not(feature = "websocket"))]
-        let hook: Option<Box<super::transport::RequestHook>> = None;
-        Stream::connect(&ep, shared.tls.clone(), hook.as_deref())
+        let (hook, refresh): (Option<Box<super::transport::RequestHook>>, _) = (None, None);
+        // Certificate and key files are read again before every attempt: a certificate
+        // rotated on disk is used from the next reconnect on.
+        let tls = if cfg.transport.uses_tls() && cfg.tls.reloads() {
+            let built = super::tls::build_client_config(&cfg.tls)
+                .map_err(|e| Error::new(jobs_result::TlsConfig, e.to_string()))?;
+            Some(built)
+        } else {
+            shared.tls.clone()
+        };
+        Stream::connect(&ep, tls, hook.as_deref())
             .await
+            .map(|s| (s, refresh))
             .map_err(|e| {
-                let code = if e.is_tls() {
-                    jobs_result::Tls
-                } else {
-                    jobs_result::Network
+                use super::transport::TransportErrorKind as K;
+                let code = match e.kind() {
+                    K::Tls => jobs_result::Tls,
+                    // An HTTP refusal (a SigV4 403) is not a network fault: say so.
+                    K::WebSocket => jobs_result::WebSocket,
+                    _ => jobs_result::Network,
                 };
                 Error::new(code, e.to_string())
             })
@@ -355,6 +404,8 @@ pub async fn run(shared: Arc<Shared>) {
     let write_limit = shared.cfg.operation_timeout.max(Duration::from_secs(1)) * 2;
     let mut link: Option<Stream> = None;
     let mut opening: Option<Opening> = None;
+    // When the link's credentials are about to expire: replace it before they do.
+    let mut refresh_at: Option<Instant> = None;
     let mut rbuf = BytesMut::with_capacity(4096);
     loop {
         let paused = shared.budget.spent();
@@ -415,6 +466,15 @@ pub async fn run(shared: Arc<Shared>) {
                 None => pending().await,
             }
         };
+        if link.is_none() {
+            refresh_at = None;
+        }
+        let refresh = async {
+            match refresh_at {
+                Some(at) => sleep_until(at).await,
+                None => pending().await,
+            }
+        };
         let read = async {
             match link.as_mut() {
                 Some(s) if !paused => s.read_buf(&mut rbuf).await,
@@ -430,9 +490,10 @@ pub async fn run(shared: Arc<Shared>) {
         };
         enum Woke {
             Nudged,
-            Opened(Result<Stream>),
+            Opened(Result<Opened>),
             Read(std::io::Result<usize>),
             Timer,
+            Refresh,
         }
         // Unbiased: a flood of sends must not starve reads (acks), nor the reverse.
         let woke = tokio::select! {
@@ -441,14 +502,16 @@ pub async fn run(shared: Arc<Shared>) {
             r = read => Woke::Read(r),
             _ = relieved => Woke::Nudged,
             _ = sleep => Woke::Timer,
+            _ = refresh => Woke::Refresh,
         };
         let fed = match woke {
             Woke::Nudged => Ok(()),
             Woke::Opened(r) => {
                 opening = None;
                 match r {
-                    Ok(stream) => {
+                    Ok((stream, refresh)) => {
                         link = Some(stream);
+                        refresh_at = refresh.map(|d| Instant::now() + d);
                         shared.feed(|c, now| c.link_opened(now))
                     }
                     Err(e) => shared.feed(|c, now| c.link_open_failed(e, now)),
@@ -469,6 +532,19 @@ pub async fn run(shared: Arc<Shared>) {
                 shared.feed(|c, now| c.link_lost(read_error(&e), now))
             }
             Woke::Timer => shared.feed(|c, now| c.timer(now)),
+            Woke::Refresh => {
+                link = None;
+                rbuf.clear();
+                shared.feed(|c, now| {
+                    c.link_lost(
+                        Error::new(
+                            jobs_result::Network,
+                            "reconnecting: the IAM credentials of this connection expire soon",
+                        ),
+                        now,
+                    )
+                })
+            }
         };
         if fed.is_err() {
             return;

@@ -54,6 +54,35 @@ impl Drop for Credentials {
     }
 }
 
+/// Credentials handed over by an application's provider before a WebSocket handshake, with
+/// the time they stop being valid (none: they do not expire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provided {
+    pub credentials: Credentials,
+    pub expires_at: Option<SystemTime>,
+}
+
+/// Asked for credentials before every WebSocket handshake, on the I/O thread.
+pub type CredentialsProvider = dyn Fn() -> crate::error::Result<Provided> + Send + Sync;
+
+/// The longest a reconnect is brought forward before credentials expire.
+pub const REFRESH_MARGIN_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long after `fetched_at` to reconnect with fresh credentials that expire at `expires_at`:
+/// a margin of a tenth of their lifetime, at most [`REFRESH_MARGIN_MAX`], before the expiry,
+/// so that the new connection is up while the old credentials still hold. `None` when they
+/// have already expired.
+pub fn refresh_after(
+    fetched_at: SystemTime,
+    expires_at: SystemTime,
+) -> Option<std::time::Duration> {
+    let lifetime = expires_at.duration_since(fetched_at).ok()?;
+    if lifetime.is_zero() {
+        return None;
+    }
+    Some(lifetime - (lifetime / 10).min(REFRESH_MARGIN_MAX))
+}
+
 /// `YYYYMMDD'T'HHMMSS'Z'` for `now` (UTC). Times before 1970 are clamped to the epoch.
 pub fn amz_date(now: SystemTime) -> String {
     let secs = now
@@ -379,6 +408,16 @@ mod tests {
             "{q}"
         );
         assert!(q.contains("&X-Amz-Signature="), "{q}");
+    }
+
+    #[test]
+    fn refresh_comes_a_tenth_of_the_lifetime_early_at_most_a_minute() {
+        let s = Duration::from_secs;
+        assert_eq!(refresh_after(at(T), at(T + 3600)), Some(s(3540)));
+        assert_eq!(refresh_after(at(T), at(T + 100)), Some(s(90)));
+        assert_eq!(refresh_after(at(T), at(T + 600)), Some(s(540)));
+        assert_eq!(refresh_after(at(T), at(T)), None);
+        assert_eq!(refresh_after(at(T), at(T - 1)), None);
     }
 
     #[test]

@@ -72,6 +72,21 @@ impl PemSource {
         Ok(PemSource::Memory(bytes.to_vec()))
     }
 
+    /// In-memory PEM from a provider: as [`PemSource::memory`], and at most
+    /// [`PEM_FILE_MAX_BYTES`], like a file.
+    pub fn memory_capped(bytes: &[u8]) -> Result<PemSource, Error> {
+        if bytes.len() > PEM_FILE_MAX_BYTES {
+            return Err(Error::new(
+                jobs_result::InvalidArgument,
+                format!(
+                    "in-memory PEM of {} bytes: at most {PEM_FILE_MAX_BYTES}, as for a file",
+                    bytes.len()
+                ),
+            ));
+        }
+        PemSource::memory(bytes)
+    }
+
     /// Short description for error messages: the path, or "in-memory PEM".
     fn describe(&self) -> String {
         match self {
@@ -181,6 +196,122 @@ fn read_capped(
     Ok(Some(buf))
 }
 
+/// Signs with a scheme (the TLS `SignatureScheme`) the message a TLS handshake has to sign:
+/// the signature, or why there is none.
+pub type SignFn = dyn Fn(rustls::SignatureScheme, &[u8]) -> Result<Vec<u8>, String> + Send + Sync;
+
+/// A client private key the application holds (a secure element, an HSM, a TPM): the TLS
+/// client signature is asked from `sign`. The certificate chain comes from `client_cert`.
+#[derive(Clone)]
+pub struct KeySigner {
+    /// The schemes the key signs with, in order of preference, all of one algorithm.
+    pub schemes: Vec<rustls::SignatureScheme>,
+    pub sign: Arc<SignFn>,
+}
+
+impl fmt::Debug for KeySigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySigner")
+            .field("schemes", &self.schemes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for KeySigner {
+    // The same signer: a function has no other equality.
+    fn eq(&self, other: &Self) -> bool {
+        self.schemes == other.schemes && Arc::ptr_eq(&self.sign, &other.sign)
+    }
+}
+
+impl Eq for KeySigner {}
+
+/// The client certificate chain and (unless a key signer stands for it) its key, as PEM,
+/// from the application: or why there are none.
+pub type PemFn = dyn Fn() -> Result<(PemSource, Option<PemSource>), String> + Send + Sync;
+
+/// Asked for the client certificate and key each time the TLS configuration is built: when
+/// the connection is created and before every connection attempt (certificate rotation).
+#[derive(Clone)]
+pub struct PemProvider(pub Arc<PemFn>);
+
+impl fmt::Debug for PemProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PemProvider")
+    }
+}
+
+impl PartialEq for PemProvider {
+    // The same provider: a function has no other equality.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for PemProvider {}
+
+/// The algorithm a scheme signs with, or `None` for schemes ring cannot verify and rustls
+/// does not offer (SHA-1, SHA-224 and the legacy ones).
+pub fn scheme_algorithm(scheme: rustls::SignatureScheme) -> Option<rustls::SignatureAlgorithm> {
+    use rustls::SignatureAlgorithm as A;
+    use rustls::SignatureScheme as S;
+    match scheme {
+        S::RSA_PKCS1_SHA256
+        | S::RSA_PKCS1_SHA384
+        | S::RSA_PKCS1_SHA512
+        | S::RSA_PSS_SHA256
+        | S::RSA_PSS_SHA384
+        | S::RSA_PSS_SHA512 => Some(A::RSA),
+        S::ECDSA_NISTP256_SHA256 | S::ECDSA_NISTP384_SHA384 | S::ECDSA_NISTP521_SHA512 => {
+            Some(A::ECDSA)
+        }
+        S::ED25519 => Some(A::ED25519),
+        _ => None,
+    }
+}
+
+/// The rustls view of a [`KeySigner`].
+#[derive(Debug)]
+struct ExternalKey(KeySigner);
+
+#[derive(Debug)]
+struct ExternalSigner {
+    scheme: rustls::SignatureScheme,
+    signer: KeySigner,
+}
+
+impl rustls::sign::SigningKey for ExternalKey {
+    fn choose_scheme(
+        &self,
+        offered: &[rustls::SignatureScheme],
+    ) -> Option<Box<dyn rustls::sign::Signer>> {
+        let scheme = self.0.schemes.iter().find(|s| offered.contains(s))?;
+        Some(Box::new(ExternalSigner {
+            scheme: *scheme,
+            signer: self.0.clone(),
+        }))
+    }
+
+    fn algorithm(&self) -> rustls::SignatureAlgorithm {
+        self.0
+            .schemes
+            .first()
+            .and_then(|s| scheme_algorithm(*s))
+            .unwrap_or(rustls::SignatureAlgorithm::Unknown(0))
+    }
+}
+
+impl rustls::sign::Signer for ExternalSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        (self.signer.sign)(self.scheme, message)
+            .map_err(|e| rustls::Error::General(format!("the key signer: {e}")))
+    }
+
+    fn scheme(&self) -> rustls::SignatureScheme {
+        self.scheme
+    }
+}
+
 /// TLS material and options for one connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsSettings {
@@ -190,8 +321,23 @@ pub struct TlsSettings {
     pub client_cert: Option<PemSource>,
     /// Client private key: RSA PKCS#1/PKCS#8, EC SEC1/PKCS#8; needs `client_cert`.
     pub client_key: Option<PemSource>,
+    /// Instead of `client_key`: the application signs for the key; needs `client_cert`.
+    pub key_signer: Option<KeySigner>,
+    /// Instead of `client_cert` and `client_key`: asked for both on every build.
+    pub pem_provider: Option<PemProvider>,
     /// ALPN protocols to offer, e.g. [`ALPN_AWS_MQTT_CA`] for AWS IoT on port 443.
     pub alpn: Vec<Vec<u8>>,
+}
+
+impl TlsSettings {
+    /// True when the client certificate or key is read from a file or asked from a provider,
+    /// so that building the configuration again picks up a rotated one.
+    pub fn reloads(&self) -> bool {
+        self.pem_provider.is_some()
+            || [&self.client_cert, &self.client_key]
+                .iter()
+                .any(|p| matches!(p, Some(PemSource::File(_))))
+    }
 }
 
 /// What went wrong while building a TLS configuration.
@@ -430,7 +576,46 @@ pub fn build_client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, TlsErro
         .map_err(|e| TlsError::new(TlsErrorKind::Config, format!("TLS versions: {e}")))?
         .with_root_certificates(roots);
 
-    let mut config = match (&s.client_cert, &s.client_key) {
+    let provided;
+    let (client_cert, client_key) = match &s.pem_provider {
+        Some(p) => {
+            if s.client_cert.is_some() || s.client_key.is_some() {
+                return Err(TlsError::new(
+                    TlsErrorKind::IncompleteClientAuth,
+                    "a certificate provider and a client certificate or key exclude each other",
+                ));
+            }
+            provided = (p.0)().map_err(|e| {
+                TlsError::new(
+                    TlsErrorKind::Config,
+                    format!("the certificate provider: {e}"),
+                )
+            })?;
+            (Some(&provided.0), provided.1.as_ref())
+        }
+        None => (s.client_cert.as_ref(), s.client_key.as_ref()),
+    };
+    if s.key_signer.is_some() && client_key.is_some() {
+        return Err(TlsError::new(
+            TlsErrorKind::IncompleteClientAuth,
+            "a client key and a key signer exclude each other: the signer stands for the key",
+        ));
+    }
+    if let Some(signer) = &s.key_signer {
+        let cert_src = client_cert.ok_or_else(|| {
+            TlsError::new(
+                TlsErrorKind::IncompleteClientAuth,
+                "a key signer was configured without its client certificate",
+            )
+        })?;
+        let chain = load_certs(CERT_FIELD, cert_src)?;
+        let certified = CertifiedKey::new(chain, Arc::new(ExternalKey(signer.clone())));
+        let mut config =
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+        config.alpn_protocols = s.alpn.clone();
+        return Ok(Arc::new(config));
+    }
+    let mut config = match (client_cert, client_key) {
         (None, None) => builder.with_no_client_auth(),
         (Some(_), None) => {
             return Err(TlsError::new(
@@ -513,7 +698,7 @@ mod tests {
             ca: mem(CA),
             client_cert: mem(cert),
             client_key: mem(key),
-            alpn: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -616,7 +801,7 @@ mod tests {
                 ca: ca.src(),
                 client_cert: c.src(),
                 client_key: k.src(),
-                alpn: Vec::new(),
+                ..Default::default()
             };
             assert!(build_client_config(&s).is_ok(), "{key}");
         }

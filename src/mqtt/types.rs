@@ -341,7 +341,8 @@ pub struct Counters {
     pub queued: u64,
     /// Requests dropped by the queue policy, in total.
     pub dropped: u64,
-    /// QoS 1 publishes, subscribes and unsubscribes waiting for their ack now.
+    /// The user's QoS 1 publishes, subscribes and unsubscribes waiting for their ack now (the
+    /// library's own resubscriptions after a reconnect are not counted).
     pub in_flight: u64,
     /// PUBLISH packets sent / received, in total (retransmissions included).
     pub published: u64,

@@ -7,6 +7,30 @@
  */
 #include "check.h"
 
+/* Never called: the connections these configs would make are not created here. */
+static int32_t test_credentials(void *user_data, jobs_credentials_sink *sink) {
+    (void)user_data;
+    (void)sink;
+    return 1;
+}
+
+static int32_t test_sign(void *user_data, uint16_t scheme, const uint8_t *message, size_t message_len,
+                         uint8_t *signature, size_t *signature_len) {
+    (void)user_data;
+    (void)scheme;
+    (void)message;
+    (void)message_len;
+    (void)signature;
+    (void)signature_len;
+    return 1;
+}
+
+static int32_t test_pem(void *user_data, jobs_pem_sink *sink) {
+    (void)user_data;
+    (void)sink;
+    return 1;
+}
+
 static void test_config_args(void) {
     jobs_config *cfg = NULL;
     jobs_config *untouched = (jobs_config *)&test_passed;
@@ -47,6 +71,45 @@ static void test_config_args(void) {
     /* jobs_config_set_iam_credentials: refused in a build without WebSocket; clearing always works */
     CHECK_RC(jobs_config_set_iam_credentials(cfg, "AKID", "secret", NULL, "eu-west-1"), TEST_WEBSOCKET_RC);
     CHECK_RC(jobs_config_set_iam_credentials(cfg, NULL, NULL, NULL, NULL), JOBS_RESULT_OK);
+
+    /* jobs_config_set_credentials_provider: region NULL or 1-64 bytes; refused without WebSocket */
+    CHECK_FAILS(jobs_config_set_credentials_provider(NULL, test_credentials, NULL, NULL), JOBS_RESULT_NULL_ARGUMENT);
+    CHECK_FAILS(jobs_config_set_credentials_provider(cfg, test_credentials, NULL, TEST_BAD_UTF8), JOBS_RESULT_INVALID_UTF8);
+    CHECK_FAILS(jobs_config_set_credentials_provider(cfg, test_credentials, NULL, ""), JOBS_RESULT_INVALID_ARGUMENT);
+    memset(big, 'r', 65);
+    big[65] = '\0';
+    CHECK_FAILS(jobs_config_set_credentials_provider(cfg, test_credentials, NULL, big), JOBS_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(jobs_config_set_credentials_provider(cfg, test_credentials, NULL, "eu-west-1"), TEST_WEBSOCKET_RC);
+    CHECK_RC(jobs_config_set_credentials_provider(cfg, NULL, NULL, NULL), JOBS_RESULT_OK);
+    {
+        jobs_credentials creds;
+        CHECK_FAILS(jobs_credentials_init(NULL), JOBS_RESULT_NULL_ARGUMENT);
+        CHECK_RC(jobs_credentials_init(&creds), JOBS_RESULT_OK);
+        CHECK(creds.struct_size == sizeof creds);
+        CHECK(creds.access_key_id == NULL && creds.expires_at == 0);
+        CHECK_FAILS(jobs_credentials_set(NULL, &creds), JOBS_RESULT_NULL_ARGUMENT);
+    }
+
+    /* jobs_config_set_key_signer: 1-16 schemes of one algorithm */
+    {
+        const uint16_t ecdsa[] = {0x0403};
+        const uint16_t mixed[] = {0x0403, 0x0804};
+        const uint16_t sha1[] = {0x0201};
+        CHECK_FAILS(jobs_config_set_key_signer(NULL, ecdsa, 1, test_sign, NULL), JOBS_RESULT_NULL_ARGUMENT);
+        CHECK_FAILS(jobs_config_set_key_signer(cfg, NULL, 1, test_sign, NULL), JOBS_RESULT_NULL_ARGUMENT);
+        CHECK_FAILS(jobs_config_set_key_signer(cfg, ecdsa, 0, test_sign, NULL), JOBS_RESULT_INVALID_ARGUMENT);
+        CHECK_FAILS(jobs_config_set_key_signer(cfg, mixed, 2, test_sign, NULL), JOBS_RESULT_INVALID_ARGUMENT);
+        CHECK_FAILS(jobs_config_set_key_signer(cfg, sha1, 1, test_sign, NULL), JOBS_RESULT_INVALID_ARGUMENT);
+        CHECK_RC(jobs_config_set_key_signer(cfg, ecdsa, 1, test_sign, NULL), JOBS_RESULT_OK);
+        CHECK_RC(jobs_config_set_key_signer(cfg, NULL, 0, NULL, NULL), JOBS_RESULT_OK);
+        CHECK(JOBS_SIGNATURE_MAX >= 1024);
+    }
+
+    /* jobs_config_set_cert_provider, jobs_pem_set */
+    CHECK_FAILS(jobs_config_set_cert_provider(NULL, test_pem, NULL), JOBS_RESULT_NULL_ARGUMENT);
+    CHECK_RC(jobs_config_set_cert_provider(cfg, test_pem, NULL), JOBS_RESULT_OK);
+    CHECK_RC(jobs_config_set_cert_provider(cfg, NULL, NULL), JOBS_RESULT_OK);
+    CHECK_FAILS(jobs_pem_set(NULL, (const uint8_t *)"x", 1, NULL, 0), JOBS_RESULT_NULL_ARGUMENT);
 
     /* jobs_config_set_client_id: at most 128 bytes; NULL or empty means generated */
     CHECK_FAILS(jobs_config_set_client_id(NULL, "id"), JOBS_RESULT_NULL_ARGUMENT);

@@ -25,6 +25,7 @@ static const uint32_t ALL_RESULTS[] = {
     JOBS_RESULT_NOT_FOUND,
     JOBS_RESULT_WRONG_TYPE,
     JOBS_RESULT_INVALID_STRUCT_SIZE,
+    JOBS_RESULT_INVALID_STATE,
     JOBS_RESULT_TLS_CONFIG,
     JOBS_RESULT_INCOMPLETE_CONFIG,
     JOBS_RESULT_NOT_CONNECTED,
@@ -39,6 +40,7 @@ static const uint32_t ALL_RESULTS[] = {
     JOBS_RESULT_IN_PROGRESS,
     JOBS_RESULT_REJECTED,
     JOBS_RESULT_CANCELLED,
+    JOBS_RESULT_JOB_ENDED,
     JOBS_RESULT_NETWORK,
     JOBS_RESULT_TLS,
     JOBS_RESULT_WEB_SOCKET,
@@ -50,7 +52,7 @@ static const uint32_t ALL_RESULTS[] = {
 #define N_RESULTS (sizeof ALL_RESULTS / sizeof ALL_RESULTS[0])
 
 /* Values between and beyond the defined codes. */
-static const uint32_t UNDEFINED_RESULTS[] = {16, 19, 22, 29, 42, 49, 55, 89, 92, 99, 1000,
+static const uint32_t UNDEFINED_RESULTS[] = {17, 19, 22, 29, 43, 49, 55, 89, 92, 99, 1000,
                                              0xFFFFFFFFu};
 #define N_UNDEFINED (sizeof UNDEFINED_RESULTS / sizeof UNDEFINED_RESULTS[0])
 

@@ -1,8 +1,9 @@
 /*
  * Request/response from C: each operation, blocking and asynchronous, returns exactly one
  * outcome with a typed reply: accepted, rejected (with its code), timed out (the harness drops
- * the first reply), offline (fail-fast and an expired wait); and every bad argument is refused
- * with its documented code before anything is sent.
+ * the first reply), offline (fail-fast and an expired wait); a reply lent to a callback,
+ * copied, reads the same after the callback returned; and every bad argument is refused with
+ * its documented code before anything is sent.
  *
  * Usage: requests HOST PORT THING JOB   (JOB is QUEUED for THING; the first reply is dropped)
  */
@@ -17,6 +18,7 @@ struct async_result {
     size_t details;
     char key[32];
     char value[32];
+    jobs_reply *kept; /* a copy of the last reply, kept past the callback */
 };
 
 static void on_reply(void *ud, jobs_result result, const jobs_reply *reply) {
@@ -35,6 +37,11 @@ static void on_reply(void *ud, jobs_result result, const jobs_reply *reply) {
             snprintf(r->key, sizeof r->key, "%s", k);
             snprintf(r->value, sizeof r->value, "%s", v);
         }
+    }
+    if (reply != NULL) {
+        jobs_reply_free(r->kept);
+        r->kept = NULL;
+        if (jobs_reply_copy(reply, &r->kept) != JOBS_RESULT_OK) r->kept = NULL;
     }
     pthread_mutex_unlock(&r->lock);
 }
@@ -136,6 +143,10 @@ static void bad_arguments(jobs_client *c) {
     CHECK_FAILS(jobs_start_next(c, &s, NULL), JOBS_RESULT_INVALID_ARGUMENT);
 
     CHECK(jobs_reply_message(NULL) == NULL);
+    reply = (jobs_reply *)1;
+    CHECK_FAILS(jobs_reply_copy(NULL, &reply), JOBS_RESULT_NULL_ARGUMENT);
+    CHECK(reply == (jobs_reply *)1); /* untouched on error */
+    reply = NULL;
     jobs_reply_free(NULL);
 }
 
@@ -254,6 +265,14 @@ int main(int argc, char **argv) {
     CHECK(r.result == JOBS_RESULT_OK && r.status == JOBS_STATUS_IN_PROGRESS);
     CHECK(r.version == version + 1);
     CHECK(r.details >= 1 && strcmp(r.key, "progress") == 0 && strcmp(r.value, "50%") == 0);
+    /* The copy made inside the callback reads the same after it returned. */
+    CHECK(r.kept != NULL);
+    m = jobs_reply_message(r.kept);
+    CHECK(jobs_message_status(m) == JOBS_STATUS_IN_PROGRESS);
+    CHECK(jobs_message_version_number(m) == version + 1);
+    CHECK(jobs_message_execution_job_id(m) != NULL &&
+          strcmp(jobs_message_execution_job_id(m), job) == 0);
+    CHECK_FAILS(jobs_reply_copy(r.kept, NULL), JOBS_RESULT_NULL_ARGUMENT);
     pthread_mutex_unlock(&r.lock);
     printf("ok describe async\n");
 
@@ -317,6 +336,7 @@ int main(int argc, char **argv) {
 
     CHECK(async_calls(&r) == 2);
     jobs_client_free(c);
+    jobs_reply_free(r.kept);
     pthread_mutex_destroy(&r.lock);
     return test_finish();
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds and runs the consumer against an installed iotjobs, four ways: CMake package with
-# the shared and the static library, pkg-config with the shared and the static library; with
-# SOURCE_DIR, also through add_subdirectory of that source tree (shared and static; the cargo
-# target directory and profile come from IOTJOBS_CARGO_TARGET_DIR / IOTJOBS_CARGO_PROFILE
-# when set, so an existing build is reused). Checks that the shared builds need
-# libiotjobs.so.MAJOR.MINOR and the static ones need no libiotjobs at run time.
+# Builds and runs the consumer against an installed iotjobs, six ways: CMake package with
+# the shared and the static library and with the C++ wrapper (iotjobs::iotjobs_cpp),
+# pkg-config with the shared and the static library and with the C++ wrapper; with
+# SOURCE_DIR, also through add_subdirectory of that source tree (shared, static and C++; the
+# cargo target directory and profile come from IOTJOBS_CARGO_TARGET_DIR /
+# IOTJOBS_CARGO_PROFILE when set, so an existing build is reused). Checks that the shared and
+# C++ builds need libiotjobs.so.MAJOR.MINOR and the static ones need no libiotjobs at run time.
 #
 #   tests/cmake-consumer/run.sh PREFIX WORKDIR [SOURCE_DIR]
 set -euo pipefail
@@ -35,8 +36,10 @@ cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TY
 cmake --build "$work/cmake" -j2
 expect_shared "$work/cmake/consumer_shared"
 expect_static "$work/cmake/consumer_static"
+expect_shared "$work/cmake/consumer_cpp"
 "$work/cmake/consumer_shared"
 "$work/cmake/consumer_static"
+"$work/cmake/consumer_cpp"
 (cd "$work/cmake" && ctest --output-on-failure)
 
 echo "== consumer: pkg-config"
@@ -67,7 +70,13 @@ done
 cc "${strict[@]}" "${cflags[@]}" "$here/main.c" "${link[@]}" -o "$work/pc_static"
 expect_static "$work/pc_static"
 "$work/pc_static"
-builds=4
+
+# The C++ wrapper: the same Cflags find iotjobs.hpp next to iotjobs.h.
+c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -pthread "${cflags[@]}" "$here/main.cpp" \
+  "${libs[@]}" -Wl,-rpath,"$libdir" -o "$work/pc_cpp"
+expect_shared "$work/pc_cpp"
+"$work/pc_cpp"
+builds=6
 if [ -n "$source_dir" ]; then
   echo "== consumer: add_subdirectory($source_dir)"
   sub_args=(-DIOTJOBS_SOURCE_DIR="$(cd "$source_dir" && pwd)")
@@ -77,8 +86,10 @@ if [ -n "$source_dir" ]; then
   cmake --build "$work/subdir" -j2
   expect_shared "$work/subdir/consumer_shared"
   expect_static "$work/subdir/consumer_static"
+  expect_shared "$work/subdir/consumer_cpp"
   "$work/subdir/consumer_shared"
   "$work/subdir/consumer_static"
-  builds=6
+  "$work/subdir/consumer_cpp"
+  builds=9
 fi
 echo "consumer: $builds builds ran and passed"

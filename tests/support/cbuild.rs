@@ -1,6 +1,7 @@
-//! Building C programs against the library this `cargo test` built: used by the C test
-//! suites (`c_api.rs`, `jobs_e2e.rs`), the header checks (`header.rs`) and the static-link
-//! list check (`static_libs.rs`).
+//! Building C and C++ programs against the library this `cargo test` built: used by the C test
+//! suites (`c_api.rs`, and the end-to-end suites through `cprog`), the C++ wrapper's tests
+//! (`cpp_wrapper.rs`), the header checks (`header.rs`) and the static-link list check
+//! (`static_libs.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -154,20 +155,96 @@ pub fn compile(src: &Path, lang: Lang, exe: &Path) -> Result<(), String> {
         .args(static_link_libs()?)
         .arg("-o")
         .arg(&tmp);
+    link_and_rename(cmd, &compiler, src, lang.name(), &tmp, exe)
+}
+
+/// Runs a compile-and-link command that writes `tmp`, then renames `tmp` to `exe`.
+fn link_and_rename(
+    mut cmd: Command,
+    compiler: &str,
+    src: &Path,
+    what: &str,
+    tmp: &Path,
+    exe: &Path,
+) -> Result<(), String> {
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {compiler}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "compiling {} as {} failed ({}):\n{cmd:?}\n{}{}",
+            "compiling {} as {what} failed ({}):\n{cmd:?}\n{}{}",
             src.display(),
-            lang.name(),
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    std::fs::rename(&tmp, exe).map_err(|e| format!("{} -> {}: {e}", tmp.display(), exe.display()))
+    std::fs::rename(tmp, exe).map_err(|e| format!("{} -> {}: {e}", tmp.display(), exe.display()))
+}
+
+/// A build of the C++ wrapper's programs (`include/iotjobs.hpp`): a language standard, with or
+/// without exceptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CxxBuild {
+    /// `-std=` value: `c++17` or `c++20`.
+    pub std: &'static str,
+    pub exceptions: bool,
+}
+
+impl CxxBuild {
+    /// Every build the wrapper promises to work in.
+    pub const ALL: [CxxBuild; 4] = [
+        CxxBuild {
+            std: "c++17",
+            exceptions: true,
+        },
+        CxxBuild {
+            std: "c++17",
+            exceptions: false,
+        },
+        CxxBuild {
+            std: "c++20",
+            exceptions: true,
+        },
+        CxxBuild {
+            std: "c++20",
+            exceptions: false,
+        },
+    ];
+
+    /// `c++17`, `c++17-no-exceptions`, ...: for messages and file names.
+    pub fn name(self) -> String {
+        if self.exceptions {
+            self.std.to_owned()
+        } else {
+            format!("{}-no-exceptions", self.std)
+        }
+    }
+}
+
+/// Compiles and links the C++ source `src` in `build` with the strict flags against
+/// `include/iotjobs.hpp`, the C++ test harness (`tests/cpp/check.hpp`, which includes
+/// `tests/c/check.h`) and the static library, into `exe` (written under a private name, then
+/// renamed, as [`compile`] does). `IOTJOBS_C_TEST_CFLAGS` applies here too.
+pub fn compile_cxx(src: &Path, build: CxxBuild, exe: &Path) -> Result<(), String> {
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let name = exe.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = exe.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut cmd = Command::new(&compiler);
+    cmd.arg(format!("-std={}", build.std)).args(STRICT);
+    if !build.exceptions {
+        cmd.arg("-fno-exceptions");
+    }
+    for dir in ["include", "tests/c", "tests/cpp"] {
+        cmd.arg("-I").arg(manifest_dir().join(dir));
+    }
+    cmd.args(extra_cflags())
+        .arg(src)
+        .arg(static_lib()?)
+        .args(static_link_libs()?)
+        .arg("-o")
+        .arg(&tmp);
+    link_and_rename(cmd, &compiler, src, &build.name(), &tmp, exe)
 }
 
 /// Extra compiler flags for every C program, from `IOTJOBS_C_TEST_CFLAGS` (for example

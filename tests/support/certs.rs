@@ -454,6 +454,7 @@ pub fn mutual_tls(
         client_cert: load(cert),
         client_key: load(key),
         alpn: Vec::new(),
+        ..Default::default()
     }
 }
 

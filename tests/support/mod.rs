@@ -2,7 +2,8 @@
 //! `mod support;` (the one way; no `#[path]` includes, no copies). Each binary uses a subset,
 //! hence the `dead_code` allowance.
 //!
-//! - [`cbuild`]: compiling C programs against the library this `cargo test` built.
+//! - [`cbuild`]: compiling C and C++ programs against the library this `cargo test` built.
+//! - [`cprog`]: running C programs against the in-process emulator, with bounded waits.
 //! - [`certs`]: test certificates generated with the `openssl` CLI, and an `openssl s_server`.
 //! - [`mosquitto`]: a private mosquitto per test on free loopback ports.
 //! - [`engine`]: the connection engine (`Connection`) against such a broker: configs,
@@ -14,6 +15,7 @@
 pub mod c_api;
 pub mod cbuild;
 pub mod certs;
+pub mod cprog;
 pub mod engine;
 pub mod mosquitto;
 pub mod raw_mqtt;

@@ -469,6 +469,11 @@ impl Machine {
 
     /// The session is up (subscriptions restored).
     pub fn online(&mut self, now: Instant) {
+        if self.online {
+            // Told again without going offline (the agent started on a link that was already
+            // up, then heard its online hook): nothing was lost, nothing is asked again.
+            return;
+        }
         self.online = true;
         // A reply to what was in flight may have been lost with the link: ask again.
         if let Some((_, p)) = self.in_flight.take() {
@@ -676,7 +681,11 @@ impl Machine {
 
     /// The operation a document names, or why it names none.
     fn operation_of(&self, document: &str) -> std::result::Result<String, String> {
-        let doc = Document::parse(document).map_err(|e| format!("the job document is {e}"))?;
+        let doc = Document::parse(document).map_err(|e| match e.strip_prefix("the document ") {
+            // The parser's own subject ("the document is N bytes, ...") becomes the job's.
+            Some(rest) => format!("the job document {rest}"),
+            None => format!("the job document is {e}"),
+        })?;
         if !doc.get("").is_ok_and(|v| v.is_object()) {
             return Err("the job document is not a JSON object".into());
         }
@@ -1106,10 +1115,7 @@ impl Machine {
                 self.event(kind, Some(&key), ExecutionStatus::InProgress, String::new());
             }
         }
-        if !self.online || self.retry_at.is_some_and(|t| now < t) {
-            return;
-        }
-        self.retry_at = None;
+        // An ended job whose handler returned is done with, online or not (a stop waits for it).
         if let Some(job) = &self.job {
             if job.ended.is_some() {
                 if job.handler_running {
@@ -1119,6 +1125,10 @@ impl Machine {
                 self.want_next = true;
             }
         }
+        if !self.online || self.retry_at.is_some_and(|t| now < t) {
+            return;
+        }
+        self.retry_at = None;
         let Some(job) = self.job.as_mut() else {
             if self.want_next && !self.stopping {
                 self.send(

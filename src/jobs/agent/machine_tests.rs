@@ -117,6 +117,24 @@ fn nothing_is_sent_before_start_or_while_offline() {
 }
 
 #[test]
+fn told_online_again_without_going_offline_asks_nothing_again() {
+    // As when the agent starts on a link that is up and then hears that link's online hook.
+    let mut h = H::new();
+    let id = h.start_online();
+    h.m.online(h.now);
+    assert!(
+        h.actions().is_empty(),
+        "the start-next in flight is not sent again"
+    );
+    h.m.reply(id, Reply::Execution(None), h.now);
+    assert_eq!(
+        h.m.counters().stale_replies,
+        0,
+        "its reply is the one awaited"
+    );
+}
+
+#[test]
 fn a_job_runs_reports_progress_and_its_final_status_once_acknowledged() {
     let mut h = H::new();
     h.running_job();
@@ -227,15 +245,25 @@ fn a_handler_returning_without_a_status_fails_the_job_with_a_reason() {
 
 #[test]
 fn bad_documents_and_unknown_operations_are_rejected_with_a_reason() {
+    let huge = format!(
+        r#"{{"operation":"install","x":"{}"}}"#,
+        "x".repeat(crate::jobs::document::MAX_DOCUMENT_BYTES)
+    );
+    let huge_why = format!(
+        "the job document is {} bytes, over the {}-byte limit",
+        huge.len(),
+        crate::jobs::document::MAX_DOCUMENT_BYTES
+    );
     for (doc, why) in [
-        ("not json", "not JSON"),
-        ("[1]", "not a JSON object"),
-        (r#"{"x":1}"#, "no operation"),
-        (r#"{"operation":5}"#, "no operation"),
+        ("not json", "the job document is not JSON"),
+        ("[1]", "the job document is not a JSON object"),
+        (r#"{"x":1}"#, "the job document has no operation"),
+        (r#"{"operation":5}"#, "the job document has no operation"),
         (
             r#"{"operation":"paint"}"#,
             "no handler for operation \"paint\"",
         ),
+        (huge.as_str(), huge_why.as_str()),
     ] {
         let mut h = H::new();
         let id = h.start_online();
@@ -258,7 +286,11 @@ fn bad_documents_and_unknown_operations_are_rejected_with_a_reason() {
         let (status, details) = sent.unwrap_or_else(|| panic!("{doc}: {acts:?}"));
         assert_eq!(status, ExecutionStatus::Rejected);
         let reason = details.unwrap().get("reason").unwrap().to_owned();
-        assert!(reason.contains(why), "{doc}: {reason}");
+        assert!(
+            reason.starts_with(why),
+            "{}: {reason}",
+            &doc[..doc.len().min(40)]
+        );
     }
     // A default handler takes other operations.
     let mut h = H::with(MachineConfig {
@@ -903,4 +935,24 @@ fn replies_are_read_from_outcomes() {
             state: Some((ExecutionStatus::InProgress, 4))
         }
     );
+}
+
+#[test]
+fn a_job_that_ended_while_offline_leaves_the_agent_idle() {
+    let mut h = H::new();
+    h.running_job();
+    let k = key("j1", 1);
+    h.m.decide(
+        &k,
+        ExecutionStatus::Succeeded,
+        StatusDetails::default(),
+        h.now,
+    )
+    .unwrap();
+    let (id, _) = h.sent();
+    h.m.reply(id, accepted_update(), h.now);
+    h.m.offline();
+    h.m.stop();
+    h.m.handler_returned(&k, h.now);
+    assert!(!h.m.busy(), "a stop need not wait for the link");
 }

@@ -295,6 +295,52 @@ struct Running {
     agent_thread: JoinHandle<()>,
     worker: JoinHandle<()>,
     link_id: u64,
+    /// Released (after the threads stopped) when this is dropped.
+    _claim: JournalClaim,
+}
+
+/// The journal files running agents of this process write: one agent per file, since each
+/// keeps the whole file's state and would overwrite another's.
+static JOURNALS_IN_USE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+struct JournalClaim(Option<PathBuf>);
+
+impl JournalClaim {
+    fn take(path: Option<&std::path::Path>) -> Result<JournalClaim> {
+        let Some(path) = path else {
+            return Ok(JournalClaim(None));
+        };
+        // The directory resolved, so two spellings of one file are one claim.
+        let key = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => dir
+                .canonicalize()
+                .map(|d| d.join(name))
+                .unwrap_or_else(|_| path.to_path_buf()),
+            _ => std::env::current_dir()
+                .map(|d| d.join(path))
+                .unwrap_or_else(|_| path.to_path_buf()),
+        };
+        let mut used = lock(&JOURNALS_IN_USE);
+        if used.contains(&key) {
+            return Err(Error::new(
+                jobs_result::InvalidState,
+                format!(
+                    "the journal {} is in use by another running agent: give each agent its own",
+                    key.display()
+                ),
+            ));
+        }
+        used.push(key.clone());
+        Ok(JournalClaim(Some(key)))
+    }
+}
+
+impl Drop for JournalClaim {
+    fn drop(&mut self) {
+        if let Some(k) = &self.0 {
+            lock(&JOURNALS_IN_USE).retain(|p| p != k);
+        }
+    }
 }
 
 /// Shared between the agent's handle and its agent thread.
@@ -436,6 +482,7 @@ impl Agent {
             }
         }
         let thing = self.client.thing_name().to_owned();
+        let claim = JournalClaim::take(self.cfg.journal_path.as_deref())?;
         let (store, recovered, problems) = Store::open(self.cfg.journal_path.as_deref(), &thing);
         let (tx, rx) = channel();
         let (work_tx, work_rx) = channel::<(Arc<Job>, Registration)>();
@@ -508,6 +555,7 @@ impl Agent {
             agent_thread,
             worker,
             link_id,
+            _claim: claim,
         });
         Ok(())
     }
