@@ -626,3 +626,39 @@ fn registration_rules_are_enforced() {
     agent.close();
     conn.close();
 }
+
+#[test]
+fn a_stop_made_as_a_job_starts_waits_for_its_acknowledged_final_status() {
+    let emu = emulator();
+    let thing = "agent-stop";
+    emu.create_job("s1", json!({"operation": "install"}), &[thing])
+        .unwrap();
+    let conn = connection(&emu, thing);
+    let agent = Agent::new(conn.clone(), thing, None, 1, config(None)).unwrap();
+    let (started_tx, started_rx) = channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    agent
+        .set_handler(
+            None,
+            Some(handler(move |job| {
+                let _ = started_tx.lock().unwrap().send(());
+                std::thread::sleep(Duration::from_millis(200));
+                job.finish(ExecutionStatus::Succeeded, StatusDetails::default())
+                    .unwrap();
+            })),
+        )
+        .unwrap();
+    agent.start().unwrap();
+    started_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(
+        agent.stop(Duration::from_secs(20)).unwrap(),
+        "nothing left under way"
+    );
+    assert_eq!(
+        status(&emu, "s1", thing),
+        "SUCCEEDED",
+        "acknowledged before stop returned"
+    );
+    agent.close();
+    conn.close();
+}

@@ -373,9 +373,10 @@ impl Machine {
         self.counters
     }
 
-    /// True while a job is under way (its handler running or its final status unsent).
+    /// True while a job is under way (its handler running or its final status unsent), or
+    /// start-next is asked and its answer may bring one.
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.is_some() || matches!(self.in_flight, Some((_, Purpose::StartNext)))
     }
 
     /// The job whose handler is running, if any.

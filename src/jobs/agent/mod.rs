@@ -243,7 +243,9 @@ enum Msg {
         reply: SyncSender<Result<()>>,
     },
     HandlerReturned(Key),
-    Stop,
+    /// Take no new job; answered once the machine knows, so the stop's wait for idleness
+    /// cannot see a state from before it.
+    Stop(SyncSender<()>),
     Shutdown,
 }
 
@@ -571,7 +573,10 @@ impl Agent {
                 "the agent is not running",
             ));
         };
-        let _ = run.tx.send(Msg::Stop);
+        let (stopped, ack) = sync_channel(1);
+        if run.tx.send(Msg::Stop(stopped)).is_ok() {
+            let _ = ack.recv_timeout(CALL_TIMEOUT);
+        }
         let end = Instant::now() + timeout;
         let mut idle = lock(&self.status.idle);
         while !*idle {
@@ -700,7 +705,11 @@ impl AgentThread {
                 self.jobs.remove(&key);
                 self.machine.handler_returned(&key, now);
             }
-            Msg::Stop => self.machine.stop(),
+            Msg::Stop(ack) => {
+                self.machine.stop();
+                self.apply();
+                let _ = ack.try_send(());
+            }
             Msg::Shutdown => {}
         }
     }
@@ -789,6 +798,8 @@ impl AgentThread {
                     cancelled_status: Mutex::new(ExecutionStatus::NotSet),
                     tx: self.tx.clone(),
                 });
+                // Busy before the handler can run: a stop must never see this job as absent.
+                self.set_idle(false);
                 let sent = reg.is_some_and(|reg| self.work_tx.send((job.clone(), reg)).is_ok());
                 if sent {
                     self.jobs.insert(key, job);
