@@ -151,8 +151,17 @@ fn view<R>(job: *const jobs_job, f: impl FnOnce(&JobView) -> Result<R>) -> Resul
     }
 }
 
-fn ms(v: u32, default: u64) -> Duration {
-    Duration::from_millis(if v == 0 { default } else { v.into() })
+/// Milliseconds from C, where 0 keeps `default`.
+fn ms_or(v: u32, default: Duration) -> Duration {
+    if v == 0 {
+        default
+    } else {
+        Duration::from_millis(v.into())
+    }
+}
+
+fn c_ms(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 /// Sets `cfg` to the defaults (no journal, `"operation"`, 10 s requests, 0.5 s to 30 s
@@ -163,15 +172,16 @@ fn ms(v: u32, default: u64) -> Duration {
 #[no_mangle]
 pub unsafe extern "C" fn jobs_agent_config_init(cfg: *mut jobs_agent_config) -> jobs_result {
     guard(|| {
+        let d = AgentConfig::default();
         init(cfg, |size| jobs_agent_config {
             struct_size: size,
             journal_path: std::ptr::null(),
             operation_path: std::ptr::null(),
-            step_timeout_minutes: 0,
-            progress_interval_ms: 0,
-            request_timeout_ms: 10_000,
-            backoff_base_ms: 500,
-            backoff_max_ms: 30_000,
+            step_timeout_minutes: d.step_timeout_minutes.unwrap_or(0),
+            progress_interval_ms: c_ms(d.progress_interval),
+            request_timeout_ms: c_ms(d.request_timeout),
+            backoff_base_ms: c_ms(d.backoff_base),
+            backoff_max_ms: c_ms(d.backoff_max),
             on_event: None,
             user_data: std::ptr::null_mut(),
         })
@@ -219,16 +229,16 @@ pub unsafe extern "C" fn jobs_agent_new(
         *agent_out = std::ptr::null_mut();
         let c = &handle_arg(client, "client")?.client;
         let cfg = *args_arg(cfg, "cfg")?;
+        let d = AgentConfig::default();
         let rust_cfg = AgentConfig {
             operation_path: opt_str_arg(cfg.operation_path, "cfg->operation_path")?
-                .unwrap_or("operation")
-                .to_owned(),
+                .map_or(d.operation_path, str::to_owned),
             journal_path: opt_str_arg(cfg.journal_path, "cfg->journal_path")?.map(Into::into),
             step_timeout_minutes: step_timeout_arg(cfg.step_timeout_minutes),
             progress_interval: Duration::from_millis(cfg.progress_interval_ms.into()),
-            request_timeout: ms(cfg.request_timeout_ms, 10_000),
-            backoff_base: ms(cfg.backoff_base_ms, 500),
-            backoff_max: ms(cfg.backoff_max_ms, 30_000),
+            request_timeout: ms_or(cfg.request_timeout_ms, d.request_timeout),
+            backoff_base: ms_or(cfg.backoff_base_ms, d.backoff_base),
+            backoff_max: ms_or(cfg.backoff_max_ms, d.backoff_max),
         };
         let agent = Agent::new(
             c.connection().clone(),

@@ -702,6 +702,13 @@ impl Machine {
         }
     }
 
+    /// The current job if it is `key` and has not ended.
+    fn live_job(&mut self, key: &Key) -> Option<&mut Job> {
+        self.job
+            .as_mut()
+            .filter(|j| &j.key == key && j.ended.is_none())
+    }
+
     fn policy_of(&self, operation: &str) -> Option<ResumePolicy> {
         self.cfg
             .handlers
@@ -711,11 +718,7 @@ impl Machine {
     }
 
     fn on_describe(&mut self, key: Key, check: u64, reply: Reply, now: Instant) {
-        let Some(job) = self
-            .job
-            .as_mut()
-            .filter(|j| j.key == key && j.ended.is_none())
-        else {
+        let Some(job) = self.live_job(&key) else {
             return;
         };
         match reply {
@@ -745,13 +748,7 @@ impl Machine {
                 }
                 if let Some(d) = acknowledged {
                     // The service has it: as good as an acknowledgement.
-                    self.counters.progress_sent += 1;
-                    self.event(
-                        AgentEventKind::ProgressSent,
-                        Some(&key),
-                        ExecutionStatus::InProgress,
-                        d.to_json(),
-                    );
+                    self.progress_acknowledged(&key, &d);
                 }
             }
             Reply::Execution(None) => self.gone(ExecutionStatus::Removed),
@@ -782,24 +779,14 @@ impl Machine {
         reply: Reply,
         now: Instant,
     ) {
-        let Some(job) = self
-            .job
-            .as_mut()
-            .filter(|j| j.key == key && j.ended.is_none())
-        else {
+        let Some(job) = self.live_job(&key) else {
             return;
         };
         match reply {
             Reply::Updated { version } => {
                 job.version = version.unwrap_or(job.version.saturating_add(1));
                 job.progress_sent_at = Some(now);
-                self.counters.progress_sent += 1;
-                self.event(
-                    AgentEventKind::ProgressSent,
-                    Some(&key),
-                    ExecutionStatus::InProgress,
-                    details.to_json(),
-                );
+                self.progress_acknowledged(&key, &details);
             }
             Reply::Rejected {
                 code,
@@ -826,11 +813,7 @@ impl Machine {
     }
 
     fn on_final(&mut self, key: Key, reply: Reply, now: Instant) {
-        let Some(job) = self
-            .job
-            .as_ref()
-            .filter(|j| j.key == key && j.ended.is_none())
-        else {
+        let Some(job) = self.live_job(&key) else {
             return;
         };
         let Some((status, _)) = job.decided.clone() else {
@@ -869,7 +852,7 @@ impl Machine {
                 job.needs_check = true;
                 self.event(
                     AgentEventKind::Retrying,
-                    Some(&purpose_key(&purpose)),
+                    purpose_key(&purpose).as_ref(),
                     ExecutionStatus::NotSet,
                     format!("VersionMismatch: {message}; describing the execution"),
                 );
@@ -991,17 +974,21 @@ impl Machine {
 
     // ------------------------------------------------------------------ decisions
 
+    fn progress_acknowledged(&mut self, key: &Key, details: &StatusDetails) {
+        self.counters.progress_sent += 1;
+        self.event(
+            AgentEventKind::ProgressSent,
+            Some(key),
+            ExecutionStatus::InProgress,
+            details.to_json(),
+        );
+    }
+
     /// The job's final status was acknowledged (or the service shows it).
     fn finish(&mut self, status: ExecutionStatus) {
-        let Some(job) = self.job.as_mut() else { return };
-        job.ended = Some(status);
-        job.progress = None;
-        let key = job.key.clone();
-        self.journal(JournalOp::Finish {
-            key: key.clone(),
-            status,
-        });
-        self.remember(key.clone(), status);
+        let Some((key, _)) = self.end_job(status) else {
+            return;
+        };
         self.counters.finished += 1;
         self.event(
             AgentEventKind::JobFinished,
@@ -1011,20 +998,31 @@ impl Machine {
         );
     }
 
-    /// The service cancelled, removed or timed out the job (or ended it otherwise).
-    fn gone(&mut self, status: ExecutionStatus) {
-        let Some(job) = self.job.as_mut() else { return };
+    /// Ends the current job with `status`: nothing more is sent for it, the journal records it
+    /// finished, and it is remembered so it never runs again. Returns its key and whether its
+    /// handler still runs.
+    fn end_job(&mut self, status: ExecutionStatus) -> Option<(Key, bool)> {
+        let job = self.job.as_mut()?;
         job.ended = Some(status);
         job.progress = None;
-        job.decided = None;
-        job.run_pending = false;
-        let key = job.key.clone();
-        let running = job.handler_running;
+        let ended = (job.key.clone(), job.handler_running);
         self.journal(JournalOp::Finish {
-            key: key.clone(),
+            key: ended.0.clone(),
             status,
         });
-        self.remember(key.clone(), status);
+        self.remember(ended.0.clone(), status);
+        Some(ended)
+    }
+
+    /// The service cancelled, removed or timed out the job (or ended it otherwise).
+    fn gone(&mut self, status: ExecutionStatus) {
+        if let Some(job) = self.job.as_mut() {
+            job.decided = None;
+            job.run_pending = false;
+        }
+        let Some((key, running)) = self.end_job(status) else {
+            return;
+        };
         self.counters.cancelled += 1;
         if running {
             self.out.push(Action::TellCancelled {
@@ -1078,7 +1076,7 @@ impl Machine {
     }
 
     fn retry(&mut self, purpose: Purpose, reason: String, now: Instant) {
-        let key = purpose_key_opt(&purpose);
+        let key = purpose_key(&purpose);
         self.restore(purpose);
         self.attempt = self.attempt.saturating_add(1);
         let cap = self.cfg.backoff_max.max(self.cfg.backoff_base);
@@ -1255,20 +1253,13 @@ fn same_details(a: &[(String, String)], b: &[(String, String)]) -> bool {
     a == b
 }
 
-fn purpose_key_opt(p: &Purpose) -> Option<Key> {
+fn purpose_key(p: &Purpose) -> Option<Key> {
     match p {
         Purpose::StartNext => None,
         Purpose::Describe { key, .. } | Purpose::Progress { key, .. } | Purpose::Final { key } => {
             Some(key.clone())
         }
     }
-}
-
-fn purpose_key(p: &Purpose) -> Key {
-    purpose_key_opt(p).unwrap_or(Key {
-        job_id: String::new(),
-        execution_number: 0,
-    })
 }
 
 /// The job ids a notify message lists as pending (in progress or queued).

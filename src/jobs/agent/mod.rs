@@ -62,14 +62,16 @@ pub struct AgentConfig {
 
 impl Default for AgentConfig {
     fn default() -> Self {
+        // The decisions' defaults have one home: the machine's config.
+        let m = MachineConfig::default();
         AgentConfig {
-            operation_path: "operation".into(),
+            operation_path: m.operation_path,
             journal_path: None,
-            step_timeout_minutes: None,
-            progress_interval: Duration::ZERO,
-            request_timeout: Duration::from_secs(10),
-            backoff_base: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
+            step_timeout_minutes: m.step_timeout_minutes,
+            progress_interval: m.progress_interval,
+            request_timeout: RequestOptions::default().timeout,
+            backoff_base: m.backoff_base,
+            backoff_max: m.backoff_max,
         }
     }
 }
