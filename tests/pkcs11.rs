@@ -20,12 +20,21 @@ use serde_json::json;
 use std::ffi::CString;
 use std::path::Path;
 use std::ptr;
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
 use support::c_api::{cstr, last_error, ok};
 use support::certs::certs;
 use support::cprog::{limit, Programs};
 use support::mosquitto::{MosqOpts, Mosquitto};
 use support::softhsm::{self, MODULE, PIN, TOKEN};
+
+/// Held shared by every test, and exclusively by the one that logs the process out of the
+/// token (login state is per process, so it would fail the others' handshakes).
+static TOKEN_USE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    TOKEN_USE.read().unwrap_or_else(|p| p.into_inner())
+}
 
 fn emulator() -> Emulator {
     let c = certs();
@@ -71,7 +80,7 @@ unsafe fn config(
     port: u16,
     id: &str,
     thing: Option<&str>,
-    cert: &Path,
+    cert: Option<&Path>,
     p: &P11,
 ) -> *mut jobs_config {
     softhsm::token();
@@ -97,8 +106,10 @@ unsafe fn config(
     ok(jobs_config_set_timeouts(cfg, 10_000, 10_000), "timeouts");
     let ca = cstr(c.ca.to_str().unwrap());
     ok(jobs_config_set_ca_file(cfg, ca.as_ptr()), "ca");
-    let cert = cstr(cert.to_str().unwrap());
-    ok(jobs_config_set_cert_file(cfg, cert.as_ptr()), "cert");
+    if let Some(cert) = cert {
+        let cert = cstr(cert.to_str().unwrap());
+        ok(jobs_config_set_cert_file(cfg, cert.as_ptr()), "cert");
+    }
     ok(set_pkcs11(cfg, p), "set_pkcs11");
     cfg
 }
@@ -135,7 +146,7 @@ unsafe fn set_pkcs11(cfg: *mut jobs_config, p: &P11) -> jobs_result {
 
 /// `jobs_connection_new` with `p`: its result and message; connects and publishes when it worked.
 unsafe fn connect(port: u16, id: &str, cert: &Path, p: &P11) -> (jobs_result, String) {
-    let cfg = config(port, id, None, cert, p);
+    let cfg = config(port, id, None, Some(cert), p);
     let mut conn = ptr::null_mut();
     let rc = jobs_connection_new(cfg, &mut conn);
     let msg = last_error();
@@ -168,7 +179,7 @@ unsafe fn connect(port: u16, id: &str, cert: &Path, p: &P11) -> (jobs_result, St
 /// A jobs client for `thing` with the key `key`: connects and reads the pending jobs.
 unsafe fn jobs_round_trip(emu: &Emulator, thing: &str, cert: &Path, key: &str) {
     let port = emu.tls_addr().expect("TLS listener").port();
-    let cfg = config(port, thing, Some(thing), cert, &p11(key));
+    let cfg = config(port, thing, Some(thing), Some(cert), &p11(key));
     let mut client = ptr::null_mut();
     ok(jobs_client_new(cfg, &mut client), "jobs_client_new");
     jobs_config_free(cfg);
@@ -187,6 +198,7 @@ unsafe fn jobs_round_trip(emu: &Emulator, thing: &str, cert: &Path, key: &str) {
 #[test]
 #[ignore = "needs softhsm2: run by .ci/run with --ignored"]
 fn rsa_and_ec_keys_in_the_token_connect_to_the_emulator_and_read_their_jobs() {
+    let _token = shared();
     let emu = emulator();
     let c = certs();
     emu.create_job(
@@ -213,6 +225,7 @@ fn rsa_and_ec_keys_in_the_token_connect_to_the_emulator_and_read_their_jobs() {
 #[test]
 #[ignore = "needs softhsm2: run by .ci/run with --ignored"]
 fn rsa_and_ec_keys_in_the_token_connect_to_mosquitto_requiring_certificates() {
+    let _token = shared();
     let c = certs();
     let broker = Mosquitto::start(MosqOpts {
         tls: true,
@@ -246,6 +259,7 @@ fn refused(p: &P11, cert: &Path, needle: &str) {
 #[test]
 #[ignore = "needs softhsm2: run by .ci/run with --ignored"]
 fn every_wrong_token_setting_fails_creation_saying_which() {
+    let _token = shared();
     let c = certs();
     let ec = &c.client_ec_cert;
     softhsm::token();
@@ -321,9 +335,16 @@ fn every_wrong_token_setting_fails_creation_saying_which() {
 #[test]
 #[ignore = "needs softhsm2: run by .ci/run with --ignored"]
 fn a_pkcs11_key_excludes_a_key_file_and_a_key_signer_and_needs_a_certificate() {
+    let _token = shared();
     let c = certs();
     unsafe {
-        let cfg = config(1, "p11-both", None, &c.client_ec_cert, &p11("thing-ec"));
+        let cfg = config(
+            1,
+            "p11-both",
+            None,
+            Some(&c.client_ec_cert),
+            &p11("thing-ec"),
+        );
         let key = cstr(c.client_ec_pkcs8_key.to_str().unwrap());
         ok(jobs_config_set_key_file(cfg, key.as_ptr()), "key file");
         let mut conn = ptr::null_mut();
@@ -359,14 +380,27 @@ fn a_pkcs11_key_excludes_a_key_file_and_a_key_signer_and_needs_a_certificate() {
 #[test]
 #[ignore = "needs softhsm2: run by .ci/run with --ignored"]
 fn many_connections_share_one_token_and_one_module() {
+    let _token = shared();
     // Two connections at once on the same token: the module is initialized once and the
     // second login finds the user already logged in.
     let emu = emulator();
     let c = certs();
     let port = emu.tls_addr().unwrap().port();
     unsafe {
-        let a = config(port, "p11-a", None, &c.client_rsa_cert, &p11("thing-rsa"));
-        let b = config(port, "p11-b", None, &c.client_ec_cert, &p11("thing-ec"));
+        let a = config(
+            port,
+            "p11-a",
+            None,
+            Some(&c.client_rsa_cert),
+            &p11("thing-rsa"),
+        );
+        let b = config(
+            port,
+            "p11-b",
+            None,
+            Some(&c.client_ec_cert),
+            &p11("thing-ec"),
+        );
         let (mut ca, mut cb) = (ptr::null_mut(), ptr::null_mut());
         ok(jobs_connection_new(a, &mut ca), "new a");
         ok(jobs_connection_new(b, &mut cb), "new b");
@@ -384,12 +418,88 @@ fn many_connections_share_one_token_and_one_module() {
     }
 }
 
+#[test]
+#[ignore = "needs softhsm2: run by .ci/run with --ignored"]
+fn without_a_certificate_set_the_tokens_certificate_is_the_chain() {
+    let _token = shared();
+    let emu = emulator();
+    let port = emu.tls_addr().unwrap().port();
+    unsafe {
+        // thing-rsa has a certificate object in the token.
+        let cfg = config(port, "p11-tokcert", None, None, &p11("thing-rsa"));
+        let mut conn = ptr::null_mut();
+        ok(jobs_connection_new(cfg, &mut conn), "new");
+        ok(
+            jobs_connection_connect(conn),
+            "connect with the token's certificate",
+        );
+        jobs_connection_free(conn);
+        jobs_config_free(cfg);
+        // thing-ec has none.
+        let cfg = config(port, "p11-nocert", None, None, &p11("thing-ec"));
+        assert_eq!(jobs_connection_new(cfg, &mut conn), jobs_result::TlsConfig);
+        assert!(
+            last_error().contains("the token has no certificate labelled \"thing-ec\""),
+            "{}",
+            last_error()
+        );
+        jobs_config_free(cfg);
+    }
+}
+
+#[test]
+#[ignore = "needs softhsm2: run by .ci/run with --ignored"]
+fn a_session_that_fails_fails_one_handshake_and_the_next_attempt_logs_in_again() {
+    let _token = TOKEN_USE.write().unwrap_or_else(|p| p.into_inner());
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    let emu = emulator();
+    let c = certs();
+    let port = emu.tls_addr().unwrap().port();
+    unsafe {
+        let cfg = config(
+            port,
+            "p11-relogin",
+            None,
+            Some(&c.client_ec_cert),
+            &p11("thing-ec"),
+        );
+        let mut conn = ptr::null_mut();
+        ok(jobs_connection_new(cfg, &mut conn), "new");
+        jobs_config_free(cfg);
+        ok(jobs_connection_connect(conn), "first connect");
+        ok(jobs_connection_disconnect(conn), "disconnect");
+        // Another part of the process logs out of the token: the library's session can no
+        // longer sign (CKR_USER_NOT_LOGGED_IN), as after a token reset.
+        let other = Pkcs11::new(MODULE).unwrap();
+        let _ = other.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+        let slot = other
+            .get_slots_with_token()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id() == softhsm::token().slot_id)
+            .unwrap();
+        let session = other.open_ro_session(slot).unwrap();
+        session.logout().unwrap();
+        drop(session);
+        assert_eq!(jobs_connection_connect(conn), jobs_result::Tls);
+        let msg = last_error();
+        assert!(
+            msg.contains("PKCS#11: signing with the private key labelled \"thing-ec\" failed"),
+            "{msg}"
+        );
+        // The next attempt opens a new session and logs in again.
+        ok(jobs_connection_connect(conn), "connect after the failure");
+        jobs_connection_free(conn);
+    }
+}
+
 static C_PROGRAMS: Programs =
     Programs::new("c_pkcs11", || support::cbuild::c_files("tests/c_pkcs11"));
 
 #[test]
 #[ignore = "needs softhsm2: run by .ci/run with --ignored"]
 fn c_program_connects_with_a_token_key_and_gets_every_bad_input_code() {
+    let _token = shared();
     let emu = emulator();
     let c = certs();
     let token = softhsm::token();

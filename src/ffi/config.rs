@@ -1161,7 +1161,8 @@ pub unsafe extern "C" fn jobs_pkcs11_args_init(args: *mut jobs_pkcs11_args) -> j
 }
 
 /// Sets mutual TLS with a private key that stays in a PKCS#11 token: the certificate chain
-/// still comes from `jobs_config_set_cert_file` or `_cert_pem`, the handshake signature from
+/// comes from `jobs_config_set_cert_file` or `_cert_pem` or, when neither is set, from the
+/// token's certificate object with the key's label (and id); the handshake signature from
 /// the token. Everything in `args` is checked and copied here; the copy of the PIN is wiped
 /// when the config (and every connection made from it) is freed. This call does not block: the
 /// token is opened by `jobs_connection_new` (or the jobs client's new), which blocks while it

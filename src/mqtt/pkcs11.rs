@@ -340,6 +340,31 @@ pub fn token_input(signing: Signing, message: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A DER certificate as a PEM `CERTIFICATE` block (base64, 64 characters a line).
+pub fn certificate_pem(der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::with_capacity(der.len().div_ceil(3) * 4);
+    for chunk in der.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
 #[cfg(feature = "pkcs11")]
 pub use token::open;
 
@@ -611,11 +636,20 @@ mod token {
         }
     }
 
-    /// Opens the token and logs in (blocking on the token): a key signer for the key, or a
-    /// message saying which step failed.
-    pub fn open(settings: &Pkcs11Settings) -> std::result::Result<KeySigner, TlsError> {
+    /// Opens the token and logs in (blocking on the token): a key signer for the key and, when
+    /// `with_certificate`, the DER of the certificate object that has the key's label (and
+    /// id), if there is one; or a message saying which step failed.
+    pub fn open(
+        settings: &Pkcs11Settings,
+        with_certificate: bool,
+    ) -> std::result::Result<(KeySigner, Option<Vec<u8>>), TlsError> {
         let ctx = context(&settings.module_path)?;
         let (live, kind, slot) = login(&ctx, settings)?;
+        let certificate = if with_certificate {
+            find_certificate(&live.session, settings)?
+        } else {
+            None
+        };
         let mechanisms = ctx.get_mechanism_list(slot).unwrap_or_default();
         let has = |m: MechanismType| mechanisms.contains(&m);
         let schemes = schemes_for(
@@ -640,10 +674,46 @@ mod token {
             kind,
             live: Mutex::new(Some(live)),
         });
-        Ok(KeySigner {
+        let signer = KeySigner {
             schemes,
             sign: Arc::new(move |scheme, message| token.sign(scheme, message)),
-        })
+        };
+        Ok((signer, certificate))
+    }
+
+    fn find_certificate(
+        session: &Session,
+        s: &Pkcs11Settings,
+    ) -> std::result::Result<Option<Vec<u8>>, TlsError> {
+        let mut template = vec![
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Label(s.key_label.as_bytes().to_vec()),
+        ];
+        if let Some(id) = &s.key_id {
+            template.push(Attribute::Id(id.clone()));
+        }
+        let token = s.describe_token();
+        let found = session
+            .find_objects(&template)
+            .map_err(|e| error(format!("PKCS#11: cannot search {token} ({e})")))?;
+        let Some(cert) = found.first() else {
+            return Ok(None);
+        };
+        let attrs = session
+            .get_attributes(*cert, &[AttributeType::Value])
+            .map_err(|e| {
+                error(format!(
+                    "PKCS#11: cannot read the certificate labelled \"{}\" on {token} ({e})",
+                    s.key_label
+                ))
+            })?;
+        match attrs.into_iter().next() {
+            Some(Attribute::Value(der)) if !der.is_empty() => Ok(Some(der)),
+            _ => Err(error(format!(
+                "PKCS#11: the certificate labelled \"{}\" on {token} has no value",
+                s.key_label
+            ))),
+        }
     }
 }
 
@@ -846,6 +916,23 @@ mod tests {
         assert!(e.message.contains("key id is 256 bytes"), "{e}");
         let long_pin = "9".repeat(255);
         assert!(settings("/m", Some(0), None, &long_pin, &"k".repeat(32), None).is_ok());
+    }
+
+    #[test]
+    fn a_der_certificate_becomes_pem_that_parses_back() {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        for len in [1usize, 2, 3, 4, 47, 48, 49, 100, 1000] {
+            let der: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let pem = certificate_pem(&der);
+            assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
+            let back: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+            assert_eq!(back.len(), 1);
+            assert_eq!(back[0].as_ref(), &der[..], "{len}");
+        }
+        assert!(certificate_pem(b"abc").contains("\nYWJj\n"));
     }
 
     #[test]

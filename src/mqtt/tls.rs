@@ -325,8 +325,9 @@ pub struct TlsSettings {
     pub key_signer: Option<KeySigner>,
     /// Instead of `client_cert` and `client_key`: asked for both on every build.
     pub pem_provider: Option<PemProvider>,
-    /// Instead of `client_key`: the key is in a PKCS#11 token; needs `client_cert`. Turned
-    /// into a `key_signer` by [`open_pkcs11`] when the connection is created.
+    /// Instead of `client_key`: the key is in a PKCS#11 token (and the certificate too, when
+    /// `client_cert` is unset). Turned into a `key_signer` by [`open_pkcs11`] when the
+    /// connection is created.
     pub pkcs11: Option<super::pkcs11::Pkcs11Settings>,
     /// ALPN protocols to offer, e.g. [`ALPN_AWS_MQTT_CA`] for AWS IoT on port 443.
     pub alpn: Vec<Vec<u8>>,
@@ -554,7 +555,8 @@ fn sec1_as_pkcs8(prefix: &[u8], sec1: &[u8]) -> Vec<u8> {
 
 /// Opens the PKCS#11 token of `s`, if any, and puts the key signer it gives in `key_signer`
 /// (blocking on the token: it loads the module and logs in). A key signer, a client key and a
-/// certificate provider are refused alongside it, and so is a missing client certificate.
+/// certificate provider are refused alongside it. Without a client certificate, the token's
+/// certificate with the key's label becomes it (and none there is an error).
 pub fn open_pkcs11(s: &mut TlsSettings) -> Result<(), TlsError> {
     let Some(p11) = &s.pkcs11 else {
         return Ok(());
@@ -574,15 +576,27 @@ pub fn open_pkcs11(s: &mut TlsSettings) -> Result<(), TlsError> {
     if s.pem_provider.is_some() {
         return refuse("a certificate provider");
     }
-    if s.client_cert.is_none() {
-        return Err(TlsError::new(
-            TlsErrorKind::IncompleteClientAuth,
-            "a PKCS#11 key was configured without its client certificate (jobs_config_set_cert_file or _pem)",
-        ));
-    }
     #[cfg(feature = "pkcs11")]
     {
-        s.key_signer = Some(super::pkcs11::open(p11)?);
+        // Without a certificate set, the token's own (same label) is the chain.
+        let (signer, certificate) = super::pkcs11::open(p11, s.client_cert.is_none())?;
+        if s.client_cert.is_none() {
+            let der = certificate.ok_or_else(|| {
+                TlsError::new(
+                    TlsErrorKind::IncompleteClientAuth,
+                    format!(
+                        "a PKCS#11 key was configured without its client certificate: none was set \
+                         (jobs_config_set_cert_file or _pem) and the token has no certificate \
+                         labelled \"{}\"",
+                        p11.key_label
+                    ),
+                )
+            })?;
+            s.client_cert = Some(PemSource::Memory(
+                super::pkcs11::certificate_pem(&der).into_bytes(),
+            ));
+        }
+        s.key_signer = Some(signer);
         s.pkcs11 = None;
         Ok(())
     }
