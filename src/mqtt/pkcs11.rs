@@ -650,8 +650,9 @@ mod token {
         } else {
             None
         };
-        let mechanisms = ctx.get_mechanism_list(slot).unwrap_or_default();
-        let has = |m: MechanismType| mechanisms.contains(&m);
+        // A token that cannot list its mechanisms is taken to have them: signing will tell.
+        let mechanisms = ctx.get_mechanism_list(slot).ok();
+        let has = |m: MechanismType| mechanisms.as_ref().is_none_or(|l| l.contains(&m));
         let schemes = schemes_for(
             kind,
             has(MechanismType::RSA_PKCS_PSS),
