@@ -1129,6 +1129,49 @@ typedef int32_t (*jobs_pem_fn)(void *user_data,
                                struct jobs_pem_sink *sink);
 
 /**
+ * Where a PKCS#11 key is, for `jobs_config_set_pkcs11`. Initialize with
+ * `jobs_pkcs11_args_init`. Everything is borrowed only for the `jobs_config_set_pkcs11` call
+ * (the library copies it), so it may live on the caller's stack.
+ */
+typedef struct jobs_pkcs11_args {
+  /**
+   * `sizeof(jobs_pkcs11_args)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * Path of the PKCS#11 module (shared library), 1 to 4096 bytes, for example
+   * "/usr/lib/softhsm/libsofthsm2.so".
+   */
+  const char *module_path;
+  /**
+   * The slot whose token holds the key, used when `has_slot_id` is true.
+   */
+  uint64_t slot_id;
+  /**
+   * True: the token is the one in slot `slot_id`; false: the one labelled `token_label`.
+   */
+  bool has_slot_id;
+  /**
+   * The token's label (1 to 32 bytes), or NULL when `has_slot_id` is true.
+   */
+  const char *token_label;
+  /**
+   * The user PIN, 1 to 255 bytes.
+   */
+  const char *user_pin;
+  /**
+   * The private key's label (`CKA_LABEL`), 1 to 32 bytes.
+   */
+  const char *key_label;
+  /**
+   * The private key's id (`CKA_ID`), `key_id_len` bytes (at most 255), or NULL with 0 for
+   * none: needed only when several keys share the label.
+   */
+  const uint8_t *key_id;
+  size_t key_id_len;
+} jobs_pkcs11_args;
+
+/**
  * Called once when an asynchronous request completes: `result` is `JOBS_RESULT_OK`
  * (acknowledged; for a subscription `granted_qos` is 0 or 1), `_SUBSCRIBE_REFUSED`
  * (`granted_qos` 0x80), `_DROPPED` (removed from the offline queue by drop-oldest) or
@@ -2055,6 +2098,42 @@ jobs_result jobs_pem_set(struct jobs_pem_sink *sink,
 jobs_result jobs_config_set_cert_provider(struct jobs_config *cfg,
                                           jobs_pem_fn provider,
                                           void *user_data);
+
+/**
+ * Sets `args` to empty values (NULL strings, no slot id, no key id) and its `struct_size`.
+ * Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `args` is NULL or writable.
+ */
+jobs_result jobs_pkcs11_args_init(struct jobs_pkcs11_args *args);
+
+/**
+ * Sets mutual TLS with a private key that stays in a PKCS#11 token: the certificate chain
+ * comes from `jobs_config_set_cert_file` or `_cert_pem` or, when neither is set, from the
+ * token's certificate object with the key's label (and id); the handshake signature from
+ * the token. Everything in `args` is checked and copied here; the copy of the PIN is wiped
+ * when the config (and every connection made from it) is freed. This call does not block: the
+ * token is opened by `jobs_connection_new` (or the jobs client's new), which blocks while it
+ * loads the module, finds the token, logs in and finds the key, and fails with
+ * `JOBS_RESULT_TLS_CONFIG` and a message saying which step failed (no such module or not a
+ * PKCS#11 module, no such slot or token label, the PIN is incorrect, no key with that label,
+ * an unsupported key type). The handshake signatures are then made on the library's network
+ * thread; a token that fails later (removed) fails that handshake with `JOBS_RESULT_TLS` and
+ * the next attempt opens a new session. It excludes a client key (`jobs_config_set_key_file`
+ * /`_pem`), a key signer and a certificate provider: a connection made from a config with
+ * both fails with `JOBS_RESULT_TLS_CONFIG`. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg,
+ * args, module_path, user_pin, key_label, token_label without a slot id, key_id with a
+ * non-zero length), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty or
+ * oversized values, both or neither of slot id and token label, or a library built without
+ * the cargo feature `pkcs11`).
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `args` NULL or an initialized `jobs_pkcs11_args` whose
+ * strings are NULL or NUL-terminated and whose `key_id` is NULL or `key_id_len` readable bytes.
+ */
+jobs_result jobs_config_set_pkcs11(struct jobs_config *cfg,
+                                   const struct jobs_pkcs11_args *args);
 
 /**
  * Creates a connection from `cfg` (copied: the config may be freed afterwards) without

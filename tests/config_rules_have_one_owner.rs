@@ -83,6 +83,26 @@ fn c_setters_report_the_rule_owners_errors() {
                 .unwrap_err()
                 .into(),
         );
+        // PKCS#11 settings: the rules of Pkcs11Settings::new (in a build without the feature
+        // `pkcs11`, its refusal naming the feature).
+        let mut a = std::mem::zeroed::<jobs_pkcs11_args>();
+        assert_eq!(jobs_pkcs11_args_init(&mut a), jobs_result::Ok);
+        a.module_path = c"/m.so".as_ptr();
+        a.token_label = c"iotjobs".as_ptr();
+        a.user_pin = c"1234".as_ptr();
+        a.key_label = c"".as_ptr();
+        assert_reported(
+            jobs_config_set_pkcs11(cfg, &a),
+            iotjobs::mqtt::pkcs11::Pkcs11Settings::new(
+                "/m.so",
+                None,
+                Some("iotjobs"),
+                "1234",
+                "",
+                None,
+            )
+            .unwrap_err(),
+        );
         // Enum ranges are the FFI's own check, with one message for every enum.
         assert_eq!(
             jobs_config_set_log(cfg, None, 5),

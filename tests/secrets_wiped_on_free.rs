@@ -78,11 +78,15 @@ const IAM_SECRET: usize = 2;
 const IAM_TOKEN: usize = 3;
 const CONTROL: usize = 4;
 const FIRST_DER: usize = 5;
+#[cfg(feature = "pkcs11")]
+const PKCS11_PIN: usize = SLOTS - 1;
 
 const PEM_MARKER_LINE: &[u8] = b"iotjobs-test-pem-marker-5b1c0e9d7a4f\n";
 const PASSWORD_TEXT: &[u8] = b"iotjobs-test-password-marker-93e1\0";
 const SECRET_TEXT: &[u8] = b"iotjobs-test-iam-secret-marker-27ad\0";
 const TOKEN_TEXT: &[u8] = b"iotjobs-test-iam-token-marker-c4f8\0";
+#[cfg(feature = "pkcs11")]
+const PIN_TEXT: &[u8] = b"iotjobs-test-pin-marker-61d2\0";
 
 fn set_pattern(slot: usize, bytes: &[u8]) {
     PATTERNS[slot]
@@ -165,6 +169,8 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
     set_pattern(IAM_SECRET, &SECRET_TEXT[..SECRET_TEXT.len() - 1]);
     set_pattern(IAM_TOKEN, &TOKEN_TEXT[..TOKEN_TEXT.len() - 1]);
     set_pattern(CONTROL, b"iotjobs-test-control-marker");
+    #[cfg(feature = "pkcs11")]
+    set_pattern(PKCS11_PIN, &PIN_TEXT[..PIN_TEXT.len() - 1]);
     SCANNING.store(true, Ordering::SeqCst);
 
     // The scanner works: an unwiped buffer holding a marker is seen when freed.
@@ -398,6 +404,39 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
         std::thread::sleep(Duration::from_millis(200));
         server.join().unwrap();
         assert_eq!(hits(PASSWORD), 0, "MQTT password of a used connection");
+
+        // A PKCS#11 user PIN (with the feature `pkcs11`, .ci/run's PKCS#11 suite): the
+        // config's copy, replaced once, and the copy a connection made from it holds (TCP: no
+        // token is opened, the connection keeps the settings as given).
+        #[cfg(feature = "pkcs11")]
+        {
+            watch(PIN_TEXT.len() - 1);
+            let mut cfg = ptr::null_mut();
+            assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+            assert_eq!(
+                jobs_config_set_endpoint(cfg, c"127.0.0.1".as_ptr(), 1),
+                jobs_result::Ok
+            );
+            assert_eq!(
+                jobs_config_set_transport(cfg, jobs_transport::Tcp.as_u32()),
+                jobs_result::Ok
+            );
+            let mut a = std::mem::zeroed::<jobs_pkcs11_args>();
+            assert_eq!(jobs_pkcs11_args_init(&mut a), jobs_result::Ok);
+            a.module_path = c(b"/usr/lib/softhsm/libsofthsm2.so\0");
+            a.token_label = c(b"iotjobs\0");
+            a.user_pin = c(PIN_TEXT);
+            a.key_label = c(b"thing-ec\0");
+            for _ in 0..2 {
+                assert_eq!(jobs_config_set_pkcs11(cfg, &a), jobs_result::Ok);
+            }
+            let conn = new_connection(cfg);
+            jobs_connection_free(conn);
+            jobs_config_free(cfg);
+            wait_for_wiped_frees(3, "PKCS#11 PIN");
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(hits(PKCS11_PIN), 0, "PKCS#11 PIN");
+        }
     }
     SCANNING.store(false, Ordering::SeqCst);
     for (_, file, ..) in keys {
@@ -427,8 +466,16 @@ fn debug_output_holds_no_secret() {
     cfg.tls.client_key = Some(PemSource::Memory(
         b"-----BEGIN PRIVATE KEY-----\ndebug-only-key\n-----END PRIVATE KEY-----\n".to_vec(),
     ));
+    cfg.tls.pkcs11 = Some(iotjobs::mqtt::pkcs11::Pkcs11Settings {
+        module_path: "/m.so".into(),
+        token: iotjobs::mqtt::pkcs11::TokenSelector::Label("t".into()),
+        user_pin: Zeroizing::new("debug-only-pin".into()),
+        key_label: "k".into(),
+        key_id: None,
+    });
     let d = format!("{cfg:?}");
     for secret in [
+        "debug-only-pin",
         "debug-only-password",
         "debug-only-secret",
         "debug-only-token",

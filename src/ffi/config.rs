@@ -1110,3 +1110,103 @@ fn pem_provider(
             .ok_or_else(|| "it returned 0 without a successful jobs_pem_set".to_owned())
     }))
 }
+
+/// Where a PKCS#11 key is, for `jobs_config_set_pkcs11`. Initialize with
+/// `jobs_pkcs11_args_init`. Everything is borrowed only for the `jobs_config_set_pkcs11` call
+/// (the library copies it), so it may live on the caller's stack.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct jobs_pkcs11_args {
+    /// `sizeof(jobs_pkcs11_args)`, set by the init function.
+    pub struct_size: usize,
+    /// Path of the PKCS#11 module (shared library), 1 to 4096 bytes, for example
+    /// "/usr/lib/softhsm/libsofthsm2.so".
+    pub module_path: *const c_char,
+    /// The slot whose token holds the key, used when `has_slot_id` is true.
+    pub slot_id: u64,
+    /// True: the token is the one in slot `slot_id`; false: the one labelled `token_label`.
+    pub has_slot_id: bool,
+    /// The token's label (1 to 32 bytes), or NULL when `has_slot_id` is true.
+    pub token_label: *const c_char,
+    /// The user PIN, 1 to 255 bytes.
+    pub user_pin: *const c_char,
+    /// The private key's label (`CKA_LABEL`), 1 to 32 bytes.
+    pub key_label: *const c_char,
+    /// The private key's id (`CKA_ID`), `key_id_len` bytes (at most 255), or NULL with 0 for
+    /// none: needed only when several keys share the label.
+    pub key_id: *const u8,
+    pub key_id_len: usize,
+}
+
+/// Sets `args` to empty values (NULL strings, no slot id, no key id) and its `struct_size`.
+/// Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+///
+/// # Safety
+/// `args` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_pkcs11_args_init(args: *mut jobs_pkcs11_args) -> jobs_result {
+    guard(|| {
+        init(args, |size| jobs_pkcs11_args {
+            struct_size: size,
+            module_path: std::ptr::null(),
+            slot_id: 0,
+            has_slot_id: false,
+            token_label: std::ptr::null(),
+            user_pin: std::ptr::null(),
+            key_label: std::ptr::null(),
+            key_id: std::ptr::null(),
+            key_id_len: 0,
+        })
+    })
+}
+
+/// Sets mutual TLS with a private key that stays in a PKCS#11 token: the certificate chain
+/// comes from `jobs_config_set_cert_file` or `_cert_pem` or, when neither is set, from the
+/// token's certificate object with the key's label (and id); the handshake signature from
+/// the token. Everything in `args` is checked and copied here; the copy of the PIN is wiped
+/// when the config (and every connection made from it) is freed. This call does not block: the
+/// token is opened by `jobs_connection_new` (or the jobs client's new), which blocks while it
+/// loads the module, finds the token, logs in and finds the key, and fails with
+/// `JOBS_RESULT_TLS_CONFIG` and a message saying which step failed (no such module or not a
+/// PKCS#11 module, no such slot or token label, the PIN is incorrect, no key with that label,
+/// an unsupported key type). The handshake signatures are then made on the library's network
+/// thread; a token that fails later (removed) fails that handshake with `JOBS_RESULT_TLS` and
+/// the next attempt opens a new session. It excludes a client key (`jobs_config_set_key_file`
+/// /`_pem`), a key signer and a certificate provider: a connection made from a config with
+/// both fails with `JOBS_RESULT_TLS_CONFIG`. Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg,
+/// args, module_path, user_pin, key_label, token_label without a slot id, key_id with a
+/// non-zero length), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (empty or
+/// oversized values, both or neither of slot id and token label, or a library built without
+/// the cargo feature `pkcs11`).
+///
+/// # Safety
+/// `cfg` is NULL or a live config; `args` NULL or an initialized `jobs_pkcs11_args` whose
+/// strings are NULL or NUL-terminated and whose `key_id` is NULL or `key_id_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn jobs_config_set_pkcs11(
+    cfg: *mut jobs_config,
+    args: *const jobs_pkcs11_args,
+) -> jobs_result {
+    guard(|| {
+        let c = cfg_mut(cfg)?;
+        let a = args_arg(args, "args")?;
+        let module_path = str_arg(a.module_path, "module_path")?;
+        let token_label = if a.has_slot_id {
+            opt_str_arg(a.token_label, "token_label")?
+        } else {
+            Some(str_arg(a.token_label, "token_label")?)
+        };
+        let user_pin = str_arg(a.user_pin, "user_pin")?;
+        let key_label = str_arg(a.key_label, "key_label")?;
+        let key_id = bytes_arg(a.key_id, a.key_id_len, "key_id")?;
+        c.conn.tls.pkcs11 = Some(crate::mqtt::pkcs11::Pkcs11Settings::new(
+            module_path,
+            a.has_slot_id.then_some(a.slot_id),
+            token_label,
+            user_pin,
+            key_label,
+            Some(key_id),
+        )?);
+        Ok(())
+    })
+}

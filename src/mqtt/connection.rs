@@ -35,6 +35,12 @@ impl Connection {
         // Application code the handshake calls goes through this connection's I/O gate, so
         // none runs once the connection is closed.
         let io_gate = runtime::Gate::new();
+        // Before the gate wraps the key signer: a PKCS#11 key becomes one here, so a bad PIN
+        // or a missing key fails creation instead of every connection attempt.
+        if cfg.transport.uses_tls() {
+            tls::open_pkcs11(&mut cfg.tls)
+                .map_err(|e| Error::new(jobs_result::TlsConfig, e.to_string()))?;
+        }
         if let Some(k) = &mut cfg.tls.key_signer {
             let (inner, gate) = (k.sign.clone(), io_gate.clone());
             k.sign = Arc::new(move |scheme, message| {

@@ -16,6 +16,8 @@ pub mod driver;
 /// cbindgen:ignore
 pub mod packet_id;
 /// cbindgen:ignore
+pub mod pkcs11;
+/// cbindgen:ignore
 pub mod queue;
 /// cbindgen:ignore
 pub mod sigv4;

@@ -325,6 +325,10 @@ pub struct TlsSettings {
     pub key_signer: Option<KeySigner>,
     /// Instead of `client_cert` and `client_key`: asked for both on every build.
     pub pem_provider: Option<PemProvider>,
+    /// Instead of `client_key`: the key is in a PKCS#11 token (and the certificate too, when
+    /// `client_cert` is unset). Turned into a `key_signer` by [`open_pkcs11`] when the
+    /// connection is created.
+    pub pkcs11: Option<super::pkcs11::Pkcs11Settings>,
     /// ALPN protocols to offer, e.g. [`ALPN_AWS_MQTT_CA`] for AWS IoT on port 443.
     pub alpn: Vec<Vec<u8>>,
 }
@@ -371,6 +375,8 @@ pub enum TlsErrorKind {
     KeyMismatch,
     /// Any other refusal from rustls.
     Config,
+    /// A PKCS#11 token could not be used: the module, the slot or token, the login, the key.
+    Pkcs11,
 }
 
 /// A TLS configuration error: a kind and a message naming the field, file and reason.
@@ -381,7 +387,7 @@ pub struct TlsError {
 }
 
 impl TlsError {
-    fn new(kind: TlsErrorKind, message: impl Into<String>) -> TlsError {
+    pub(crate) fn new(kind: TlsErrorKind, message: impl Into<String>) -> TlsError {
         TlsError {
             kind,
             message: message.into(),
@@ -545,6 +551,63 @@ fn sec1_as_pkcs8(prefix: &[u8], sec1: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&octet_len);
     out.extend_from_slice(sec1);
     out
+}
+
+/// Opens the PKCS#11 token of `s`, if any, and puts the key signer it gives in `key_signer`
+/// (blocking on the token: it loads the module and logs in). A key signer, a client key and a
+/// certificate provider are refused alongside it. Without a client certificate, the token's
+/// certificate with the key's label becomes it (and none there is an error).
+pub fn open_pkcs11(s: &mut TlsSettings) -> Result<(), TlsError> {
+    let Some(p11) = &s.pkcs11 else {
+        return Ok(());
+    };
+    let refuse = |what: &str| {
+        Err(TlsError::new(
+            TlsErrorKind::IncompleteClientAuth,
+            format!("a PKCS#11 key and {what} exclude each other: the token holds the key"),
+        ))
+    };
+    if s.key_signer.is_some() {
+        return refuse("a key signer");
+    }
+    if s.client_key.is_some() {
+        return refuse("a client key");
+    }
+    if s.pem_provider.is_some() {
+        return refuse("a certificate provider");
+    }
+    #[cfg(feature = "pkcs11")]
+    {
+        // Without a certificate set, the token's own (same label) is the chain.
+        let (signer, certificate) = super::pkcs11::open(p11, s.client_cert.is_none())?;
+        if s.client_cert.is_none() {
+            let der = certificate.ok_or_else(|| {
+                TlsError::new(
+                    TlsErrorKind::IncompleteClientAuth,
+                    format!(
+                        "a PKCS#11 key was configured without its client certificate: none was set \
+                         (jobs_config_set_cert_file or _pem) and the token has no certificate \
+                         labelled \"{}\"",
+                        p11.key_label
+                    ),
+                )
+            })?;
+            s.client_cert = Some(PemSource::Memory(
+                super::pkcs11::certificate_pem(&der).into_bytes(),
+            ));
+        }
+        s.key_signer = Some(signer);
+        s.pkcs11 = None;
+        Ok(())
+    }
+    #[cfg(not(feature = "pkcs11"))]
+    {
+        let _ = p11;
+        Err(TlsError::new(
+            TlsErrorKind::Pkcs11,
+            "PKCS#11 keys: this build of iotjobs cannot open PKCS#11 tokens (built without the cargo feature `pkcs11`)",
+        ))
+    }
 }
 
 /// Builds the rustls client configuration: ring provider, TLS 1.2 and 1.3, the CA roots, the

@@ -10,6 +10,7 @@
 //!   an inbox of received messages, a QoS 1 round trip.
 //! - [`raw_mqtt`]: the transport layer (`Stream`) with hand-written MQTT packets.
 //! - [`c_api`]: small helpers for calling the `extern "C"` functions from Rust.
+//! - [`softhsm`]: a SoftHSM2 token per test process holding the test client keys.
 #![allow(dead_code)]
 
 pub mod c_api;
@@ -19,6 +20,7 @@ pub mod cprog;
 pub mod engine;
 pub mod mosquitto;
 pub mod raw_mqtt;
+pub mod softhsm;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
