@@ -513,7 +513,8 @@ pub unsafe extern "C" fn jobs_config_set_key_pem(
 }
 
 /// Sets the one ALPN protocol to offer (copied), replacing the automatic choice
-/// (`x-amzn-mqtt-ca` on port 443, none elsewhere); an empty string offers none.
+/// (`mqtt` with a custom authorizer on TLS, else `x-amzn-mqtt-ca` on port 443, none
+/// elsewhere); an empty string offers none.
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (over 255 bytes).
 ///
 /// # Safety

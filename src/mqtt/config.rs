@@ -549,7 +549,7 @@ impl ConnectionConfig {
 
     /// The user name and password CONNECT carries: a custom authorizer's (on TLS and TCP its
     /// query rides in the user name), else `username` and `password`. Wiped when dropped.
-    pub fn mqtt_login(&self) -> Option<(Zeroizing<Vec<u8>>, Option<&[u8]>)> {
+    pub fn mqtt_login(&self) -> Option<MqttLogin<'_>> {
         if let Some(auth) = &self.custom_authorizer {
             let user = if self.transport.is_websocket() {
                 Zeroizing::new(auth.username.clone().unwrap_or_default().into_bytes())
@@ -576,6 +576,9 @@ impl ConnectionConfig {
         (self.drain_rate_hz > 0.0).then(|| Duration::from_secs_f64(1.0 / self.drain_rate_hz))
     }
 }
+
+/// The CONNECT user name (wiped when dropped) and password of [`ConnectionConfig::mqtt_login`].
+pub type MqttLogin<'a> = (Zeroizing<Vec<u8>>, Option<&'a [u8]>);
 
 /// Checks a custom authorizer against the rest of a configuration: its own rules, no SigV4,
 /// no separate user name or password, no client certificate, and on TLS an ALPN list that
