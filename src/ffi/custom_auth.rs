@@ -83,7 +83,7 @@ pub unsafe extern "C" fn jobs_custom_authorizer_args_init(
 /// `jobs_config_set_username_password`, IAM credentials, a credentials provider or a client
 /// certificate/key fails with `JOBS_RESULT_INVALID_ARGUMENT` (from `jobs_connection_new`). A
 /// refusal by the authorizer arrives as a failed connect: `JOBS_RESULT_CONNECT_REFUSED`
-/// (CONNACK 5, not authorized) over MQTT, `JOBS_RESULT_WEBSOCKET` (HTTP 401/403) over
+/// (CONNACK 5, not authorized) over MQTT, `JOBS_RESULT_WEB_SOCKET` (HTTP 401/403) over
 /// WebSocket.
 ///
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg; a NULL authorizer name; a NULL password
