@@ -135,7 +135,8 @@ pub unsafe extern "C" fn jobs_config_free(cfg: *mut jobs_config) {
 }
 
 /// Sets the endpoint host (DNS name or IP literal; copied) and port (1–65535). With port 443
-/// and `JOBS_TRANSPORT_TLS`, ALPN `x-amzn-mqtt-ca` is offered automatically, as AWS IoT requires.
+/// and `JOBS_TRANSPORT_TLS`, ALPN `x-amzn-mqtt-ca` is offered automatically, as AWS IoT requires
+/// (`mqtt` instead, on any port, with `jobs_config_set_custom_authorizer`).
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT`.
 ///
 /// # Safety
