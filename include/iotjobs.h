@@ -819,6 +819,32 @@ typedef uint32_t jobs_resume_policy;
 #endif // __cplusplus
 
 /**
+ * How a custom authorizer's name, token and signature travel on a WebSocket upgrade
+ * (`websocket_form` of `jobs_custom_authorizer_args`). Ignored on the TLS and TCP transports.
+ */
+enum jobs_custom_auth_form
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * As HTTP headers of the upgrade request (the default).
+   */
+  JOBS_CUSTOM_AUTH_FORM_HEADERS = 0,
+  /**
+   * As query parameters of the upgrade URL (`/mqtt?x-amz-customauthorizer-name=…`).
+   */
+  JOBS_CUSTOM_AUTH_FORM_QUERY = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum jobs_custom_auth_form jobs_custom_auth_form;
+#else
+typedef uint32_t jobs_custom_auth_form;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A job agent: runs each job of one thing through its handler to one final status, once.
  * Opaque; made by `jobs_agent_new`, released by `jobs_agent_free`.
  */
@@ -1185,6 +1211,57 @@ typedef void (*jobs_ack_callback)(void *user_data,
                                   uint16_t packet_id,
                                   jobs_result result,
                                   uint8_t granted_qos);
+
+/**
+ * A custom authorizer and what the device presents to it, for
+ * `jobs_config_set_custom_authorizer`. Initialize with `jobs_custom_authorizer_args_init`.
+ * Every pointer is borrowed only for the call (the library copies what it keeps), so the
+ * caller may wipe or free its token, signature and password as soon as the call returns.
+ */
+typedef struct jobs_custom_authorizer_args {
+  /**
+   * `sizeof(jobs_custom_authorizer_args)`, set by the init function.
+   */
+  size_t struct_size;
+  /**
+   * The authorizer's name: 1 to 128 characters of letters, digits and `_ = , @ -`. Required.
+   */
+  const char *authorizer_name;
+  /**
+   * The name the token is sent under (the authorizer's token key name; same rule as the
+   * name), or NULL with `token` NULL for an authorizer that reads only the username and
+   * password.
+   */
+  const char *token_key_name;
+  /**
+   * The token: 1 to 4096 bytes of printable ASCII, or NULL (then `token_key_name` is NULL).
+   */
+  const char *token;
+  /**
+   * The base64 RSA SHA-256 signature of `token` made with the authorizer's private key,
+   * needed when the authorizer has signing enabled; NULL for none.
+   */
+  const char *token_signature;
+  /**
+   * The MQTT username handed to the authorizer (at most 1024 bytes, no `?`), or NULL.
+   */
+  const char *username;
+  /**
+   * The MQTT password handed to the authorizer (AWS gives it to the Lambda base64-encoded):
+   * `password_len` bytes, at most 65535. NULL with length 0: no password; non-NULL with
+   * length 0: an empty one.
+   */
+  const uint8_t *password;
+  /**
+   * Length of `password` in bytes.
+   */
+  size_t password_len;
+  /**
+   * On the WebSocket transports, how the name, token and signature travel
+   * (`jobs_custom_auth_form`): as upgrade headers (the default) or URL query parameters.
+   */
+  uint32_t websocket_form;
+} jobs_custom_authorizer_args;
 
 /**
  * Called for each message on a jobs subscription (on the callback thread, in arrival order).
@@ -1646,7 +1723,8 @@ void jobs_config_free(struct jobs_config *cfg);
 
 /**
  * Sets the endpoint host (DNS name or IP literal; copied) and port (1–65535). With port 443
- * and `JOBS_TRANSPORT_TLS`, ALPN `x-amzn-mqtt-ca` is offered automatically, as AWS IoT requires.
+ * and `JOBS_TRANSPORT_TLS`, ALPN `x-amzn-mqtt-ca` is offered automatically, as AWS IoT requires
+ * (`mqtt` instead, on any port, with `jobs_config_set_custom_authorizer`).
  * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT`.
  *
  * # Safety
@@ -1858,7 +1936,8 @@ jobs_result jobs_config_set_key_pem(struct jobs_config *cfg,
 
 /**
  * Sets the one ALPN protocol to offer (copied), replacing the automatic choice
- * (`x-amzn-mqtt-ca` on port 443, none elsewhere); an empty string offers none.
+ * (`mqtt` with a custom authorizer on TLS, else `x-amzn-mqtt-ca` on port 443, none
+ * elsewhere); an empty string offers none.
  * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (over 255 bytes).
  *
  * # Safety
@@ -2336,6 +2415,47 @@ jobs_result jobs_connection_unsubscribe_async(struct jobs_connection *conn,
                                               void *user_data,
                                               uint16_t *packet_id_out,
                                               uint32_t *delivery_out);
+
+/**
+ * Sets `args` to no authorizer (NULL strings, no password, header form) and its `struct_size`.
+ * Returns `JOBS_RESULT_OK` or `_NULL_ARGUMENT`. Does not block.
+ *
+ * # Safety
+ * `args` is NULL or writable.
+ */
+jobs_result jobs_custom_authorizer_args_init(struct jobs_custom_authorizer_args *args);
+
+/**
+ * Authenticates through an AWS IoT custom authorizer instead of a client certificate or
+ * SigV4; NULL `args` clears it. Everything is checked and copied now; the config's copies of
+ * the token, signature and password are wiped when replaced, cleared or freed.
+ *
+ * On `JOBS_TRANSPORT_TLS` (AWS: port 443) the connection offers ALPN `mqtt` (unless ALPN is
+ * set explicitly, which must then include "mqtt"), sends no client certificate, and puts the
+ * authorizer in the CONNECT username as AWS reads it:
+ * `USERNAME?x-amz-customauthorizer-name=NAME&x-amz-customauthorizer-signature=SIG&KEY=TOKEN`
+ * (values URL-encoded); the password is the CONNECT password. On the WebSocket transports the
+ * name, signature and token go on the upgrade request (`websocket_form`) and the username and
+ * password stay plain in CONNECT; there is no SigV4 signing.
+ *
+ * The authorizer owns the CONNECT login: a connection made from a config that also has
+ * `jobs_config_set_username_password`, IAM credentials, a credentials provider or a client
+ * certificate/key fails with `JOBS_RESULT_INVALID_ARGUMENT` (from `jobs_connection_new`). A
+ * refusal by the authorizer arrives as a failed connect: `JOBS_RESULT_CONNECT_REFUSED`
+ * (CONNACK 5, not authorized) over MQTT, `JOBS_RESULT_WEB_SOCKET` (HTTP 401/403) over
+ * WebSocket.
+ *
+ * Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT` (cfg; a NULL authorizer name; a NULL password
+ * with a non-zero length), `_INVALID_STRUCT_SIZE`, `_INVALID_UTF8` or `_INVALID_ARGUMENT`
+ * (a rule above broken, or an unknown `websocket_form`); on failure the config is unchanged.
+ * Does not block.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `args` NULL or an initialized struct whose strings are NULL
+ * or NUL-terminated and whose `password` is valid for `password_len` bytes.
+ */
+jobs_result jobs_config_set_custom_authorizer(struct jobs_config *cfg,
+                                              const struct jobs_custom_authorizer_args *args);
 
 /**
  * Parses `len` bytes of JSON text at `json` (UTF-8, at most 1 MiB, need not be
@@ -3078,6 +3198,12 @@ const char *jobs_drop_policy_str(uint32_t policy);
  * NULL, never freed. Thread-safe; does not block.
  */
 const char *jobs_delivery_str(uint32_t delivery);
+
+/**
+ * The name of a `jobs_custom_auth_form` (`"headers"`, `"query"`); `"unknown"` for a value this
+ * version does not define. Static: never NULL, never freed. Thread-safe; does not block.
+ */
+const char *jobs_custom_auth_form_str(uint32_t form);
 
 /**
  * Sets `args` to its defaults and its `struct_size`. Returns `JOBS_RESULT_OK` or

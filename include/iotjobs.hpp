@@ -113,6 +113,7 @@ using DropPolicy = jobs_drop_policy;
 using Delivery = jobs_delivery;
 using AgentEventKind = jobs_agent_event_kind;
 using ResumePolicy = jobs_resume_policy;
+using CustomAuthForm = jobs_custom_auth_form;
 
 // The names of enum values, from the C `jobs_*_str` functions ("unknown" for a value this
 // version does not define). Static strings: valid for the whole program.
@@ -132,6 +133,9 @@ inline std::string_view to_string(Transport v) noexcept { return jobs_transport_
 inline std::string_view to_string(Protocol v) noexcept { return jobs_protocol_str(v); }
 inline std::string_view to_string(DropPolicy v) noexcept { return jobs_drop_policy_str(v); }
 inline std::string_view to_string(Delivery v) noexcept { return jobs_delivery_str(v); }
+inline std::string_view to_string(CustomAuthForm v) noexcept {
+    return jobs_custom_auth_form_str(v);
+}
 inline std::string_view to_string(AgentEventKind v) noexcept {
     return jobs_agent_event_kind_str(v);
 }
@@ -1060,6 +1064,37 @@ public:
         return record(jobs_config_set_iam_credentials(config_, access_key_id.c_str(),
                                                       secret_access_key.c_str(),
                                                       session_token.c_str(), region.c_str()));
+    }
+    // `jobs_config_set_custom_authorizer`: authenticate through an AWS IoT custom authorizer
+    // (see iotjobs.h: ALPN `mqtt` on TLS, the values in the CONNECT username or on the
+    // WebSocket upgrade). `token_key_name` and `token` come together or not at all; none for
+    // `token_signature` or `username`; `password` may hold any bytes (nullopt: none). The
+    // library copies and later wipes them; wiping the caller's copies is the caller's.
+    Config &custom_authorizer(StringArg authorizer_name, StringArg token_key_name = {},
+                              StringArg token = {}, StringArg token_signature = {},
+                              StringArg username = {},
+                              std::optional<std::string_view> password = std::nullopt,
+                              CustomAuthForm websocket_form = JOBS_CUSTOM_AUTH_FORM_HEADERS) {
+        jobs_custom_authorizer_args args;
+        jobs_result r = jobs_custom_authorizer_args_init(&args);
+        if (r != JOBS_RESULT_OK) return record(r);
+        args.authorizer_name = authorizer_name.c_str();
+        args.token_key_name = token_key_name.c_str();
+        args.token = token.c_str();
+        args.token_signature = token_signature.c_str();
+        args.username = username.c_str();
+        if (password) {
+            // Non-NULL even when empty: an empty password, not none.
+            static const std::uint8_t empty = 0;
+            args.password = password->empty() ? &empty : detail::bytes_of(*password);
+            args.password_len = password->size();
+        }
+        args.websocket_form = websocket_form;
+        return record(jobs_config_set_custom_authorizer(config_, &args));
+    }
+    // `jobs_config_set_custom_authorizer` with NULL: no custom authorizer.
+    Config &clear_custom_authorizer() {
+        return record(jobs_config_set_custom_authorizer(config_, nullptr));
     }
     // `jobs_config_set_callback_queue_limit`: bytes of messages, events and log lines waiting
     // for the callback thread before the connection stops reading its socket.

@@ -5,6 +5,7 @@
 use iotjobs::jobs::types::{
     AgentEventKind, ExecutionStatus, Offline, RejectionCode, ReplyType, ResumePolicy, TopicType,
 };
+use iotjobs::mqtt::custom_auth::CustomAuthForm;
 use iotjobs::mqtt::types::{
     Counter, Delivery, DropPolicy, EventKind, LogLevel, Protocol, Status, TransportKind,
 };
@@ -119,6 +120,7 @@ fn every_c_enum_in_the_header_is_its_rust_enum() {
         Offline,
         AgentEventKind,
         ResumePolicy,
+        CustomAuthForm,
     ];
     let header = header_enums();
     for r in &rust {

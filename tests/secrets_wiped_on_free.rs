@@ -1,17 +1,22 @@
 //! Secrets are wiped before their memory is freed. This test binary's global allocator scans
 //! every block it frees for marker byte strings (a private key's PEM text and DER, a password,
-//! an IAM secret key and session token); a freed block still holding one is a hit. Everything
+//! an IAM secret key and session token, a custom authorizer's token, signature and password);
+//! a freed block still holding one is a hit. Everything
 //! goes through the real C functions: config, connection, free.
 //!
 //! What is checked is the library's own buffers. Not checked, because the library cannot wipe
 //! them: the key as parsed by ring inside rustls' `ClientConfig` (RSA primes, the EC scalar; no
-//! whole DER), and the base64 scratch buffer of the PEM decoder (base64 text, not the markers).
+//! whole DER), the base64 scratch buffer of the PEM decoder (base64 text, not the markers), and
+//! the HTTP request of a WebSocket upgrade (its headers and URI, which carry a presigned query
+//! or a custom authorizer's token, live in the `http` crate's buffers): the custom authorizer
+//! is checked over TCP, where its values travel in the CONNECT username.
 
 mod support;
 
 use iotjobs::error::jobs_result;
 use iotjobs::ffi::config::*;
 use iotjobs::ffi::connection::*;
+use iotjobs::ffi::custom_auth::*;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -80,6 +85,10 @@ const CONTROL: usize = 4;
 const FIRST_DER: usize = 5;
 #[cfg(feature = "pkcs11")]
 const PKCS11_PIN: usize = SLOTS - 1;
+// After the five key formats' DER slots.
+const AUTHZ_TOKEN: usize = 12;
+const AUTHZ_SIGNATURE: usize = 13;
+const AUTHZ_PASSWORD: usize = 14;
 
 const PEM_MARKER_LINE: &[u8] = b"iotjobs-test-pem-marker-5b1c0e9d7a4f\n";
 const PASSWORD_TEXT: &[u8] = b"iotjobs-test-password-marker-93e1\0";
@@ -87,6 +96,11 @@ const SECRET_TEXT: &[u8] = b"iotjobs-test-iam-secret-marker-27ad\0";
 const TOKEN_TEXT: &[u8] = b"iotjobs-test-iam-token-marker-c4f8\0";
 #[cfg(feature = "pkcs11")]
 const PIN_TEXT: &[u8] = b"iotjobs-test-pin-marker-61d2\0";
+// Only URL-unreserved characters: the URL-encoded copy in the CONNECT username matches too.
+const AUTHZ_TOKEN_TEXT: &[u8] = b"iotjobs-test-authz-token-marker-6d2e\0";
+// Base64 without `+`, `/` or `=`, for the same reason.
+const AUTHZ_SIG_TEXT: &[u8] = b"aW90am9icy10ZXN0LXNpZy1tYXJrZXIh\0";
+const AUTHZ_PASSWORD_TEXT: &[u8] = b"iotjobs-test-authz-password-marker-81f0";
 
 fn set_pattern(slot: usize, bytes: &[u8]) {
     PATTERNS[slot]
@@ -171,6 +185,9 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
     set_pattern(CONTROL, b"iotjobs-test-control-marker");
     #[cfg(feature = "pkcs11")]
     set_pattern(PKCS11_PIN, &PIN_TEXT[..PIN_TEXT.len() - 1]);
+    set_pattern(AUTHZ_TOKEN, &AUTHZ_TOKEN_TEXT[..AUTHZ_TOKEN_TEXT.len() - 1]);
+    set_pattern(AUTHZ_SIGNATURE, &AUTHZ_SIG_TEXT[..AUTHZ_SIG_TEXT.len() - 1]);
+    set_pattern(AUTHZ_PASSWORD, AUTHZ_PASSWORD_TEXT);
     SCANNING.store(true, Ordering::SeqCst);
 
     // The scanner works: an unwiped buffer holding a marker is seen when freed.
@@ -437,6 +454,75 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
             std::thread::sleep(Duration::from_millis(200));
             assert_eq!(hits(PKCS11_PIN), 0, "PKCS#11 PIN");
         }
+        // A custom authorizer's token, signature and password: held by the config (also when
+        // replaced or cleared), by the connection, and by the CONNECT username it builds.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let mut answered = false;
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if !answered {
+                    answered = true;
+                    s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
+                }
+            }
+            buf.fill(0);
+        });
+        let mut cfg = ptr::null_mut();
+        assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
+        assert_eq!(
+            jobs_config_set_endpoint(cfg, c"127.0.0.1".as_ptr(), port),
+            jobs_result::Ok
+        );
+        assert_eq!(
+            jobs_config_set_transport(cfg, jobs_transport::Tcp.as_u32()),
+            jobs_result::Ok
+        );
+        let mut args = std::mem::zeroed::<jobs_custom_authorizer_args>();
+        assert_eq!(jobs_custom_authorizer_args_init(&mut args), jobs_result::Ok);
+        args.authorizer_name = c(b"authz\0");
+        args.token_key_name = c(b"tok\0");
+        args.token = c(AUTHZ_TOKEN_TEXT);
+        args.token_signature = c(AUTHZ_SIG_TEXT);
+        args.username = c(b"user\0");
+        args.password = AUTHZ_PASSWORD_TEXT.as_ptr();
+        args.password_len = AUTHZ_PASSWORD_TEXT.len();
+        for _ in 0..2 {
+            assert_eq!(
+                jobs_config_set_custom_authorizer(cfg, &args),
+                jobs_result::Ok
+            );
+        }
+        assert_eq!(
+            jobs_config_set_custom_authorizer(cfg, ptr::null()),
+            jobs_result::Ok
+        );
+        assert_eq!(
+            jobs_config_set_custom_authorizer(cfg, &args),
+            jobs_result::Ok
+        );
+        let conn = new_connection(cfg);
+        jobs_config_free(cfg);
+        assert_eq!(jobs_connection_connect(conn), jobs_result::Ok);
+        assert_eq!(jobs_connection_disconnect(conn), jobs_result::Ok);
+        jobs_connection_free(conn);
+        std::thread::sleep(Duration::from_millis(300));
+        server.join().unwrap();
+        assert_eq!(
+            (
+                hits(AUTHZ_TOKEN),
+                hits(AUTHZ_SIGNATURE),
+                hits(AUTHZ_PASSWORD)
+            ),
+            (0, 0, 0),
+            "custom authorizer token, signature, password"
+        );
     }
     SCANNING.store(false, Ordering::SeqCst);
     for (_, file, ..) in keys {

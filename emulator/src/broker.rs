@@ -248,6 +248,7 @@ pub(crate) struct Shared {
     pub jobs: Mutex<JobsService>,
     pub rt: OnceLock<tokio::runtime::Handle>,
     pub ws_requests: Mutex<Vec<crate::WsRequest>>,
+    pub auth_records: Mutex<Vec<crate::AuthRecord>>,
     /// Restart requests, one sender per listener.
     pub restarts: Mutex<Vec<UnboundedSender<std::time::Duration>>>,
 }
@@ -271,6 +272,7 @@ impl Shared {
             jobs: Mutex::new(jobs),
             rt: OnceLock::new(),
             ws_requests: Mutex::new(Vec::new()),
+            auth_records: Mutex::new(Vec::new()),
             restarts: Mutex::new(Vec::new()),
         }
     }
@@ -330,6 +332,14 @@ impl Shared {
         let q = s.matching_qos(topic_name).unwrap_or(QoS::AtMostOnce);
         s.push(Publish::from_bytes(topic_name, q, payload));
         true
+    }
+
+    pub fn auth_record_push(&self, r: crate::AuthRecord) {
+        let mut v = lock(&self.auth_records);
+        if v.len() >= 1000 {
+            v.remove(0);
+        }
+        v.push(r);
     }
 
     pub fn ws_requests_push(&self, r: crate::WsRequest) {

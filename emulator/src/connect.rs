@@ -13,6 +13,8 @@ pub struct ParsedConnect {
     pub connect: Connect,
     /// 3 for MQTT 3.1, 4 for MQTT 3.1.1.
     pub level: u8,
+    /// The password as sent (`connect.login` holds it decoded lossily as UTF-8).
+    pub raw_password: Option<Vec<u8>>,
 }
 
 /// Why the first packet is not an acceptable CONNECT.
@@ -149,11 +151,14 @@ fn parse_body(mut b: Bytes) -> Result<ParsedConnect, ConnectError> {
     } else {
         None
     };
-    let password = if flags & 0x40 != 0 {
-        Some(String::from_utf8_lossy(&take_bytes(&mut b)?).into_owned())
+    let raw_password = if flags & 0x40 != 0 {
+        Some(take_bytes(&mut b)?.to_vec())
     } else {
         None
     };
+    let password = raw_password
+        .as_ref()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
     let login = match (username, password) {
         (None, None) => None,
         (u, p) => Some(Login {
@@ -171,6 +176,7 @@ fn parse_body(mut b: Bytes) -> Result<ParsedConnect, ConnectError> {
             login,
         },
         level,
+        raw_password,
     })
 }
 

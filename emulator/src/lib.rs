@@ -45,6 +45,7 @@ pub mod broker;
 pub mod cli;
 pub mod connect;
 pub mod control;
+pub mod custom_auth;
 pub mod faults;
 pub mod jobs;
 pub mod server;
@@ -60,6 +61,7 @@ use std::time::{Duration, Instant};
 
 use broker::{lock, Shared};
 use bytes::Bytes;
+pub use custom_auth::{AuthRecord, AuthRequest, AuthVia, CustomAuthorizerConfig};
 pub use jobs::machine::{JobOptions, RetryConfig};
 pub use rumqttc::mqttbytes::v4::Packet;
 pub use rumqttc::mqttbytes::QoS;
@@ -128,6 +130,11 @@ pub struct EmulatorConfig {
     /// When set, every WebSocket upgrade (ws and wss) must carry a SigV4 presigned query
     /// signed with one of these keys, else HTTP 403 ([`sigv4`]). `None`: anything is accepted.
     pub sigv4: Option<sigv4::SigV4Config>,
+    /// An AWS IoT custom authorizer ([`custom_auth`]): the TLS listener then also accepts
+    /// connections without a client certificate that negotiate ALPN `mqtt` and name the
+    /// authorizer in their CONNECT username, and the WebSocket listeners accept upgrades that
+    /// carry it in headers or the query. `None`: no custom authentication.
+    pub custom_authorizer: Option<custom_auth::CustomAuthorizerConfig>,
 }
 
 impl Default for EmulatorConfig {
@@ -146,6 +153,7 @@ impl Default for EmulatorConfig {
             record: true,
             session_expiry: Duration::from_secs(3600),
             sigv4: None,
+            custom_authorizer: None,
         }
     }
 }
@@ -245,6 +253,7 @@ impl Emulator {
                     &t.cert,
                     &t.key,
                     Some(&t.client_ca),
+                    cfg.custom_authorizer.is_some(),
                 )?));
                 Some(bind(t.bind, "MQTT over TLS")?)
             }
@@ -253,7 +262,7 @@ impl Emulator {
         let ws_l = cfg.ws.map(|a| bind(a, "MQTT over WebSocket")).transpose()?;
         let wss_l = match &cfg.wss {
             Some(w) => {
-                ctx.wss = Some(transport::tls_acceptor(&w.cert, &w.key, None)?);
+                ctx.wss = Some(transport::tls_acceptor(&w.cert, &w.key, None, false)?);
                 Some(bind(w.bind, "MQTT over secure WebSocket")?)
             }
             None => None,
@@ -335,9 +344,19 @@ impl Emulator {
         let t = self.shared.cfg.tls.as_ref().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "no TLS listener")
         })?;
-        let acceptor = transport::tls_acceptor(&t.cert, &t.key, Some(client_ca))?;
+        let acceptor = transport::tls_acceptor(
+            &t.cert,
+            &t.key,
+            Some(client_ca),
+            self.shared.cfg.custom_authorizer.is_some(),
+        )?;
         *lock(&self.accept.tls) = Some(acceptor);
         Ok(())
+    }
+
+    /// Every custom-authorizer check made (the last 1000), in order.
+    pub fn auth_records(&self) -> Vec<AuthRecord> {
+        lock(&self.shared.auth_records).clone()
     }
 
     /// Every WebSocket upgrade request received (ws and wss; the last 1000).

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::broker::{lock, ConnCmd, ConnCtl, ConnHandle, Session, Shared};
 use crate::connect::{read_connect, ConnectError, ParsedConnect};
+use crate::custom_auth::{self, AuthVia, ConnAuth};
 use crate::topic;
 use crate::Dir;
 
@@ -169,8 +170,13 @@ impl<W: AsyncWrite + Unpin> Conn<W> {
 }
 
 /// Runs one connection to the end.
-pub(crate) async fn serve<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr, kind: Kind)
-where
+pub(crate) async fn serve<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    peer: SocketAddr,
+    kind: Kind,
+    auth: ConnAuth,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let id = shared
@@ -200,7 +206,7 @@ where
     let mut will = None;
     let mut registered = false;
     let work = async {
-        match handshake(&mut conn, &mut rd, &mut rx, &mut buf, &kill).await {
+        match handshake(&mut conn, &mut rd, &mut rx, &mut buf, &kill, &auth).await {
             Ok(Some(pc)) => {
                 will = pc.connect.last_will.clone();
                 registered = true;
@@ -258,6 +264,7 @@ async fn handshake<R, W>(
     rx: &mut UnboundedReceiver<ConnCmd>,
     buf: &mut BytesMut,
     kill: &Arc<tokio::sync::Notify>,
+    auth: &ConnAuth,
 ) -> Result<Option<ParsedConnect>, String>
 where
     R: AsyncRead + Unpin,
@@ -347,6 +354,11 @@ where
         let _ = conn.write(refuse(2)).await;
         return Ok(None);
     }
+    if let Err(why) = check_authorizer(&shared, auth, c, &pc.raw_password) {
+        conn.log(format_args!("refused (CONNACK 5, not authorized): {why}"));
+        let _ = conn.write(refuse(5)).await;
+        return Ok(None);
+    }
     tokio::time::sleep(delay).await;
     // Register (taking over an existing connection with the same id).
     let handle = ConnHandle {
@@ -392,6 +404,71 @@ where
         conn.log(format_args!("session resumed"));
     }
     Ok(Some(pc))
+}
+
+/// The custom authorizer's verdict on a CONNECT, recorded; `Ok` when none is involved.
+fn check_authorizer(
+    shared: &Shared,
+    auth: &ConnAuth,
+    c: &rumqttc::mqttbytes::v4::Connect,
+    password: &Option<Vec<u8>>,
+) -> Result<(), String> {
+    let Some(cfg) = &shared.cfg.custom_authorizer else {
+        return Ok(());
+    };
+    let login_user = c.login.as_ref().map(|l| l.username.clone());
+    let (presented, username, via, alpn, outcome) = match auth {
+        ConnAuth::None => return Ok(()),
+        ConnAuth::Username { alpn } => {
+            let (user, presented) = match &login_user {
+                Some(u) => {
+                    let (user, p) = custom_auth::from_username(u, &cfg.token_key_name);
+                    (Some(user), p)
+                }
+                None => (None, custom_auth::Presented::default()),
+            };
+            let req = custom_auth::AuthRequest {
+                token: presented.token.clone(),
+                username: user.clone(),
+                password: password.clone(),
+                client_id: c.client_id.clone(),
+            };
+            let outcome = custom_auth::authorize(cfg, &presented, &req);
+            (presented, user, AuthVia::MqttUsername, alpn, outcome)
+        }
+        ConnAuth::Upgrade {
+            presented,
+            via,
+            alpn,
+        } => {
+            let req = custom_auth::AuthRequest {
+                token: presented.token.clone(),
+                username: login_user.clone(),
+                password: password.clone(),
+                client_id: c.client_id.clone(),
+            };
+            let outcome = if (cfg.decide)(&req) {
+                Ok(())
+            } else {
+                Err("the authorizer denied the connection".to_string())
+            };
+            (presented.clone(), login_user, *via, alpn, outcome)
+        }
+    };
+    shared.auth_record_push(crate::AuthRecord {
+        via,
+        alpn: alpn.clone(),
+        authorizer_name: presented.authorizer_name.clone(),
+        signature: presented.signature.clone(),
+        request: custom_auth::AuthRequest {
+            token: presented.token,
+            username,
+            password: password.clone(),
+            client_id: c.client_id.clone(),
+        },
+        outcome: outcome.clone(),
+    });
+    outcome
 }
 
 fn effective_keepalive(shared: &Shared, requested: u16) -> Option<Duration> {

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::broker::Shared;
+use crate::custom_auth::{self, AuthRequest, AuthVia, ConnAuth, Presented};
 use crate::server::{serve, Kind};
 
 /// What the accept path needs besides the socket.
@@ -33,11 +34,13 @@ pub(crate) struct AcceptCtx {
 pub const ALPN: [&[u8]; 3] = [b"x-amzn-mqtt-ca", b"mqtt", b"http/1.1"];
 
 /// Builds a TLS acceptor: server certificate chain + key; when `client_ca` is given, client
-/// certificates are required and verified against it.
+/// certificates are verified against it, and required unless `optional_client_cert` (a
+/// custom authorizer: such connections must then negotiate ALPN `mqtt`, see [`accept`]).
 pub(crate) fn tls_acceptor(
     cert: &Path,
     key: &Path,
     client_ca: Option<&Path>,
+    optional_client_cert: bool,
 ) -> std::io::Result<TlsAcceptor> {
     let bad = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
         std::io::Error::new(
@@ -64,12 +67,14 @@ pub(crate) fn tls_acceptor(
                 let c = c.map_err(|e| bad("client CA", ca, &e))?;
                 roots.add(c).map_err(|e| bad("client CA", ca, &e))?;
             }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
-            )
-            .build()
-            .map_err(|e| bad("client CA", ca, &e))?;
+            );
+            if optional_client_cert {
+                verifier = verifier.allow_unauthenticated();
+            }
+            let verifier = verifier.build().map_err(|e| bad("client CA", ca, &e))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
@@ -89,8 +94,8 @@ pub(crate) async fn accept(
     ctx: Arc<AcceptCtx>,
 ) {
     let acceptor = match kind {
-        Kind::Tcp => return serve(shared, sock, peer, kind).await,
-        Kind::Ws => return websocket(shared, sock, peer, kind).await,
+        Kind::Tcp => return serve(shared, sock, peer, kind, ConnAuth::None).await,
+        Kind::Ws => return websocket(shared, sock, peer, kind, None).await,
         Kind::Tls => crate::broker::lock(&ctx.tls).clone(),
         Kind::Wss => ctx.wss.clone(),
     };
@@ -107,10 +112,27 @@ pub(crate) async fn accept(
                     c.alpn_protocol().map(String::from_utf8_lossy)
                 ),
             );
+            let alpn = c
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            let no_cert = c.peer_certificates().is_none_or(|v| v.is_empty());
             if kind == Kind::Wss {
-                websocket(shared, tls, peer, kind).await
+                websocket(shared, tls, peer, kind, alpn).await
+            } else if no_cert {
+                // Only a custom authorizer lets a TLS client in without a certificate, and AWS
+                // runs one only for ALPN `mqtt`.
+                if alpn.as_deref() != Some("mqtt") {
+                    shared.log.log(
+                        &who,
+                        format_args!(
+                            "closed: no client certificate and ALPN {alpn:?}, not \"mqtt\""
+                        ),
+                    );
+                    return;
+                }
+                serve(shared, tls, peer, kind, ConnAuth::Username { alpn }).await
             } else {
-                serve(shared, tls, peer, kind).await
+                serve(shared, tls, peer, kind, ConnAuth::None).await
             }
         }
         Ok(Err(e)) => shared
@@ -129,6 +151,7 @@ fn ws_callback(
     shared: &Shared,
     req: &Request,
     mut resp: Response,
+    found: &std::sync::Mutex<Option<(Presented, AuthVia)>>,
 ) -> Result<Response, ErrorResponse> {
     shared.ws_requests_push(crate::WsRequest {
         uri: req.uri().to_string(),
@@ -148,13 +171,69 @@ fn ws_callback(
         *e.status_mut() = StatusCode::NOT_FOUND;
         return Err(e);
     }
-    if let Some(keys) = &shared.cfg.sigv4 {
-        let header = |n: &str| {
-            req.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let mut by_authorizer = false;
+    if let Some(ca) = &shared.cfg.custom_authorizer {
+        let query = custom_auth::from_query(req.uri().query().unwrap_or(""), &ca.token_key_name);
+        let presented = if header(custom_auth::NAME_PARAM).is_some() {
+            Some((
+                Presented {
+                    authorizer_name: header(custom_auth::NAME_PARAM),
+                    signature: header(custom_auth::SIGNATURE_PARAM),
+                    token: header(&ca.token_key_name),
+                },
+                AuthVia::Headers,
+            ))
+        } else if query.authorizer_name.is_some() {
+            Some((query, AuthVia::Query))
+        } else {
+            None
         };
+        let refuse = |why: String| {
+            shared
+                .log
+                .log("<ws>", format_args!("upgrade refused (401): {why}"));
+            let mut e = ErrorResponse::new(Some(why));
+            *e.status_mut() = StatusCode::UNAUTHORIZED;
+            e
+        };
+        match presented {
+            Some((p, via)) => {
+                if let Err(why) = custom_auth::check_presented(ca, &p) {
+                    shared.auth_record_push(crate::AuthRecord {
+                        via,
+                        alpn: None,
+                        authorizer_name: p.authorizer_name.clone(),
+                        signature: p.signature.clone(),
+                        request: AuthRequest {
+                            token: p.token.clone(),
+                            username: None,
+                            password: None,
+                            client_id: String::new(),
+                        },
+                        outcome: Err(why.clone()),
+                    });
+                    return Err(refuse(why));
+                }
+                *crate::broker::lock(found) = Some((p, via));
+                by_authorizer = true;
+            }
+            // With SigV4 configured too, an upgrade without the authorizer is SigV4's.
+            None if shared.cfg.sigv4.is_none() => {
+                return Err(refuse(format!(
+                    "no {} in the headers or the query",
+                    custom_auth::NAME_PARAM
+                )));
+            }
+            None => {}
+        }
+    }
+    if let (Some(keys), false) = (&shared.cfg.sigv4, by_authorizer) {
         let upgrade = crate::sigv4::Upgrade {
             path: req.uri().path(),
             query: req.uri().query().unwrap_or(""),
@@ -188,14 +267,21 @@ fn ws_callback(
     Ok(resp)
 }
 
-async fn websocket<S>(shared: Arc<Shared>, sock: S, peer: SocketAddr, kind: Kind)
-where
+async fn websocket<S>(
+    shared: Arc<Shared>,
+    sock: S,
+    peer: SocketAddr,
+    kind: Kind,
+    alpn: Option<String>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let who = format!("<{peer} {kind:?}>");
     let sh = shared.clone();
+    let found = Arc::new(std::sync::Mutex::new(None));
+    let seen = found.clone();
     #[allow(clippy::result_large_err)]
-    let cb = move |req: &Request, resp: Response| ws_callback(&sh, req, resp);
+    let cb = move |req: &Request, resp: Response| ws_callback(&sh, req, resp, &seen);
     let hs = tokio::time::timeout(
         shared.cfg.connect_timeout,
         tokio_tungstenite::accept_hdr_async(sock, cb),
@@ -218,7 +304,15 @@ where
     };
     // Bridge WebSocket binary frames to a byte pipe that the MQTT session reads and writes.
     let (mqtt_side, mut pump_side) = tokio::io::duplex(256 * 1024);
-    let session = tokio::spawn(serve(shared.clone(), mqtt_side, peer, kind));
+    let auth = match crate::broker::lock(&found).take() {
+        Some((presented, via)) => ConnAuth::Upgrade {
+            presented,
+            via,
+            alpn,
+        },
+        None => ConnAuth::None,
+    };
+    let session = tokio::spawn(serve(shared.clone(), mqtt_side, peer, kind, auth));
     let (mut sink, mut stream) = ws.split();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

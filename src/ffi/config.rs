@@ -135,7 +135,8 @@ pub unsafe extern "C" fn jobs_config_free(cfg: *mut jobs_config) {
 }
 
 /// Sets the endpoint host (DNS name or IP literal; copied) and port (1–65535). With port 443
-/// and `JOBS_TRANSPORT_TLS`, ALPN `x-amzn-mqtt-ca` is offered automatically, as AWS IoT requires.
+/// and `JOBS_TRANSPORT_TLS`, ALPN `x-amzn-mqtt-ca` is offered automatically, as AWS IoT requires
+/// (`mqtt` instead, on any port, with `jobs_config_set_custom_authorizer`).
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT`.
 ///
 /// # Safety
@@ -513,7 +514,8 @@ pub unsafe extern "C" fn jobs_config_set_key_pem(
 }
 
 /// Sets the one ALPN protocol to offer (copied), replacing the automatic choice
-/// (`x-amzn-mqtt-ca` on port 443, none elsewhere); an empty string offers none.
+/// (`mqtt` with a custom authorizer on TLS, else `x-amzn-mqtt-ca` on port 443, none
+/// elsewhere); an empty string offers none.
 /// Returns `JOBS_RESULT_OK`, `_NULL_ARGUMENT`, `_INVALID_UTF8` or `_INVALID_ARGUMENT` (over 255 bytes).
 ///
 /// # Safety

@@ -112,14 +112,21 @@ fn conn_arg<'a>(conn: *const jobs_connection) -> Result<&'a Connection> {
     unsafe { handle_arg(conn, "connection").map(|c| &c.conn) }
 }
 
-/// The engine configuration a config describes: ALPN filled in for AWS's port 443, and the
+/// The engine configuration a config describes: ALPN filled in for AWS's port 443 (and `mqtt`
+/// for a custom authorizer on TLS), and the
 /// SigV4 region taken from the endpoint when not given.
 pub(crate) fn connection_config(
     cfg: &jobs_config,
 ) -> Result<crate::mqtt::config::ConnectionConfig> {
     let mut conn = cfg.conn.clone();
-    if !cfg.alpn_set && conn.port == 443 && conn.transport == TransportKind::Tls {
-        conn.tls.alpn = vec![crate::mqtt::tls::ALPN_AWS_MQTT_CA.to_vec()];
+    if !cfg.alpn_set && conn.transport == TransportKind::Tls {
+        // AWS IoT runs a custom authorizer only for ALPN `mqtt`, on any port we are given
+        // (AWS itself listens on 443); a certificate on 443 needs `x-amzn-mqtt-ca`.
+        if conn.custom_authorizer.is_some() {
+            conn.tls.alpn = vec![crate::mqtt::custom_auth::ALPN_MQTT.to_vec()];
+        } else if conn.port == 443 {
+            conn.tls.alpn = vec![crate::mqtt::tls::ALPN_AWS_MQTT_CA.to_vec()];
+        }
     }
     let region_for = |region: &Option<String>| {
         match region {

@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod config;
 pub mod connection;
+pub mod custom_auth;
 pub mod document;
 pub mod jobs;
 pub mod message;

@@ -147,6 +147,15 @@ pub extern "C" fn jobs_delivery_str(delivery: u32) -> *const c_char {
     })
 }
 
+/// The name of a `jobs_custom_auth_form` (`"headers"`, `"query"`); `"unknown"` for a value this
+/// version does not define. Static: never NULL, never freed. Thread-safe; does not block.
+#[no_mangle]
+pub extern "C" fn jobs_custom_auth_form_str(form: u32) -> *const c_char {
+    guard_or(UNKNOWN.as_ptr(), || {
+        name_of(form, crate::mqtt::custom_auth::CustomAuthForm::as_c_str)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +198,9 @@ mod tests {
         for k in crate::jobs::types::AgentEventKind::ALL {
             assert_eq!(text(jobs_agent_event_kind_str(k.as_u32())), k.as_str());
         }
+        for f in crate::mqtt::custom_auth::CustomAuthForm::ALL {
+            assert_eq!(text(jobs_custom_auth_form_str(f.as_u32())), f.as_str());
+        }
         for p in crate::jobs::types::ResumePolicy::ALL {
             assert_eq!(text(jobs_resume_policy_str(p.as_u32())), p.as_str());
         }
@@ -208,6 +220,7 @@ mod tests {
             jobs_protocol_str,
             jobs_drop_policy_str,
             jobs_delivery_str,
+            jobs_custom_auth_form_str,
         ] {
             assert_eq!(text(f(1000)), "unknown");
             assert_eq!(text(f(u32::MAX)), "unknown");

@@ -44,6 +44,7 @@ pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
     // Sized up front and wiped after use: the body holds the password, and a buffer that grew
     // would leave copies of it in freed memory.
     let str_len = |s: &[u8]| 2 + s.len();
+    let login = cfg.mqtt_login();
     let size = str_len(name)
         + 4
         + str_len(cfg.client_id.as_bytes())
@@ -51,9 +52,9 @@ pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
             .last_will
             .as_ref()
             .map_or(0, |w| str_len(w.topic.as_bytes()) + str_len(&w.payload))
-        + cfg.username.as_ref().map_or(0, |u| {
-            str_len(u.as_bytes()) + cfg.password.as_ref().map_or(0, |p| str_len(p.as_bytes()))
-        });
+        + login
+            .as_ref()
+            .map_or(0, |(u, p)| str_len(u) + p.map_or(0, str_len));
     let mut body = BytesMut::with_capacity(size);
     put_str(&mut body, name);
     body.put_u8(level);
@@ -68,12 +69,12 @@ pub fn encode_connect(cfg: &ConnectionConfig) -> BytesMut {
         put_str(&mut body, will.topic.as_bytes());
         put_str(&mut body, &will.payload);
     }
-    if let Some(user) = &cfg.username {
+    if let Some((user, pass)) = &login {
         flags |= 0x80;
-        put_str(&mut body, user.as_bytes());
-        if let Some(pass) = &cfg.password {
+        put_str(&mut body, user);
+        if let Some(pass) = pass {
             flags |= 0x40;
-            put_str(&mut body, pass.as_bytes());
+            put_str(&mut body, pass);
         }
     }
     body[2 + name.len() + 1] = flags;

@@ -5,6 +5,7 @@
 //! message whichever way it arrives.
 
 use super::backoff::BackoffConfig;
+use super::custom_auth::CustomAuthorizer;
 use super::queue::QueueLimit;
 use super::sigv4::{Credentials, CredentialsProvider, Provided};
 use super::tls::TlsSettings;
@@ -13,7 +14,7 @@ use crate::error::{jobs_result, Error, Result};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::types::{DropPolicy, TransportKind};
 
@@ -381,6 +382,10 @@ pub struct ConnectionConfig {
     /// Bytes of messages, events and log lines waiting for the callback thread, past which the
     /// connection stops reading the socket until callbacks catch up (TCP backpressure).
     pub callback_queue_bytes: usize,
+    /// AWS IoT custom authentication: owns the CONNECT user name and password (and, on the
+    /// WebSocket transports, adds its values to the upgrade); excludes SigV4, `username`,
+    /// `password` and a client certificate.
+    pub custom_authorizer: Option<CustomAuthorizer>,
 }
 
 impl Default for ConnectionConfig {
@@ -411,6 +416,7 @@ impl Default for ConnectionConfig {
             sigv4: None,
             credentials_provider: None,
             callback_queue_bytes: DEFAULT_CALLBACK_QUEUE_BYTES,
+            custom_authorizer: None,
         }
     }
 }
@@ -444,6 +450,7 @@ impl fmt::Debug for ConnectionConfig {
                 "credentials_provider",
                 &self.credentials_provider.as_ref().map(|(r, _)| r),
             )
+            .field("custom_authorizer", &self.custom_authorizer)
             .finish()
     }
 }
@@ -526,6 +533,9 @@ impl ConnectionConfig {
                 ));
             }
         }
+        if let Some(auth) = &self.custom_authorizer {
+            validate_custom_authorizer(&self, auth)?;
+        }
         Ok(self)
     }
 
@@ -537,10 +547,90 @@ impl ConnectionConfig {
         self.password.zeroize();
     }
 
+    /// The user name and password CONNECT carries: a custom authorizer's (on TLS and TCP its
+    /// query rides in the user name), else `username` and `password`. Wiped when dropped.
+    pub fn mqtt_login(&self) -> Option<MqttLogin<'_>> {
+        if let Some(auth) = &self.custom_authorizer {
+            let user = if self.transport.is_websocket() {
+                Zeroizing::new(auth.username.clone().unwrap_or_default().into_bytes())
+            } else {
+                Zeroizing::new(std::mem::take(&mut *auth.mqtt_username()).into_bytes())
+            };
+            let pass = auth.password.as_ref().map(|p| p.as_slice());
+            // On WebSocket with neither: no user name at all, as without an authorizer.
+            if self.transport.is_websocket() && auth.username.is_none() && pass.is_none() {
+                return None;
+            }
+            return Some((user, pass));
+        }
+        self.username.as_ref().map(|u| {
+            (
+                Zeroizing::new(u.as_bytes().to_vec()),
+                self.password.as_ref().map(|p| p.as_bytes()),
+            )
+        })
+    }
+
     /// The interval between queued requests while draining, if throttled.
     pub fn drain_interval(&self) -> Option<Duration> {
         (self.drain_rate_hz > 0.0).then(|| Duration::from_secs_f64(1.0 / self.drain_rate_hz))
     }
+}
+
+/// The CONNECT user name (wiped when dropped) and password of [`ConnectionConfig::mqtt_login`].
+pub type MqttLogin<'a> = (Zeroizing<Vec<u8>>, Option<&'a [u8]>);
+
+/// Checks a custom authorizer against the rest of a configuration: its own rules, no SigV4,
+/// no separate user name or password, no client certificate, and on TLS an ALPN list that
+/// offers `mqtt` (AWS IoT runs the authorizer only for that protocol).
+pub fn validate_custom_authorizer(cfg: &ConnectionConfig, auth: &CustomAuthorizer) -> Result<()> {
+    auth.validate()?;
+    if cfg.sigv4.is_some() || cfg.credentials_provider.is_some() {
+        return Err(invalid(
+            "a custom authorizer and IAM (SigV4) credentials or a credentials provider exclude each other: set one",
+        ));
+    }
+    if cfg.username.is_some() || cfg.password.is_some() {
+        return Err(invalid(
+            "a custom authorizer sets the MQTT username and password itself (its username and password fields): do not also call jobs_config_set_username_password",
+        ));
+    }
+    let t = &cfg.tls;
+    if t.client_cert.is_some()
+        || t.client_key.is_some()
+        || t.key_signer.is_some()
+        || t.pem_provider.is_some()
+        || t.pkcs11.is_some()
+    {
+        return Err(invalid(
+            "a custom authorizer replaces the client certificate: AWS IoT authenticates a connection with one or the other, so set no client certificate or key",
+        ));
+    }
+    if cfg.transport == TransportKind::Tls
+        && !cfg
+            .tls
+            .alpn
+            .iter()
+            .any(|p| p == super::custom_auth::ALPN_MQTT)
+    {
+        return Err(invalid(
+            "a custom authorizer over TLS needs ALPN `mqtt` (AWS IoT runs the authorizer only for it): leave ALPN unset, or include \"mqtt\"",
+        ));
+    }
+    if cfg.transport.is_websocket() && !WEBSOCKET_BUILT {
+        return Err(invalid(
+            "this build of iotjobs has no WebSocket transport (built without the cargo feature `websocket`)",
+        ));
+    }
+    if let Some(u) = cfg.mqtt_login() {
+        if u.0.len() > u16::MAX as usize {
+            return Err(invalid(format!(
+                "the custom-authorizer CONNECT username would be {} bytes: MQTT allows at most 65535",
+                u.0.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `iotjobs-` plus 15 random hex digits: fits MQTT 3.1's 23-byte limit.
@@ -795,6 +885,106 @@ mod tests {
         let d = format!("{cfg:?}");
         assert!(!d.contains("hunter2-secret"), "{d}");
         assert!(d.contains("<redacted>") && d.contains("user"), "{d}");
+    }
+
+    fn authorizer() -> CustomAuthorizer {
+        CustomAuthorizer::new(
+            "auth",
+            Some("tok"),
+            Some("t1"),
+            Some("AAAA"),
+            Some("u"),
+            Some(b"pw"),
+            super::super::custom_auth::CustomAuthForm::Headers,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_custom_authorizer_owns_the_login_and_excludes_other_credentials() {
+        let with = |cfg: ConnectionConfig| ConnectionConfig {
+            custom_authorizer: Some(authorizer()),
+            ..cfg
+        };
+        let ok = with(plain()).validate().unwrap();
+        let (user, pass) = ok.mqtt_login().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&user).unwrap(),
+            "u?x-amz-customauthorizer-name=auth&x-amz-customauthorizer-signature=AAAA&tok=t1"
+        );
+        assert_eq!(pass, Some(&b"pw"[..]));
+        // Over WebSocket the values ride on the upgrade: CONNECT has the plain login.
+        let ws = ConnectionConfig {
+            transport: TransportKind::Websocket,
+            ..ok.clone()
+        };
+        assert_eq!(&ws.mqtt_login().unwrap().0[..], b"u");
+        let e = with(ConnectionConfig {
+            username: Some("x".into()),
+            ..plain()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(
+            e.message.contains("jobs_config_set_username_password"),
+            "{e}"
+        );
+        let e = with(ConnectionConfig {
+            transport: TransportKind::Websocket,
+            sigv4: Some((
+                "r".into(),
+                Credentials {
+                    access_key_id: "a".into(),
+                    secret_access_key: "s".into(),
+                    session_token: None,
+                },
+            )),
+            ..plain()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(e.message.contains("exclude each other"), "{e}");
+        let mut cert = with(plain());
+        cert.tls.client_cert = Some(super::super::tls::PemSource::Memory(
+            b"-----BEGIN CERTIFICATE-----".to_vec(),
+        ));
+        let e = cert.validate().unwrap_err();
+        assert!(e.message.contains("client certificate"), "{e}");
+        #[cfg(feature = "pkcs11")]
+        {
+            let mut token = with(plain());
+            token.tls.pkcs11 = Some(
+                super::super::pkcs11::Pkcs11Settings::new(
+                    "/nonexistent/module.so",
+                    None,
+                    Some("token"),
+                    "1234",
+                    "key",
+                    None,
+                )
+                .unwrap(),
+            );
+            let e = token.validate().unwrap_err();
+            assert!(e.message.contains("client certificate"), "{e}");
+        }
+        // TLS needs ALPN `mqtt` on offer (the C layer fills it in when unset).
+        let mut tls = with(plain());
+        tls.transport = TransportKind::Tls;
+        tls.tls.ca = Some(super::super::tls::PemSource::Memory(b"ca".to_vec()));
+        tls.tls.alpn = vec![b"x-amzn-mqtt-ca".to_vec()];
+        assert!(tls.clone().validate().unwrap_err().message.contains("ALPN"));
+        tls.tls.alpn.push(b"mqtt".to_vec());
+        assert!(tls.validate().is_ok());
+        // The field's own rules apply to a literal too.
+        let mut bad = authorizer();
+        bad.authorizer_name = "a b".into();
+        let e = ConnectionConfig {
+            custom_authorizer: Some(bad),
+            ..plain()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.message.contains("authorizer name"), "{e}");
     }
 
     #[test]

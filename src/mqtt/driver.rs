@@ -345,7 +345,12 @@ fn open(shared: &Arc<Shared>) -> Opening {
             None => (
                 cfg.sigv4
                     .as_ref()
-                    .map(|(region, creds)| sigv4::request_hook(region.clone(), creds.clone())),
+                    .map(|(region, creds)| sigv4::request_hook(region.clone(), creds.clone()))
+                    .or_else(|| {
+                        cfg.custom_authorizer
+                            .clone()
+                            .map(super::custom_auth::request_hook)
+                    }),
                 None,
             ),
         };

@@ -12,6 +12,8 @@ pub mod connection;
 /// cbindgen:ignore
 pub mod core;
 /// cbindgen:ignore
+pub mod custom_auth;
+/// cbindgen:ignore
 pub mod driver;
 /// cbindgen:ignore
 pub mod packet_id;

@@ -374,7 +374,11 @@ fn ws_failure(url: &str, e: tungstenite::Error) -> TransportError {
     }
     let detail = match &e {
         tungstenite::Error::Http(resp) if resp.status().as_u16() == 403 => format!(
-            "HTTP status {} (for AWS SigV4: check the credentials, the region and the clock)",
+            "HTTP status {} (for AWS SigV4: check the credentials, the region and the clock; for a custom authorizer: its decision)",
+            resp.status()
+        ),
+        tungstenite::Error::Http(resp) if resp.status().as_u16() == 401 => format!(
+            "HTTP status {} (for an AWS IoT custom authorizer: check its name, the token and the signature)",
             resp.status()
         ),
         tungstenite::Error::Http(resp) => format!("HTTP status {}", resp.status()),

@@ -107,6 +107,22 @@ c_enum!(Delivery as "jobs_delivery" {
     Queued => "queued",
 });
 
+/// How a custom authorizer's name, token and signature travel on a WebSocket upgrade
+/// (`websocket_form` of `jobs_custom_authorizer_args`). Ignored on the TLS and TCP transports.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CustomAuthForm {
+    /// As HTTP headers of the upgrade request (the default).
+    Headers = 0,
+    /// As query parameters of the upgrade URL (`/mqtt?x-amz-customauthorizer-name=…`).
+    Query = 1,
+}
+
+c_enum!(CustomAuthForm as "jobs_custom_auth_form" {
+    Headers => "headers",
+    Query => "query",
+});
+
 /// Connection state, as returned by `jobs_connection_get_state`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -184,6 +184,24 @@ void configs_and_connections() {
     levels.on_log(static_cast<iotjobs::LogLevel>(9), [](iotjobs::LogLevel, std::string_view) {});
     CHECK(levels.error().code() == JOBS_RESULT_INVALID_ARGUMENT);
 
+    // A custom authorizer: checked when set; over TLS it refuses a separate username.
+    Config authz;
+    authz.custom_authorizer("bad name");
+    CHECK(authz.error().code() == JOBS_RESULT_INVALID_ARGUMENT);
+    CHECK(authz.error().message().find("authorizer name") != std::string::npos);
+    Config authz_ok;
+    authz_ok.endpoint("127.0.0.1", 1883)
+        .transport(JOBS_TRANSPORT_TCP)
+        .custom_authorizer("my-authorizer", "tok", "t", "AAAA", "user",
+                           std::string_view("p\0w", 3), JOBS_CUSTOM_AUTH_FORM_QUERY)
+        .username_password("u", "p");
+    CHECK(authz_ok.ok());
+    CHECK_ERROR(Connection::create(authz_ok), JOBS_RESULT_INVALID_ARGUMENT);
+    authz_ok.clear_custom_authorizer();
+    CHECK(authz_ok.ok());
+    CHECK_OK(Connection::create(authz_ok));
+    CHECK(iotjobs::to_string(JOBS_CUSTOM_AUTH_FORM_HEADERS) == "headers");
+
     // A moved Config: the new one builds, the old one records NULL_ARGUMENT.
     Config config = unreachable_config(nullptr);
     Config taken = std::move(config);
