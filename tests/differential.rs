@@ -11,6 +11,12 @@
 //! The call list is written by this test to a JSON file that both sides read: Python through
 //! `tests/py/sdk_v1_jobs_calls.py`, Rust through [`run_ours`].
 //!
+//! The same driver also runs with `--impl compat`, importing v1's names from `iotjobs.compat`
+//! (the Python package of this checkout, pip-installed into a venv under `target/tmp` keyed on
+//! a hash of its sources): what it publishes must be what the SDK publishes (topic, payload,
+//! key order, QoS, retain), and where iotjobs refuses it must raise `iotjobs.Error` with the
+//! Rust client's code and publish nothing.
+//!
 //! Needs mosquitto, mosquitto_sub, python3 with venv and pip (the SDK is installed into a venv
 //! under `target/tmp`), so it is `#[ignore]`d like the other interop tests; `.ci/run` runs it
 //! with `--ignored`. A missing tool FAILS the test, never skips it.
@@ -640,6 +646,128 @@ fn sdk_python() -> &'static Path {
     })
 }
 
+/// What the Python package is built from: the library's sources and manifests, the header
+/// and the package itself (its tests aside). A change to any of them means a new build.
+fn package_sources() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "cbindgen.toml",
+        "python/pyproject.toml",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .collect();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_dir() {
+                if name != "__pycache__" {
+                    walk(&path, out);
+                }
+            } else if !name.to_string_lossy().ends_with(".pyc") {
+                out.push(path);
+            }
+        }
+    }
+    for dir in ["src", "include", "python/src", "python/build_backend"] {
+        walk(&root.join(dir), &mut files);
+    }
+    files.sort();
+    files
+}
+
+/// FNV-1a over every package source's path and contents: the cache key of the venv.
+fn package_hash() -> u64 {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for f in package_sources() {
+        let rel = f.strip_prefix(root).unwrap_or(&f);
+        feed(rel.to_string_lossy().as_bytes());
+        feed(&[0]);
+        feed(&std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())));
+        feed(&[0]);
+    }
+    h
+}
+
+/// A venv's python with the iotjobs package of this checkout (`pip install ./python`, which
+/// builds the release library), under `target/tmp`, keyed on [`package_hash`]: reused while
+/// the sources are unchanged, rebuilt (older ones removed) otherwise. Needs python3 with venv
+/// and pip, the Rust toolchain and pip access to PyPI (maturin, cffi); panics otherwise.
+fn compat_python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let key = format!("{:016x}", package_hash());
+        let venv = tmp.join(format!("iotjobs-py-{key}-venv"));
+        let py = venv.join("bin").join("python");
+        // Written last: a venv without it is a build that did not finish.
+        let stamp = venv.join("iotjobs-sources.hash");
+        let ready = |py: &Path| {
+            std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == key)
+                && Command::new(py)
+                    .args(["-c", "import iotjobs.compat"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+        };
+        if ready(&py) {
+            return py;
+        }
+        if let Ok(entries) = std::fs::read_dir(tmp) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("iotjobs-py-") && name.ends_with("-venv") {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let logs = support::process_dir().join("venv-logs");
+        std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let python3 = std::env::var_os("IOTJOBS_PYTHON3").unwrap_or_else(|| "python3".into());
+        if Command::new(&python3).arg("--version").output().is_err() {
+            panic!(
+                "python3 not found: the differential test needs it (apt-get install -y python3 \
+                 python3-venv python3-pip) and must not be skipped"
+            );
+        }
+        let mut mk = Command::new(&python3);
+        mk.args(["-m", "venv"]).arg(&venv);
+        run_bounded(mk, Duration::from_secs(120), &logs, "compat-venv");
+        let mut pip = Command::new(&py);
+        pip.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "./python",
+        ]);
+        // A release build of the library from scratch on a small shared machine.
+        run_bounded(pip, Duration::from_secs(2400), &logs, "compat-pip-install");
+        std::fs::write(&stamp, &key).unwrap_or_else(|e| panic!("{}: {e}", stamp.display()));
+        assert!(
+            ready(&py),
+            "iotjobs.compat not importable from {}",
+            py.display()
+        );
+        py
+    })
+}
+
 /// `mosquitto_sub` on the broker, subscribed at QoS 1 to the jobs topics of every thing and
 /// to the marker topics, printing `topic hexpayload` per message.
 struct Observer {
@@ -786,45 +914,105 @@ fn scratch_dir() -> PathBuf {
     support::scratch_dir("differential", 0o755)
 }
 
+/// Which implementation the Python driver runs: the v1 SDK, or iotjobs.compat (the same
+/// program with its imports changed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Impl {
+    SdkV1,
+    Compat,
+}
+
+impl Impl {
+    fn arg(self) -> &'static str {
+        match self {
+            Impl::SdkV1 => "sdk-v1",
+            Impl::Compat => "compat",
+        }
+    }
+
+    /// The marker side (`iotjobs-diff/<side>/<i>`) and the results file's stem.
+    fn side(self) -> &'static str {
+        match self {
+            Impl::SdkV1 => "sdk",
+            Impl::Compat => "compat",
+        }
+    }
+}
+
 /// The SDK driver's command over `calls` (written to `dir`), as client `client_id`, with
 /// markers under `iotjobs-diff/sdk`; its results go to `dir/sdk-results.json`.
 fn sdk_command(python: &Path, port: u16, client_id: &str, calls: &[Value], dir: &Path) -> Command {
+    driver_command(python, Impl::SdkV1, port, client_id, calls, dir)
+}
+
+/// The Python driver's command over `calls` (written to `dir`) with `which`, as client
+/// `client_id`, with markers under `iotjobs-diff/<side>`; its results go to
+/// `dir/<side>-results.json`.
+fn driver_command(
+    python: &Path,
+    which: Impl,
+    port: u16,
+    client_id: &str,
+    calls: &[Value],
+    dir: &Path,
+) -> Command {
     let calls_path = dir.join("calls.json");
     std::fs::write(&calls_path, Value::Array(calls.to_vec()).to_string())
         .unwrap_or_else(|e| panic!("write calls: {e}"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/sdk_v1_jobs_calls.py");
+    let side = which.side();
     let mut cmd = Command::new(python);
     cmd.arg(&script)
+        .args(["--impl", which.arg()])
         .args(["--port", &port.to_string(), "--thing", THING])
         .args(["--client-id", client_id])
         .arg("--calls")
         .arg(&calls_path)
         .arg("--out")
-        .arg(dir.join("sdk-results.json"))
-        .args(["--marker-prefix", &format!("{MARKERS}/sdk")]);
+        .arg(dir.join(format!("{side}-results.json")))
+        .args(["--marker-prefix", &format!("{MARKERS}/{side}")]);
     cmd
 }
 
 /// The SDK driver's output file, checked for the pinned version and one result per call.
 fn sdk_output(dir: &Path, calls: usize) -> Value {
-    let path = dir.join("sdk-results.json");
+    driver_output(Impl::SdkV1, dir, calls)
+}
+
+/// A driver's output file, checked for the implementation that ran (the pinned SDK, or
+/// iotjobs.compat) and one result per call.
+fn driver_output(which: Impl, dir: &Path, calls: usize) -> Value {
+    let path = dir.join(format!("{}-results.json", which.side()));
     let out: Value = serde_json::from_slice(
-        &std::fs::read(&path).unwrap_or_else(|e| panic!("SDK results: {e}")),
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{} results: {e}", which.arg())),
     )
-    .unwrap_or_else(|e| panic!("SDK results: {e}"));
-    assert_eq!(out["sdk_version"], SDK_VERSION, "the pinned SDK ran");
+    .unwrap_or_else(|e| panic!("{} results: {e}", which.arg()));
+    assert_eq!(out["impl"], which.arg(), "the driver ran {which:?}");
+    match which {
+        Impl::SdkV1 => assert_eq!(out["sdk_version"], SDK_VERSION, "the pinned SDK ran"),
+        Impl::Compat => assert!(
+            out["iotjobs_version"].is_string() && out["sdk_version"].is_null(),
+            "iotjobs.compat ran, not the SDK: {out}"
+        ),
+    }
     let n = out["results"].as_array().map(Vec::len);
-    assert_eq!(n, Some(calls), "one SDK result per call");
+    assert_eq!(n, Some(calls), "one {} result per call", which.arg());
     out
 }
 
 /// Runs the SDK driver over `calls` against the broker on `port` (markers
 /// `iotjobs-diff/sdk/<i>`, then `.../end`); returns its per-call results.
 fn run_sdk(python: &Path, port: u16, calls: &[Value]) -> Vec<Value> {
+    run_driver(python, Impl::SdkV1, port, calls)
+}
+
+/// Runs the Python driver with `which` over `calls` against the broker on `port`, as client
+/// `TOKEN` (markers `iotjobs-diff/<side>/<i>`, then `.../end`); returns its per-call results.
+fn run_driver(python: &Path, which: Impl, port: u16, calls: &[Value]) -> Vec<Value> {
     let dir = scratch_dir();
-    let cmd = sdk_command(python, port, TOKEN, calls, &dir);
-    run_bounded(cmd, Duration::from_secs(180), &dir, "sdk");
-    sdk_output(&dir, calls.len())["results"]
+    let cmd = driver_command(python, which, port, TOKEN, calls, &dir);
+    run_bounded(cmd, Duration::from_secs(180), &dir, which.side());
+    driver_output(which, &dir, calls.len())["results"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -955,6 +1143,186 @@ fn python_sdk_v1_and_iotjobs_publish_the_same_requests() {
     assert_eq!(same + documented, calls.len());
     assert!(same >= 30 && documented >= 20, "the spread of calls shrank");
     // Nothing else was published by either side outside the calls.
+    let stray: Vec<_> = observer
+        .messages()
+        .into_iter()
+        .filter(|(t, _)| t.starts_with("$aws/") && !t.starts_with(&topic("")))
+        .collect();
+    assert!(stray.is_empty(), "messages for another thing: {stray:?}");
+}
+
+/// What `TOKEN` published during each call of `side`, read from the broker's log (mosquitto
+/// logs every PUBLISH it receives with its flags): (topic, QoS, retain) per `$aws` message.
+/// The observer gives the payloads; this gives what it cannot see (the publisher's QoS and
+/// retain flag).
+fn publishes_per_call(log: &str, side: &str, calls: usize) -> Vec<Vec<(String, u8, bool)>> {
+    let publish_from = format!("Received PUBLISH from {TOKEN} (");
+    let marker = format!("{MARKERS}/{side}/");
+    let mut out = vec![Vec::new(); calls];
+    let (mut current, mut markers_seen) = (None, 0);
+    for line in log.lines() {
+        let Some((_, rest)) = line.split_once(&publish_from) else {
+            continue;
+        };
+        // "d0, q1, r0, m3, 'topic', ... (N bytes))"
+        let Some((flags, rest)) = rest.split_once(", '") else {
+            panic!("unexpected PUBLISH line: {line}");
+        };
+        let topic = rest.split_once("', ").map_or(rest, |(t, _)| t);
+        let flag = |c: char| {
+            flags
+                .split(", ")
+                .find_map(|f| f.strip_prefix(c))
+                .and_then(|v| v.parse::<u8>().ok())
+                .unwrap_or_else(|| panic!("no {c} flag in {line}"))
+        };
+        if let Some(n) = topic.strip_prefix(&marker) {
+            current = n.parse::<usize>().ok();
+            markers_seen += usize::from(current.is_some());
+        } else if topic.starts_with(MARKERS) {
+            current = None;
+        } else if let Some(i) = current {
+            out[i].push((topic.to_owned(), flag('q'), flag('r') != 0));
+        }
+    }
+    assert_eq!(
+        markers_seen, calls,
+        "{side}: one marker per call in the broker log"
+    );
+    out
+}
+
+/// iotjobs.compat (the v1 driver with its imports changed) against the v1 SDK itself, on one
+/// broker, one after the other with the same client id: for every call where v1 sends a
+/// valid request, compat sends the identical message (topic, payload as JSON and in key
+/// order, QoS 1, not retained) and returns v1's True; for every documented difference, the
+/// SDK still does what it does (checked as in the test above) and compat raises
+/// `iotjobs.Error` with the code the Rust client returns, and publishes nothing.
+#[test]
+#[ignore = "needs mosquitto and a Python venv: run by .ci/run with --ignored"]
+fn iotjobs_compat_publishes_what_python_sdk_v1_publishes() {
+    let sdk_py = sdk_python();
+    let compat_py = compat_python();
+    let broker = Mosquitto::start(MosqOpts::default());
+    let observer = Observer::start(&broker);
+    let cases = cases();
+    let calls: Vec<Value> = cases.iter().map(|(c, _)| c.clone()).collect();
+    let n = calls.len();
+    let sdk_results = run_driver(sdk_py, Impl::SdkV1, broker.port(), &calls);
+    observer.wait_for_topic(&format!("{MARKERS}/sdk/end"));
+    let compat_results = run_driver(compat_py, Impl::Compat, broker.port(), &calls);
+    observer.wait_for_topic(&format!("{MARKERS}/compat/end"));
+    assert!(
+        broker.wait_for_log(&format!("'{MARKERS}/compat/end'"), WAIT),
+        "compat end marker in the broker log"
+    );
+
+    let seen_sdk = observer.per_call("sdk", n);
+    let seen_compat = observer.per_call("compat", n);
+    let log = broker.log();
+    let flags_sdk = publishes_per_call(&log, "sdk", n);
+    let flags_compat = publishes_per_call(&log, "compat", n);
+    let (mut same, mut documented) = (0, 0);
+    for (i, (call, expect)) in cases.iter().enumerate() {
+        let ctx = format!("call {i} {call}");
+        let (sdk_res, compat_res) = (&sdk_results[i], &compat_results[i]);
+        let (sdk_pubs, compat_pubs) = (&seen_sdk[i], &seen_compat[i]);
+        match expect {
+            Expect::Same => {
+                assert_eq!(sdk_res, &json!({"returned": true}), "{ctx}: SDK result");
+                assert_eq!(
+                    compat_res,
+                    &json!({"returned": true}),
+                    "{ctx}: compat result"
+                );
+                assert_eq!(sdk_pubs.len(), 1, "{ctx}: SDK published {sdk_pubs:?}");
+                assert_eq!(
+                    compat_pubs.len(),
+                    1,
+                    "{ctx}: compat published {compat_pubs:?}"
+                );
+                let ((st, sp), (ct, cp)) = (&sdk_pubs[0], &compat_pubs[0]);
+                assert_eq!(ct, st, "{ctx}: topic");
+                let sj: Value = serde_json::from_slice(sp)
+                    .unwrap_or_else(|e| panic!("{ctx}: SDK payload not JSON: {e}"));
+                let cj: Value = serde_json::from_slice(cp)
+                    .unwrap_or_else(|e| panic!("{ctx}: compat payload not JSON: {e}"));
+                assert_eq!(
+                    cj,
+                    sj,
+                    "{ctx}: payloads differ\n compat {}\n SDK {}",
+                    String::from_utf8_lossy(cp),
+                    String::from_utf8_lossy(sp)
+                );
+                assert_eq!(key_order(cp), key_order(sp), "{ctx}: key order");
+                // QoS and retain as the broker received them: v1's jobs client publishes at
+                // the client's QoS (1 here), never retained; compat must too.
+                assert_eq!(
+                    flags_sdk[i],
+                    vec![(st.clone(), 1, false)],
+                    "{ctx}: SDK QoS/retain"
+                );
+                assert_eq!(flags_compat[i], flags_sdk[i], "{ctx}: compat QoS/retain");
+                same += 1;
+            }
+            Expect::Differs { ours, sdk, why } => {
+                let ctx = format!("{ctx} [{why}]");
+                // compat refuses with the Rust client's code (iotjobs.Error.code), nothing sent.
+                assert_eq!(
+                    compat_res["raised"], "Error",
+                    "{ctx}: compat must raise iotjobs.Error: {compat_res}"
+                );
+                assert_eq!(
+                    compat_res["code"],
+                    json!(*ours as u32),
+                    "{ctx}: compat's code ({ours:?} expected): {compat_res}"
+                );
+                assert!(
+                    compat_res["message"]
+                        .as_str()
+                        .is_some_and(|m| !m.is_empty()),
+                    "{ctx}: compat's error says why: {compat_res}"
+                );
+                assert!(
+                    compat_pubs.is_empty() && flags_compat[i].is_empty(),
+                    "{ctx}: compat published {compat_pubs:?}"
+                );
+                match sdk {
+                    Sdk::Raises(msg) => {
+                        assert_eq!(
+                            sdk_res,
+                            &json!({"raised": "ValueError", "message": msg}),
+                            "{ctx}: SDK result"
+                        );
+                        assert!(sdk_pubs.is_empty(), "{ctx}: SDK published {sdk_pubs:?}");
+                    }
+                    Sdk::PublishesEmpty(t) => {
+                        assert_eq!(sdk_res, &json!({"returned": true}), "{ctx}: SDK result");
+                        assert_eq!(
+                            sdk_pubs,
+                            &vec![(t.clone(), Vec::new())],
+                            "{ctx}: the SDK's empty payload"
+                        );
+                        assert_eq!(flags_sdk[i], vec![(t.clone(), 1, false)], "{ctx}");
+                    }
+                    Sdk::Publishes(t, want) => {
+                        assert_eq!(sdk_res, &json!({"returned": true}), "{ctx}: SDK result");
+                        assert_eq!(sdk_pubs.len(), 1, "{ctx}: SDK published {sdk_pubs:?}");
+                        assert_eq!(&sdk_pubs[0].0, t, "{ctx}: SDK topic");
+                        sdk_payload_matches(&sdk_pubs[0].1, want, t, why);
+                        assert_eq!(flags_sdk[i], vec![(t.clone(), 1, false)], "{ctx}");
+                    }
+                }
+                documented += 1;
+            }
+        }
+    }
+    eprintln!(
+        "iotjobs.compat vs AWSIoTPythonSDK {SDK_VERSION}: {n} calls, {same} identical \
+         (topic, payload, key order, QoS, retain), {documented} documented differences"
+    );
+    assert_eq!(same + documented, n);
+    assert!(same >= 30 && documented >= 20, "the spread of calls shrank");
     let stray: Vec<_> = observer
         .messages()
         .into_iter()
