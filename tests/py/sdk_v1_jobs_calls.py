@@ -32,7 +32,8 @@ Call objects (the JSON list):
 With `--wait-for TOPIC` the driver then subscribes to TOPIC, publishes `<marker-prefix>/ready`
 and waits (at most 60 s) for a message on TOPIC before it disconnects; the output's
 "received" lists every message each subscription callback got, in order:
-{"sub": call index, "topic": str, "payload": hex}.
+{"sub": call index, "topic": str, "payload": hex, "qos": int, "retain": bool,
+"dup": bool} (the message object's attributes).
 """
 
 import argparse
@@ -115,7 +116,14 @@ def recorder(index):
     def callback(client, userdata, message):
         with RECEIVED_LOCK:
             RECEIVED.append(
-                {"sub": index, "topic": message.topic, "payload": message.payload.hex()}
+                {
+                    "sub": index,
+                    "topic": message.topic,
+                    "payload": message.payload.hex(),
+                    "qos": message.qos,
+                    "retain": bool(message.retain),
+                    "dup": bool(message.dup),
+                }
             )
 
     return callback
