@@ -1,9 +1,12 @@
 """AWS IoT Python SDK v1 round trip: AWSIoTMQTTThingJobsClient.sendJobsUpdate (QoS 1, which
 blocks until PUBACK) -> update/accepted callback, through the emulator on plain TCP.
 
-usage: rt_python.py PORT THING JOB N WARMUP NODELAY
+usage: rt_python.py PORT THING JOB N WARMUP NODELAY [IMPL]
 NODELAY=1 gives the SDK a socket with TCP_NODELAY through configureSocketFactory (the SDK itself
-never sets it). Prints one "RESULT rt ..." line like the C programs; exits 2 on any failure."""
+never sets it). IMPL "compat" runs the same program on iotjobs.compat (v1's names on the iotjobs
+library, which sets TCP_NODELAY itself and has no socket factory: NODELAY must be 1); the
+default is "sdk-v1". Prints one "RESULT rt ..." line like the C programs; exits 2 on any
+failure."""
 
 import resource
 import socket
@@ -11,17 +14,26 @@ import sys
 import threading
 import time
 
-from AWSIoTPythonSDK.core.jobs.thingJobManager import (
-    jobExecutionStatus,
-    jobExecutionTopicReplyType,
-    jobExecutionTopicType,
-)
-from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTThingJobsClient
+IMPL = sys.argv[7] if len(sys.argv) > 7 else "sdk-v1"
+if IMPL == "compat":
+    from iotjobs.compat import (AWSIoTMQTTThingJobsClient, jobExecutionStatus,
+                                jobExecutionTopicReplyType, jobExecutionTopicType)
+elif IMPL == "sdk-v1":
+    from AWSIoTPythonSDK.core.jobs.thingJobManager import (
+        jobExecutionStatus,
+        jobExecutionTopicReplyType,
+        jobExecutionTopicType,
+    )
+    from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTThingJobsClient
+else:
+    sys.exit("rt_python: IMPL is sdk-v1 or compat, not %r" % IMPL)
 
 
 def main():
     port, thing, job = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     n, warmup, nodelay = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
+    if IMPL == "compat" and not nodelay:
+        sys.exit("rt_python: iotjobs.compat always sets TCP_NODELAY (NODELAY must be 1)")
     cond = threading.Condition()
     state = {"accepted": 0, "rejected": 0}
 
@@ -36,12 +48,12 @@ def main():
             state["rejected"] += 1
             cond.notify_all()
 
-    client_id = "bench-python-rt"
+    client_id = "bench-python-rt" if IMPL == "sdk-v1" else "bench-compat-rt"
     jobs = AWSIoTMQTTThingJobsClient(client_id, thing, QoS=1)
     jobs.configureEndpoint("127.0.0.1", port)
     jobs.configureConnectDisconnectTimeout(10)
     jobs.configureMQTTOperationTimeout(10)
-    if nodelay:
+    if nodelay and IMPL == "sdk-v1":
         def factory():
             s = socket.create_connection(("127.0.0.1", port))
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -79,12 +91,18 @@ def main():
     lat.sort()
     k = len(lat)
     p99 = min(k - 1, max(0, (k * 99 + 99) // 100 - 1))
-    name = "python-sdk-v1(nodelay)" if nodelay else "python-sdk-v1(nagle)"
+    if IMPL == "compat":
+        name = "iotjobs-compat(v1-API)"
+    else:
+        name = "python-sdk-v1(nodelay)" if nodelay else "python-sdk-v1(nagle)"
     print("RESULT cost_rt %s ops=%d cpu_us_per_op=%.1f ctxsw_per_op=%.2f" % (name, n, cpu / n, csw / n))
     print("RESULT rt %s n=%d median_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f" % (
         name, k, lat[k // 2] / 1e3, lat[p99] / 1e3, sum(lat) / k / 1e3, lat[0] / 1e3, lat[-1] / 1e3),
         flush=True)
     jobs.disconnect()
+    if IMPL == "compat":
+        jobs.close()  # not in v1: ends the library's client and connection
+        jobs.getMQTTConnection().close()
 
 
 if __name__ == "__main__":

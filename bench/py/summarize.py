@@ -51,6 +51,31 @@ def fmt(x, nd=1):
     return ("%." + str(nd) + "f") % x
 
 
+PY_OURS = ("iotjobs-python(Client.update)", "iotjobs-compat(v1-API)")
+PY_PEERS = ("python-sdk-v1(nagle)", "python-sdk-v1(nodelay)", "python-sdk-v2(IotJobsClient)",
+            "python-sdk-v2(IotJobsClientV2)")
+
+
+def python_ratios(p, stats):
+    """The Python rows against each other: iotjobs' package (Pythonic and v1-compatible)
+    over each Python SDK; < 1 means iotjobs is faster."""
+    ours = [n for n in PY_OURS if n in stats]
+    peers = [n for n in PY_PEERS if n in stats]
+    if not ours or not peers:
+        return
+    p("Python (plain TCP), iotjobs / peer (< 1 means iotjobs is faster):")
+    p("")
+    p("| iotjobs row | peer | median µs (iotjobs vs peer) | median ratio | p99 µs (iotjobs vs peer) | p99 ratio |")
+    p("|---|---|---|---|---|---|")
+    for o in ours:
+        om, oq = stats[o]
+        for peer in peers:
+            pm, pq = stats[peer]
+            p("| %s | %s | %s vs %s | %.3f | %s vs %s | %.3f |"
+              % (o, peer, fmt(om), fmt(pm), om / pm, fmt(oq), fmt(pq), oq / pq))
+    p("")
+
+
 def main():
     rows = parse(sys.argv[1])
     out = []
@@ -108,6 +133,7 @@ def main():
                     pm, pq = stats[py]
                     p("- ratio %s / iotjobs: median %.1fx, p99 %.1fx" % (py, pm / im, pq / iq))
             p("")
+        python_ratios(p, stats)
 
     # 2. Throughput
     tp = OrderedDict()
@@ -161,7 +187,7 @@ def main():
     # 4. Idle
     idle = [(kind, name, kv) for kind, name, kv in rows
             if kind in ("idle_before", "idle", "idle_lib_threads", "after_rt")]
-    if idle:
+    if any(kind == "idle" for kind, _, _ in idle):  # section 1 alone leaves after_rt rows
         p("### 4. Idle RSS and threads (connected, one subscription, 1.5 s idle)")
         p("")
         p("| client | RSS before connect kB | idle RSS kB | idle threads (process) | library threads idle | threads after round trips | RSS after round trips kB |")

@@ -174,6 +174,35 @@ def test_refused_where_v1_would_publish_something_broken(emulator):
         c.getMQTTConnection().close()
 
 
+def test_an_explicit_zero_step_timeout_is_refused_not_dropped(emulator):
+    # The library reads a step timeout of 0 as "none"; v1 sends an explicit 0, which AWS
+    # rejects. Passing it through would send a request without the timeout the caller
+    # asked for, so compat refuses it like the Rust client (and None still means none).
+    c = jobs_client(emulator, "v1-step", "v1-step-client")
+    try:
+        c.connect()
+        with pytest.raises(Error) as e:
+            c.sendJobsStartNext(None, 0)
+        assert e.value.code == Result.INVALID_ARGUMENT
+        assert "stepTimeoutInMinutes" in e.value.message
+        with pytest.raises(Error) as e:
+            c.sendJobsUpdate("job", S.JOB_EXECUTION_IN_PROGRESS, stepTimeoutInMinutes=0)
+        assert e.value.code == Result.INVALID_ARGUMENT
+        with pytest.raises(Error) as e:
+            c.sendJobsStartNext(None, -1)  # -1 cancels a timer: for updates only
+        assert e.value.code == Result.INVALID_ARGUMENT
+        with pytest.raises(Error) as e:
+            c.sendJobsStartNext(None, 10081)
+        assert e.value.code == Result.INVALID_ARGUMENT
+        assert c.sendJobsStartNext(None, None) is True
+        assert c.sendJobsStartNext(None, 1) is True
+        assert c.sendJobsUpdate("job", S.JOB_EXECUTION_IN_PROGRESS, stepTimeoutInMinutes=-1) is True
+        assert c.sendJobsUpdate("job", S.JOB_EXECUTION_IN_PROGRESS, stepTimeoutInMinutes=None) is True
+    finally:
+        c.close()
+        c.getMQTTConnection().close()
+
+
 def test_offline_requests_are_queued_and_drained(emulator):
     emulator.create_job("v1-off", {"operation": "x"}, ["v1-off"])
     c = jobs_client(emulator, "v1-off", "v1-off-client")

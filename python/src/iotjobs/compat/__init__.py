@@ -196,6 +196,16 @@ def _value(member, what):
     raise TypeError("%s must be a member of v1's enum (a tuple) or an int, not %r" % (what, member))
 
 
+def _step_timeout(minutes, what, cancel_allowed):
+    """A step timeout in minutes for the library, where 0 means none: None gives 0; an
+    explicit 0 (which v1 sends and AWS rejects) is refused rather than silently dropped."""
+    value = integer(minutes, what, -1 if cancel_allowed else 0, 10080, none=0)
+    if minutes is not None and value == 0:
+        raise Error(Result.INVALID_ARGUMENT, "%s is 0: AWS takes 1..10080%s" % (
+            what, " or -1 (cancel the step timer)" if cancel_allowed else ""))
+    return value
+
+
 def _seconds_ms(seconds, what):
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError("%s must be a number of seconds, not %s" % (what, type(seconds).__name__))
@@ -617,7 +627,7 @@ class AWSIoTMQTTThingJobsClient(_Delegating):
         keep = []
         return self._send(lib.jobs_send_start_next,
                           details_json(statusDetails, "statusDetails", keep),
-                          integer(stepTimeoutInMinutes, "stepTimeoutInMinutes", 0, 10080, none=0))
+                          _step_timeout(stepTimeoutInMinutes, "stepTimeoutInMinutes", False))
 
     def sendJobsUpdate(self, jobId, status, statusDetails=None, expectedVersion=0, executionNumber=0,
                        includeJobExecutionState=False, includeJobDocument=False,
@@ -629,7 +639,7 @@ class AWSIoTMQTTThingJobsClient(_Delegating):
                           integer(expectedVersion, "expectedVersion", 0, 2**64 - 1),
                           integer(executionNumber, "executionNumber", 0, 2**64 - 1),
                           bool(includeJobExecutionState), bool(includeJobDocument),
-                          integer(stepTimeoutInMinutes, "stepTimeoutInMinutes", -1, 10080, none=0))
+                          _step_timeout(stepTimeoutInMinutes, "stepTimeoutInMinutes", True))
 
     def sendJobsDescribe(self, jobId, executionNumber=0, includeJobDocument=True):
         keep = []
