@@ -318,9 +318,23 @@ fn every_wrong_token_setting_fails_creation_saying_which() {
         ec,
         "not a PKCS#11 module: it cannot be loaded as a shared library",
     );
-    // A shared library, but not a PKCS#11 module: this crate's own.
-    let so = support::cbuild::profile_dir().join("libiotjobs.so");
-    assert!(so.is_file(), "{}", so.display());
+    // A shared library, but not a PKCS#11 module: one built here with a single function.
+    let dir = softhsm::token().dir.clone();
+    let src = dir.join("not-pkcs11.c");
+    std::fs::write(&src, "int not_pkcs11(void) { return 1; }\n").unwrap();
+    let so = dir.join("libnot-pkcs11.so");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = std::process::Command::new(&cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .unwrap_or_else(|e| panic!("{cc}: {e}"));
+    assert!(
+        built.success() && so.is_file(),
+        "{cc} could not build {}",
+        so.display()
+    );
     refused(
         &P11 {
             module: so.to_str().unwrap(),
