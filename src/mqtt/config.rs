@@ -929,21 +929,25 @@ mod tests {
             e.message.contains("jobs_config_set_username_password"),
             "{e}"
         );
-        let e = with(ConnectionConfig {
-            transport: TransportKind::Websocket,
-            sigv4: Some((
-                "r".into(),
-                Credentials {
-                    access_key_id: "a".into(),
-                    secret_access_key: "s".into(),
-                    session_token: None,
-                },
-            )),
-            ..plain()
-        })
-        .validate()
-        .unwrap_err();
-        assert!(e.message.contains("exclude each other"), "{e}");
+        // SigV4 needs a WebSocket transport, which only the `websocket` build has.
+        #[cfg(feature = "websocket")]
+        {
+            let e = with(ConnectionConfig {
+                transport: TransportKind::Websocket,
+                sigv4: Some((
+                    "r".into(),
+                    Credentials {
+                        access_key_id: "a".into(),
+                        secret_access_key: "s".into(),
+                        session_token: None,
+                    },
+                )),
+                ..plain()
+            })
+            .validate()
+            .unwrap_err();
+            assert!(e.message.contains("exclude each other"), "{e}");
+        }
         let mut cert = with(plain());
         cert.tls.client_cert = Some(super::super::tls::PemSource::Memory(
             b"-----BEGIN CERTIFICATE-----".to_vec(),
