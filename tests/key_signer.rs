@@ -18,7 +18,7 @@ use std::path::Path;
 use std::ptr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use support::c_api::{cstr, last_error, ok};
+use support::c_api::{connect_publish_free, cstr, last_error, ok};
 use support::certs::certs;
 
 const RSA_PSS: [u16; 3] = [0x0804, 0x0805, 0x0806];
@@ -157,25 +157,7 @@ unsafe fn connect_with(
     let mut conn = ptr::null_mut();
     ok(jobs_connection_new(cfg, &mut conn), "connection_new");
     jobs_config_free(cfg);
-    let rc = jobs_connection_connect(conn);
-    let msg = last_error();
-    if rc == jobs_result::Ok {
-        let topic = cstr("signer/t");
-        ok(
-            jobs_connection_publish(
-                conn,
-                topic.as_ptr(),
-                b"x".as_ptr(),
-                1,
-                1,
-                false,
-                ptr::null_mut(),
-            ),
-            "publish",
-        );
-    }
-    jobs_connection_free(conn);
-    (rc, msg)
+    connect_publish_free(conn, "signer/t")
 }
 
 #[test]

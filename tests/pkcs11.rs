@@ -22,7 +22,7 @@ use std::path::Path;
 use std::ptr;
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
-use support::c_api::{cstr, last_error, ok};
+use support::c_api::{connect_publish_free, cstr, last_error, ok};
 use support::certs::certs;
 use support::cprog::{limit, Programs};
 use support::mosquitto::{MosqOpts, Mosquitto};
@@ -155,25 +155,7 @@ unsafe fn connect(port: u16, id: &str, cert: &Path, p: &P11) -> (jobs_result, St
         assert!(conn.is_null());
         return (rc, msg);
     }
-    let rc = jobs_connection_connect(conn);
-    let msg = last_error();
-    if rc == jobs_result::Ok {
-        let topic = cstr("pkcs11/t");
-        ok(
-            jobs_connection_publish(
-                conn,
-                topic.as_ptr(),
-                b"x".as_ptr(),
-                1,
-                1,
-                false,
-                ptr::null_mut(),
-            ),
-            "publish",
-        );
-    }
-    jobs_connection_free(conn);
-    (rc, msg)
+    connect_publish_free(conn, "pkcs11/t")
 }
 
 /// A jobs client for `thing` with the key `key`: connects and reads the pending jobs.

@@ -54,3 +54,34 @@ pub fn wait_for(what: &str, limit: std::time::Duration, cond: impl FnMut() -> bo
         "timed out waiting for {what}"
     );
 }
+
+/// Connects `conn`, publishes one QoS 1 message on `topic` if that worked (so the link is known
+/// to carry traffic), then frees `conn`: the connect result and its message.
+///
+/// # Safety
+/// `conn` is a live connection, not used again.
+pub unsafe fn connect_publish_free(
+    conn: *mut iotjobs::ffi::connection::jobs_connection,
+    topic: &str,
+) -> (jobs_result, String) {
+    use iotjobs::ffi::connection::*;
+    let rc = jobs_connection_connect(conn);
+    let msg = last_error();
+    if rc == jobs_result::Ok {
+        let topic = cstr(topic);
+        ok(
+            jobs_connection_publish(
+                conn,
+                topic.as_ptr(),
+                b"x".as_ptr(),
+                1,
+                1,
+                false,
+                std::ptr::null_mut(),
+            ),
+            "publish",
+        );
+    }
+    jobs_connection_free(conn);
+    (rc, msg)
+}
