@@ -102,6 +102,31 @@ const AUTHZ_TOKEN_TEXT: &[u8] = b"iotjobs-test-authz-token-marker-6d2e\0";
 const AUTHZ_SIG_TEXT: &[u8] = b"aW90am9icy10ZXN0LXNpZy1tYXJrZXIh\0";
 const AUTHZ_PASSWORD_TEXT: &[u8] = b"iotjobs-test-authz-password-marker-81f0";
 
+/// A one-connection MQTT server on a free loopback port: answers the CONNECT with CONNACK 0 and
+/// reads until the client closes. It reads into a stack buffer it wipes, so only the library's
+/// heap copies of what was sent are scanned.
+fn accepting_server() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let mut answered = false;
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if !answered {
+                answered = true;
+                s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
+            }
+        }
+        buf.fill(0);
+    });
+    (port, server)
+}
+
 fn set_pattern(slot: usize, bytes: &[u8]) {
     PATTERNS[slot]
         .set(bytes.to_vec())
@@ -378,24 +403,7 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
         // The MQTT password used on the wire: the CONNECT the connection encodes and writes
         // holds it too. The server reads into a stack buffer, so only the library's heap
         // copies are scanned.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 512];
-            let mut answered = false;
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if !answered {
-                    answered = true;
-                    s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
-                }
-            }
-            buf.fill(0);
-        });
+        let (port, server) = accepting_server();
         watch(PASSWORD_TEXT.len() - 1);
         let mut cfg = ptr::null_mut();
         assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
@@ -456,24 +464,7 @@ fn freed_memory_holds_no_key_password_or_iam_secret() {
         }
         // A custom authorizer's token, signature and password: held by the config (also when
         // replaced or cleared), by the connection, and by the CONNECT username it builds.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let mut answered = false;
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if !answered {
-                    answered = true;
-                    s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
-                }
-            }
-            buf.fill(0);
-        });
+        let (port, server) = accepting_server();
         let mut cfg = ptr::null_mut();
         assert_eq!(jobs_config_new(&mut cfg), jobs_result::Ok);
         assert_eq!(
