@@ -155,17 +155,7 @@ unsafe extern "C" fn provide_pem(ud: *mut c_void, sink: *mut jobs_pem_sink) -> i
 }
 
 fn tls_emulator() -> Emulator {
-    let c = certs();
-    Emulator::start(EmulatorConfig {
-        tls: Some(TlsConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            cert: c.server_cert.clone(),
-            key: c.server_key.clone(),
-            client_ca: c.ca.clone(),
-        }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap()
+    support::certs::mtls_emulator()
 }
 
 unsafe fn provider_config(emu: &Emulator, id: &str, p: &PemProvider) -> *mut jobs_config {

@@ -15,8 +15,7 @@ use iotjobs::ffi::custom_auth::*;
 use iotjobs::ffi::jobs::*;
 use iotjobs::ffi::requests::*;
 use iotjobs_emulator::{
-    AuthRecord, AuthRequest, AuthVia, CustomAuthorizerConfig, Emulator, EmulatorConfig, TlsConfig,
-    WssConfig,
+    AuthRecord, AuthRequest, AuthVia, CustomAuthorizerConfig, Emulator, EmulatorConfig, WssConfig,
 };
 use std::ffi::{c_char, CString};
 use std::path::PathBuf;
@@ -104,12 +103,7 @@ fn emulator() -> Emulator {
             && r.password.as_deref() == Some(PASSWORD)
     };
     Emulator::start(EmulatorConfig {
-        tls: Some(TlsConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            cert: c.server_cert.clone(),
-            key: c.server_key.clone(),
-            client_ca: c.ca.clone(),
-        }),
+        tls: Some(support::certs::emulator_tls()),
         wss: Some(WssConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
             cert: c.server_cert.clone(),

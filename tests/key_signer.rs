@@ -8,7 +8,7 @@ mod support;
 use iotjobs::error::jobs_result;
 use iotjobs::ffi::config::*;
 use iotjobs::ffi::connection::*;
-use iotjobs_emulator::{Emulator, EmulatorConfig, TlsConfig};
+use iotjobs_emulator::Emulator;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, RsaKeyPair};
 use rustls::pki_types::pem::PemObject;
@@ -25,17 +25,7 @@ const RSA_PSS: [u16; 3] = [0x0804, 0x0805, 0x0806];
 const ECDSA_P256: [u16; 1] = [0x0403];
 
 fn emulator() -> Emulator {
-    let c = certs();
-    Emulator::start(EmulatorConfig {
-        tls: Some(TlsConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            cert: c.server_cert.clone(),
-            key: c.server_key.clone(),
-            client_ca: c.ca.clone(),
-        }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap()
+    support::certs::mtls_emulator()
 }
 
 /// What the signer does with each request.

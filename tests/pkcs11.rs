@@ -15,7 +15,7 @@ use iotjobs::ffi::connection::*;
 use iotjobs::ffi::jobs::*;
 use iotjobs::ffi::message::*;
 use iotjobs::ffi::requests::*;
-use iotjobs_emulator::{Emulator, EmulatorConfig, TlsConfig};
+use iotjobs_emulator::Emulator;
 use serde_json::json;
 use std::ffi::CString;
 use std::path::Path;
@@ -37,17 +37,7 @@ fn shared() -> RwLockReadGuard<'static, ()> {
 }
 
 fn emulator() -> Emulator {
-    let c = certs();
-    Emulator::start(EmulatorConfig {
-        tls: Some(TlsConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            cert: c.server_cert.clone(),
-            key: c.server_key.clone(),
-            client_ca: c.ca.clone(),
-        }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap()
+    support::certs::mtls_emulator()
 }
 
 /// Where the key is: a token label or a slot id.

@@ -30,7 +30,7 @@ use iotjobs::jobs::validate::StatusDetails;
 use iotjobs::mqtt::config::ConnectionConfig;
 use iotjobs::mqtt::connection::Connection;
 use iotjobs::mqtt::types::{Callbacks, TransportKind};
-use iotjobs_emulator::{Emulator, EmulatorConfig, TlsConfig};
+use iotjobs_emulator::{Emulator, EmulatorConfig};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -537,14 +537,8 @@ fn final_state(emu: &Emulator, job: &str, thing: &str) -> Value {
 fn sdk_v2_and_iotjobs_get_the_same_outcomes_for_the_same_flow() {
     let started = Instant::now();
     let logs = support::scratch_dir("sdk-v2-parity", 0o755);
-    let c = certs();
     let emu = Emulator::start(EmulatorConfig {
-        tls: Some(TlsConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            cert: c.server_cert.clone(),
-            key: c.server_key.clone(),
-            client_ca: c.ca.clone(),
-        }),
+        tls: Some(support::certs::emulator_tls()),
         ..EmulatorConfig::default()
     })
     .expect("start the emulator with a mutual-TLS listener");

@@ -468,3 +468,24 @@ pub fn pem_memory(path: &Path) -> Option<iotjobs::mqtt::tls::PemSource> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     Some(iotjobs::mqtt::tls::PemSource::Memory(bytes))
 }
+
+/// The emulator's mutual-TLS listener on a free loopback port: the test server certificate,
+/// client certificates checked against the test CA.
+pub fn emulator_tls() -> iotjobs_emulator::TlsConfig {
+    let c = certs();
+    iotjobs_emulator::TlsConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        cert: c.server_cert.clone(),
+        key: c.server_key.clone(),
+        client_ca: c.ca.clone(),
+    }
+}
+
+/// An emulator with only that mutual-TLS listener (and its plain one).
+pub fn mtls_emulator() -> iotjobs_emulator::Emulator {
+    iotjobs_emulator::Emulator::start(iotjobs_emulator::EmulatorConfig {
+        tls: Some(emulator_tls()),
+        ..iotjobs_emulator::EmulatorConfig::default()
+    })
+    .expect("start the emulator with a mutual-TLS listener")
+}
