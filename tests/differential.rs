@@ -437,6 +437,32 @@ fn cases() -> Vec<(Value, Expect)> {
 
 /// The JSON object expected on the SDK side is built from `{"clientToken": ...}` plus
 /// members; the SDK's key order differs per call, so only JSON equality is checked there.
+/// One call's publications are the same on both sides: one message each, the same topic, and
+/// payloads equal as JSON and in key order.
+fn same_publication(
+    ctx: &str,
+    who: &str,
+    theirs: &[(String, Vec<u8>)],
+    sdk_pubs: &[(String, Vec<u8>)],
+) {
+    assert_eq!(sdk_pubs.len(), 1, "{ctx}: SDK published {sdk_pubs:?}");
+    assert_eq!(theirs.len(), 1, "{ctx}: {who} published {theirs:?}");
+    let ((st, sp), (tt, tp)) = (&sdk_pubs[0], &theirs[0]);
+    assert_eq!(tt, st, "{ctx}: topic");
+    let sj: Value =
+        serde_json::from_slice(sp).unwrap_or_else(|e| panic!("{ctx}: SDK payload not JSON: {e}"));
+    let tj: Value =
+        serde_json::from_slice(tp).unwrap_or_else(|e| panic!("{ctx}: {who} payload not JSON: {e}"));
+    assert_eq!(
+        tj,
+        sj,
+        "{ctx}: payloads differ\n {who} {}\n SDK {}",
+        String::from_utf8_lossy(tp),
+        String::from_utf8_lossy(sp)
+    );
+    assert_eq!(key_order(tp), key_order(sp), "{ctx}: key order");
+}
+
 /// The SDK's side of a documented difference: it still does what `sdk` says (raises, or
 /// publishes the expected payload). Returns the topic it published on, if it did.
 fn sdk_does<'a>(
@@ -1116,22 +1142,7 @@ fn python_sdk_v1_and_iotjobs_publish_the_same_requests() {
                     matches!(our_res, Ok(Submitted::Sent { packet_id }) if *packet_id != 0),
                     "{ctx}: ours {our_res:?}"
                 );
-                assert_eq!(sdk_pubs.len(), 1, "{ctx}: SDK published {sdk_pubs:?}");
-                assert_eq!(our_pubs.len(), 1, "{ctx}: ours published {our_pubs:?}");
-                let ((st, sp), (ot, op)) = (&sdk_pubs[0], &our_pubs[0]);
-                assert_eq!(ot, st, "{ctx}: topic");
-                let sj: Value = serde_json::from_slice(sp)
-                    .unwrap_or_else(|e| panic!("{ctx}: SDK payload not JSON: {e}"));
-                let oj: Value = serde_json::from_slice(op)
-                    .unwrap_or_else(|e| panic!("{ctx}: our payload not JSON: {e}"));
-                assert_eq!(
-                    oj,
-                    sj,
-                    "{ctx}: payloads differ\n ours {}\n SDK {}",
-                    String::from_utf8_lossy(op),
-                    String::from_utf8_lossy(sp)
-                );
-                assert_eq!(key_order(op), key_order(sp), "{ctx}: key order");
+                same_publication(&ctx, "ours", our_pubs, sdk_pubs);
                 same += 1;
             }
             Expect::Differs {
@@ -1250,31 +1261,12 @@ fn iotjobs_compat_publishes_what_python_sdk_v1_publishes() {
                     &json!({"returned": true}),
                     "{ctx}: compat result"
                 );
-                assert_eq!(sdk_pubs.len(), 1, "{ctx}: SDK published {sdk_pubs:?}");
-                assert_eq!(
-                    compat_pubs.len(),
-                    1,
-                    "{ctx}: compat published {compat_pubs:?}"
-                );
-                let ((st, sp), (ct, cp)) = (&sdk_pubs[0], &compat_pubs[0]);
-                assert_eq!(ct, st, "{ctx}: topic");
-                let sj: Value = serde_json::from_slice(sp)
-                    .unwrap_or_else(|e| panic!("{ctx}: SDK payload not JSON: {e}"));
-                let cj: Value = serde_json::from_slice(cp)
-                    .unwrap_or_else(|e| panic!("{ctx}: compat payload not JSON: {e}"));
-                assert_eq!(
-                    cj,
-                    sj,
-                    "{ctx}: payloads differ\n compat {}\n SDK {}",
-                    String::from_utf8_lossy(cp),
-                    String::from_utf8_lossy(sp)
-                );
-                assert_eq!(key_order(cp), key_order(sp), "{ctx}: key order");
+                same_publication(&ctx, "compat", compat_pubs, sdk_pubs);
                 // QoS and retain as the broker received them: v1's jobs client publishes at
                 // the client's QoS (1 here), never retained; compat must too.
                 assert_eq!(
                     flags_sdk[i],
-                    vec![(st.clone(), 1, false)],
+                    vec![(sdk_pubs[0].0.clone(), 1, false)],
                     "{ctx}: SDK QoS/retain"
                 );
                 assert_eq!(flags_compat[i], flags_sdk[i], "{ctx}: compat QoS/retain");
